@@ -1,0 +1,118 @@
+# llmtap: plain GNU make. `make` builds build/llmtap; `make test` installs what
+# is missing, builds and runs every test; `make run` starts the server.
+# Variants build into their own directories (build-asan/, build-vg/), so
+# switching never needs a clean. DEVELOPER=1 adds -Werror.
+
+BUILD   ?= build
+CC      ?= cc
+PKGS    := libcjson sqlite3 libzstd libcurl zlib
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wshadow -Wwrite-strings -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wvla
+CFLAGS  := -std=c11 -D_GNU_SOURCE -I. -I$(BUILD)/gen $(OPT) -g -pthread $(WARN) \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
+ifeq ($(DEVELOPER),1)
+CFLAGS  += -Werror
+endif
+LDFLAGS += -pthread $(EXTRA_LDFLAGS)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lm
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+LIB_SRC  := $(wildcard core/*.c store/*.c collector/*.c evaluator/*.c ui/*.c)
+CLI_SRC  := $(wildcard cli/*.c)
+FIX_SRC  := $(wildcard fixtures/*.c)
+SUP_SRC  := $(wildcard tests/support/*.c)
+TEST_SRC := $(wildcard tests/*/test_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+GEN_SRC  := $(BUILD)/gen/embedded_prices.c
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/embedded_prices.o
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+FIX_OBJ  := $(FIX_SRC:%.c=$(BUILD)/obj/%.o)
+SUP_OBJ  := $(SUP_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+LIBA     := $(BUILD)/libllmtap.a
+
+.PHONY: all test test-unit test-bins run asan valgrind bench format format-check check-deps \
+        clean deps
+all: $(BUILD)/llmtap
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The default price table is compiled into the binary from fixtures/prices.json.
+$(BUILD)/gen/embedded_prices.c: fixtures/prices.json tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh embedded_prices_json $< > $@
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/llmtap: $(CLI_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(SUP_OBJ) $(FIX_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(SUP_OBJ) $(FIX_OBJ) $(LIBA) $(LDLIBS) $(CHECK_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(SUP_OBJ) $(FIX_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(SUP_OBJ) $(FIX_OBJ) $(LIBA) $(LDLIBS)
+
+$(BUILD)/spangen: $(FIX_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(FIX_OBJ) $(LIBA) $(LDLIBS)
+
+deps:
+	@sh tools/deps.sh
+
+test-bins: $(BUILD)/llmtap $(TEST_BIN) $(BENCH_BIN)
+
+# The whole suite: unit suites (Check), integration, crash and real-client tests.
+test: deps
+	@$(MAKE) --no-print-directory test-bins
+	@BUILD=$(BUILD) sh tests/run.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/llmtap serve $(ARGS)
+
+asan:
+	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test-bins
+	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run.sh
+
+valgrind:
+	@sh tools/deps.sh valgrind
+	@$(MAKE) --no-print-directory BUILD=build-vg OPT=-O1 test-bins
+	@BUILD=build-vg VALGRIND=1 CK_FORK=no sh tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@BUILD=$(BUILD) sh bench/run.sh
+
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	@sh tools/deps.sh clang-format
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@sh tools/deps.sh clang-format
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+check-deps:
+	@sh tools/check-deps.sh
+
+clean:
+	rm -rf build build-asan build-vg
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,28 @@
+/*
+ * testutil: shared helpers for the Check suites. Tests run with the
+ * repository root as the working directory; ../shared is found through
+ * LLMTAP_SHARED or beside the checkout.
+ */
+#ifndef TESTS_SUPPORT_TESTUTIL_H
+#define TESTS_SUPPORT_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+/* Run 'suite'; returns the process exit code: non-zero when any test failed
+ * or when no test ran at all. Takes ownership of 'suite'. */
+int tu_run(Suite *suite);
+
+/* Path of 'rel' inside ../shared (static buffer, valid until the next call). */
+const char *tu_shared(const char *rel);
+
+/* Whole file, NUL-terminated (caller frees); NULL when unreadable. */
+char *tu_read_file(const char *path, size_t *len);
+
+/* A fresh empty directory under $TMPDIR (caller frees the path string). */
+char *tu_tmpdir(void);
+
+/* The llmtap binary under test: $LLMTAP_BIN, else $BUILD/llmtap, else build/llmtap. */
+const char *tu_llmtap_bin(void);
+
+#endif
