@@ -1,0 +1,304 @@
+/*
+ * writer: the single writer thread with group commit (see writer.h).
+ *
+ * Queue states of an item: queued -> taken (in the current transaction) ->
+ * done (committed, or failed). Items live on the submitter's stack; the
+ * submitter waits on done_cv until its item is done, so an item never
+ * outlives its submitter. Statements are prepared once, in the writer
+ * thread, and used only there.
+ */
+#include "store/writer.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "core/xmem.h"
+#include "store/writer_sql.h"
+
+struct item {
+    struct ingest_batch *batch; /* either a batch ... */
+    writer_fn fn;               /* ... or a function */
+    void *ctx;
+    size_t records, bytes;
+    int done;
+    int status; /* lt_err */
+    char msg[256];
+    struct item *next;
+};
+
+struct writer {
+    struct store *st;
+    struct writer_config cfg;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv;
+    struct item *head, *tail;
+    size_t queued_records, queued_bytes;
+    int stopping;
+    int healthy;
+    struct writer_stats stats;
+    struct writer_sql sql; /* writer thread only */
+};
+
+void writer_config_default(struct writer_config *cfg)
+{
+    cfg->queue_max_records = 200000;
+    cfg->queue_max_bytes = 512u << 20;
+    cfg->txn_max_records = 20000;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* Write one batch inside the open transaction. Returns 0, or -1 with 'err'. */
+static int write_batch(struct writer *w, struct ingest_batch *b, char *err, size_t errlen)
+{
+    int64_t now = time_now_ns();
+    for (size_t i = 0; i < b->nspans; i++)
+        if (wsql_span(&w->sql, &b->spans[i], now, err, errlen))
+            return -1;
+    for (size_t i = 0; i < b->nmsgs; i++)
+        if (wsql_logmsg(&w->sql, &b->msgs[i], err, errlen))
+            return -1;
+    for (size_t i = 0; i < b->nscores; i++)
+        if (wsql_score(&w->sql, &b->scores[i], err, errlen))
+            return -1;
+    return 0;
+}
+
+/* One request's work inside a savepoint, so its failure leaves the others. */
+static void run_item(struct writer *w, struct item *it)
+{
+    sqlite3 *db = store_db(w->st);
+    exec(db, "SAVEPOINT item");
+    int rc = it->batch ? write_batch(w, it->batch, it->msg, sizeof(it->msg))
+                       : it->fn(db, it->ctx, it->msg, sizeof(it->msg));
+    if (rc) {
+        exec(db, "ROLLBACK TO item");
+        it->status = it->batch ? LT_INTERNAL : LT_INVALID_INPUT;
+        log_msg(LOG_ERROR, "writer", "request rolled back: %s", it->msg);
+    } else {
+        it->status = LT_OK;
+    }
+    exec(db, "RELEASE item");
+}
+
+static void count_results(struct writer *w, const struct ingest_batch *b)
+{
+    for (size_t i = 0; i < b->nspans; i++) {
+        enum rec_result r = b->spans[i].result;
+        w->stats.spans_created += r == REC_CREATED;
+        w->stats.spans_duplicate += r == REC_DUPLICATE;
+        w->stats.spans_merged += r == REC_MERGED;
+    }
+    w->stats.logmsgs += b->nmsgs;
+    w->stats.scores += b->nscores;
+}
+
+static void fail_group(struct item *group, const char *why)
+{
+    for (struct item *it = group; it; it = it->next) {
+        it->status = LT_UNAVAILABLE;
+        snprintf(it->msg, sizeof(it->msg), "store commit failed: %s", why);
+        if (!it->batch)
+            continue;
+        for (size_t i = 0; i < it->batch->nspans; i++)
+            it->batch->spans[i].result = REC_FAILED;
+        for (size_t i = 0; i < it->batch->nmsgs; i++)
+            it->batch->msgs[i].result = REC_FAILED;
+        for (size_t i = 0; i < it->batch->nscores; i++)
+            it->batch->scores[i].result = REC_FAILED;
+    }
+}
+
+/* One group commit over the taken items. */
+static void commit_group(struct writer *w, struct item *group)
+{
+    sqlite3 *db = store_db(w->st);
+    int64_t t0 = time_mono_ns();
+    int rc = exec(db, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK) {
+        for (struct item *it = group; it; it = it->next)
+            run_item(w, it);
+        rc = exec(db, "COMMIT");
+    }
+    int64_t took = time_mono_ns() - t0;
+    pthread_mutex_lock(&w->mu);
+    if (rc != SQLITE_OK) {
+        const char *why = sqlite3_errmsg(db);
+        log_msg(LOG_ERROR, "writer", "commit failed: %s", why);
+        fail_group(group, why);
+        exec(db, "ROLLBACK");
+        w->stats.failed_commits++;
+        w->healthy = 0;
+    } else {
+        w->healthy = 1;
+        w->stats.commits++;
+        for (struct item *it = group; it; it = it->next)
+            if (it->batch && it->status == LT_OK)
+                count_results(w, it->batch);
+    }
+    w->stats.last_commit_ns = took;
+    if (took > w->stats.max_commit_ns)
+        w->stats.max_commit_ns = took;
+    for (struct item *it = group; it; it = it->next)
+        it->done = 1;
+    pthread_cond_broadcast(&w->done_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Take queued items up to the transaction cap (always at least one). */
+static struct item *take_group(struct writer *w)
+{
+    struct item *group = w->head, *last = w->head;
+    size_t records = last->records;
+    while (last->next && records + last->next->records <= w->cfg.txn_max_records) {
+        last = last->next;
+        records += last->records;
+    }
+    w->head = last->next;
+    if (!w->head)
+        w->tail = NULL;
+    last->next = NULL;
+    for (struct item *it = group; it; it = it->next) {
+        w->queued_records -= it->records;
+        w->queued_bytes -= it->bytes;
+    }
+    return group;
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->head && !w->stopping)
+            pthread_cond_wait(&w->work_cv, &w->mu);
+        if (!w->head) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        struct item *group = take_group(w);
+        pthread_mutex_unlock(&w->mu);
+        commit_group(w, group);
+    }
+    return NULL;
+}
+
+int writer_start(struct writer **out, struct store *st, const struct writer_config *cfg,
+                 char *err, size_t errlen)
+{
+    struct writer *w = xcalloc(1, sizeof(*w));
+    w->st = st;
+    if (cfg)
+        w->cfg = *cfg;
+    else
+        writer_config_default(&w->cfg);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work_cv, NULL);
+    pthread_cond_init(&w->done_cv, NULL);
+    *out = NULL;
+    if (wsql_prepare(&w->sql, store_db(st), err, errlen) != 0)
+        goto fail;
+    w->healthy = 1;
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        snprintf(err, errlen, "cannot start the writer thread");
+        goto fail;
+    }
+    w->started = 1;
+    *out = w;
+    return LT_OK;
+fail:
+    writer_stop(w);
+    return LT_INTERNAL;
+}
+
+/* Enqueue 'it' and wait until it is done. */
+static int submit_item(struct writer *w, struct item *it, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&w->mu);
+    int full = w->queued_records > 0 &&
+               (w->queued_records + it->records > w->cfg.queue_max_records ||
+                w->queued_bytes + it->bytes > w->cfg.queue_max_bytes);
+    if (w->stopping || full) {
+        w->stats.refused_full += full;
+        pthread_mutex_unlock(&w->mu);
+        snprintf(err, errlen, w->stopping ? "the server is shutting down"
+                                          : "the store's write queue is full; retry shortly");
+        return LT_UNAVAILABLE;
+    }
+    if (w->tail)
+        w->tail->next = it;
+    else
+        w->head = it;
+    w->tail = it;
+    w->queued_records += it->records;
+    w->queued_bytes += it->bytes;
+    pthread_cond_signal(&w->work_cv);
+    while (!it->done)
+        pthread_cond_wait(&w->done_cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    if (it->status != LT_OK)
+        snprintf(err, errlen, "%s", it->msg);
+    return it->status;
+}
+
+int writer_submit(struct writer *w, struct ingest_batch *b, size_t bytes, char *err,
+                  size_t errlen)
+{
+    struct item it = {.batch = b, .records = ingest_count(b), .bytes = bytes};
+    if (it.records == 0)
+        return LT_OK;
+    int rc = submit_item(w, &it, err, errlen);
+    return rc == LT_INTERNAL ? LT_UNAVAILABLE : rc;
+}
+
+int writer_run(struct writer *w, writer_fn fn, void *ctx, char *err, size_t errlen)
+{
+    struct item it = {.fn = fn, .ctx = ctx, .records = 1, .bytes = 0};
+    return submit_item(w, &it, err, errlen);
+}
+
+void writer_stop(struct writer *w)
+{
+    if (!w)
+        return;
+    if (w->started) {
+        pthread_mutex_lock(&w->mu);
+        w->stopping = 1;
+        pthread_cond_broadcast(&w->work_cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+    }
+    wsql_finalize(&w->sql);
+    pthread_cond_destroy(&w->work_cv);
+    pthread_cond_destroy(&w->done_cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+int writer_healthy(struct writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int ok = w->healthy && !w->stopping;
+    pthread_mutex_unlock(&w->mu);
+    return ok;
+}
+
+void writer_get_stats(struct writer *w, struct writer_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    out->queued_records = w->queued_records;
+    pthread_mutex_unlock(&w->mu);
+}

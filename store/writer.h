@@ -1,0 +1,74 @@
+/*
+ * writer: the one thread that writes the database (DESIGN.md §5). Request
+ * threads submit batches into a bounded queue and block; the writer takes
+ * everything queued (up to a transaction cap), writes it in one
+ * transaction, commits (synchronous=FULL: the WAL is fsynced), and only then
+ * wakes the submitters. So a 2xx after writer_submit means durable, and many
+ * requests share one fsync (group commit).
+ *
+ * A full queue refuses at once (LT_UNAVAILABLE; the HTTP layer answers 503 +
+ * Retry-After) instead of growing without bound. A failed commit fails every
+ * request in the group (nothing acknowledged, nothing half-written); one bad
+ * record fails alone (savepoint per request).
+ *
+ * Thread-safety: writer_submit / writer_run / writer_get_stats may be called
+ * from any number of threads; writer_start / writer_stop from one.
+ */
+#ifndef STORE_WRITER_H
+#define STORE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "core/ingest.h"
+#include "store/store.h"
+
+struct writer;
+
+struct writer_config {
+    size_t queue_max_records; /* records waiting, all requests together */
+    size_t queue_max_bytes;   /* approximate bytes waiting */
+    size_t txn_max_records;   /* records per transaction (one group commit) */
+};
+
+struct writer_stats {
+    uint64_t commits;
+    uint64_t spans_created, spans_duplicate, spans_merged;
+    uint64_t logmsgs, scores;
+    uint64_t refused_full;   /* submits refused because the queue was full */
+    uint64_t failed_commits;
+    int64_t last_commit_ns, max_commit_ns; /* wall time of a transaction */
+    size_t queued_records;
+};
+
+void writer_config_default(struct writer_config *cfg);
+
+/* Start the writer thread over the read-write store 'st' (borrowed; it must
+ * outlive the writer). Returns LT_OK or LT_INTERNAL with a message. */
+int writer_start(struct writer **out, struct store *st, const struct writer_config *cfg,
+                 char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Queue 'b' (borrowed; the caller keeps ownership and reads each record's
+ * result afterwards) and wait for its commit. 'bytes' approximates its size.
+ * Returns LT_OK, or LT_UNAVAILABLE (queue full, writer stopping, or the
+ * commit failed) with a message in 'err'. */
+int writer_submit(struct writer *w, struct ingest_batch *b, size_t bytes, char *err,
+                  size_t errlen) __attribute__((warn_unused_result));
+
+/* Run 'fn' on the writer's connection, in the writer thread, inside its own
+ * savepoint of the next transaction; wait for the commit. 'fn' returns 0 to
+ * keep its writes, non-zero to roll them back (its message in 'err'). */
+typedef int (*writer_fn)(sqlite3 *db, void *ctx, char *err, size_t errlen);
+int writer_run(struct writer *w, writer_fn fn, void *ctx, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Drain the queue, commit, stop and join the thread; accepts NULL. */
+void writer_stop(struct writer *w);
+
+/* 1 while the thread runs and its last commit did not fail. */
+int writer_healthy(struct writer *w);
+void writer_get_stats(struct writer *w, struct writer_stats *out);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * Core leaf modules: buf (bounded growth, JSON escaping), ids (hex, base64,
+ * UUID normalisation), jsonx (depth guard, 64-bit ints), timeutil (ISO-8601),
+ * vset (canonical and derived version_sets), span lifecycle, err bodies.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/ids.h"
+#include "core/ingest.h"
+#include "core/jsonx.h"
+#include "core/span.h"
+#include "core/timeutil.h"
+#include "core/vset.h"
+#include "core/xmem.h"
+#include "tests/support/testutil.h"
+
+START_TEST(test_buf_refuses_growth_past_its_ceiling)
+{
+    struct buf b;
+    buf_init(&b, 10);
+    ck_assert_int_eq(buf_puts(&b, "0123456789"), BUF_OK);
+    ck_assert_int_eq(buf_putc(&b, 'x'), BUF_TOOBIG);
+    ck_assert_uint_eq(b.len, 10);
+    ck_assert_str_eq(buf_str(&b), "0123456789");
+    buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_buf_json_escapes_quotes_controls_and_keeps_utf8)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    ck_assert_int_eq(buf_json_str(&b, "a\"b\\c\n\x01 \xe4\xbd\xa0"), BUF_OK);
+    ck_assert_str_eq(buf_str(&b), "\"a\\\"b\\\\c\\n\\u0001 \xe4\xbd\xa0\"");
+    size_t len;
+    char *s = buf_take(&b, &len);
+    ck_assert_uint_eq(len, strlen(s));
+    free(s);
+    ck_assert_ptr_null(b.data);
+}
+END_TEST
+
+START_TEST(test_ids_normalize_accepts_hex_base64_uuid_and_rejects_zero)
+{
+    char out[33];
+    ck_assert_int_eq(ids_normalize("4F9C2B7E1A3D4C8B9E0F112233445566", 16, out), 0);
+    ck_assert_str_eq(out, "4f9c2b7e1a3d4c8b9e0f112233445566");
+    ck_assert_int_eq(ids_normalize("T5wrfho9TIueDxEiM0RVZg==", 16, out), 0);
+    ck_assert_str_eq(out, "4f9c2b7e1a3d4c8b9e0f112233445566");
+    ck_assert_int_eq(ids_normalize("7d2c1f0e-5b4a-4e39-8c21-0f9e8d7c6b5a", 16, out), 0);
+    ck_assert_str_eq(out, "7d2c1f0e5b4a4e398c210f9e8d7c6b5a");
+    ck_assert_int_eq(ids_normalize("00000000000000000000000000000000", 16, out), -1);
+    ck_assert_int_eq(ids_normalize("a1b2c3d4e5f6071", 8, out), -1);
+    ck_assert_int_eq(ids_normalize("zzb2c3d4e5f60718", 8, out), -1);
+    ck_assert_int_eq(ids_normalize("a1b2c3d4e5f60718", 8, out), 0);
+}
+END_TEST
+
+START_TEST(test_ids_random_and_derive_are_hex_and_stable)
+{
+    char a[33], b[33], d1[17], d2[17];
+    ids_random(16, a);
+    ids_random(16, b);
+    ck_assert(ids_is_hex(a, 32));
+    ck_assert_str_ne(a, b);
+    ids_derive("e4a9c2d1-6f3b", 8, d1);
+    ids_derive("e4a9c2d1-6f3b", 8, d2);
+    ck_assert_str_eq(d1, d2);
+    ck_assert(ids_is_hex(d1, 16));
+}
+END_TEST
+
+START_TEST(test_jsonx_rejects_deep_nesting_before_cjson_recurses)
+{
+    char err[128];
+    char *deep = xmalloc(20001);
+    memset(deep, '[', 10000);
+    memset(deep + 10000, ']', 10000);
+    deep[20000] = '\0';
+    ck_assert_ptr_null(jsonx_parse(deep, 20000, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "nested deeper"));
+    free(deep);
+    cJSON *ok = jsonx_parse("[[1]] ", 6, err, sizeof(err));
+    ck_assert_ptr_nonnull(ok);
+    cJSON_Delete(ok);
+    ck_assert_ptr_null(jsonx_parse("{\"a\":1} x", 9, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "byte 8"));
+}
+END_TEST
+
+START_TEST(test_jsonx_int64_is_exact_from_strings)
+{
+    char err[64];
+    const char *text = "{\"s\":\"1772460307123456789\",\"n\":412,\"f\":1.5,\"x\":\"12a\"}";
+    cJSON *o = jsonx_parse(text, strlen(text), err, sizeof(err));
+    ck_assert_ptr_nonnull(o);
+    int64_t v;
+    ck_assert_int_eq(jsonx_member_int64(o, "s", &v), 0);
+    ck_assert(v == 1772460307123456789LL);
+    ck_assert_int_eq(jsonx_member_int64(o, "n", &v), 0);
+    ck_assert(v == 412);
+    ck_assert_int_eq(jsonx_member_int64(o, "f", &v), -1);
+    ck_assert_int_eq(jsonx_member_int64(o, "x", &v), -1);
+    ck_assert_int_eq(jsonx_member_int64(o, "absent", &v), 1);
+    cJSON_Delete(o);
+}
+END_TEST
+
+START_TEST(test_time_parse_iso_handles_fractions_and_offsets)
+{
+    int64_t ns;
+    ck_assert_int_eq(time_parse_iso("2026-03-02T14:05:07.120Z", &ns), 0);
+    ck_assert(ns == 1772460307120000000LL);
+    ck_assert_int_eq(time_parse_iso("2026-03-02T16:05:07.120+02:00", &ns), 0);
+    ck_assert(ns == 1772460307120000000LL);
+    ck_assert_int_eq(time_parse_iso("2026-03-02T14:05:07.123456789Z", &ns), 0);
+    ck_assert(ns == 1772460307123456789LL);
+    ck_assert_int_eq(time_parse_iso("2026-13-02T14:05:07Z", &ns), -1);
+    ck_assert_int_eq(time_parse_iso("yesterday", &ns), -1);
+    char out[40];
+    time_format_iso(1772460307120000000LL, out, sizeof(out));
+    ck_assert_str_eq(out, "2026-03-02T14:05:07.120Z");
+    ck_assert_int_eq(time_parse_duration("5m", &ns), 0);
+    ck_assert(ns == 300000000000LL);
+}
+END_TEST
+
+START_TEST(test_vset_canonical_sorts_keys_and_last_wins)
+{
+    char *v = vset_canonical(" prompt=support@7 ; app=1.4.2;model=gpt-4o;app=1.4.3;; ");
+    ck_assert_str_eq(v, "app=1.4.3;model=gpt-4o;prompt=support@7");
+    free(v);
+    ck_assert_ptr_null(vset_canonical(" ; ; "));
+}
+END_TEST
+
+START_TEST(test_vset_derive_uses_service_model_params_prompt)
+{
+    struct span s;
+    span_init(&s);
+    ck_assert_ptr_null(vset_derive(&s));
+    s.service_version = xstrdup("2.3.1");
+    s.model = xstrdup("gpt-4o-mini");
+    s.response_model = xstrdup("gpt-4o-mini-2024-07-18");
+    s.params = xstrdup("{\"temperature\":0.2,\"max_tokens\":256}");
+    s.prompt_name = xstrdup("support");
+    s.prompt_version = 7;
+    char *v = vset_derive(&s);
+    char h1[9], h2[9];
+    ck_assert_int_eq(vset_params_hash("{\"max_tokens\":256,\"temperature\":0.2}", h2), 0);
+    ck_assert_int_eq(vset_params_hash(s.params, h1), 0);
+    ck_assert_str_eq(h1, h2); /* key order does not matter */
+    char want[160];
+    snprintf(want, sizeof(want), "app=2.3.1;model=gpt-4o-mini-2024-07-18;params=%s;prompt=support@7",
+             h1);
+    ck_assert_str_eq(v, want);
+    free(v);
+    span_release(&s);
+}
+END_TEST
+
+START_TEST(test_span_names_round_trip_and_release_resets)
+{
+    for (int k = 0; k < SPAN_KIND_COUNT; k++)
+        ck_assert_int_eq(span_kind_parse(span_kind_name((enum span_kind)k)), k);
+    for (int k = 0; k < SPAN_STATUS_COUNT; k++)
+        ck_assert_int_eq(span_status_parse(span_status_name((enum span_status)k)), k);
+    ck_assert_int_eq(span_kind_parse("LLM"), -1);
+    struct span s;
+    span_init(&s);
+    s.model = xstrdup("m");
+    s.usage.input_tokens = 5;
+    span_release(&s);
+    ck_assert_ptr_null(s.model);
+    ck_assert(s.usage.input_tokens == -1);
+    ck_assert(isnan(s.ttft_ms));
+    ck_assert(span_usd_to_nusd(5.4e-05) == 54000);
+}
+END_TEST
+
+START_TEST(test_err_json_is_the_taxonomy_shape)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    ck_assert_int_eq(lt_err_json(&b, LT_UNAVAILABLE, "queue \"full\""), BUF_OK);
+    ck_assert_str_eq(buf_str(&b), "{\"error\":{\"code\":\"UNAVAILABLE\",\"type\":\"overloaded_error\","
+                                  "\"message\":\"queue \\\"full\\\"\",\"retryable\":true}}");
+    ck_assert_int_eq(lt_err_http(LT_UNSUPPORTED_MEDIA_TYPE), 415);
+    ck_assert_int_eq(lt_err_http(LT_PAYLOAD_TOO_LARGE), 413);
+    buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_ingest_batch_grows_and_releases_everything)
+{
+    struct ingest_batch b;
+    ingest_batch_init(&b);
+    for (int i = 0; i < 100; i++) {
+        struct rec_span *r = ingest_add_span(&b);
+        r->span.model = xstrdup("m");
+        r->dedup_key = xstrdup("k");
+    }
+    struct rec_logmsg *m = ingest_add_logmsg(&b);
+    m->message = xstrdup("{}");
+    struct rec_score *sc = ingest_add_score(&b);
+    sc->name = xstrdup("n");
+    ck_assert_uint_eq(ingest_count(&b), 102);
+    ingest_batch_release(&b);
+    ck_assert_uint_eq(ingest_count(&b), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_buf_refuses_growth_past_its_ceiling);
+    tcase_add_test(tc, test_buf_json_escapes_quotes_controls_and_keeps_utf8);
+    tcase_add_test(tc, test_ids_normalize_accepts_hex_base64_uuid_and_rejects_zero);
+    tcase_add_test(tc, test_ids_random_and_derive_are_hex_and_stable);
+    tcase_add_test(tc, test_jsonx_rejects_deep_nesting_before_cjson_recurses);
+    tcase_add_test(tc, test_jsonx_int64_is_exact_from_strings);
+    tcase_add_test(tc, test_time_parse_iso_handles_fractions_and_offsets);
+    tcase_add_test(tc, test_vset_canonical_sorts_keys_and_last_wins);
+    tcase_add_test(tc, test_vset_derive_uses_service_model_params_prompt);
+    tcase_add_test(tc, test_span_names_round_trip_and_release_resets);
+    tcase_add_test(tc, test_err_json_is_the_taxonomy_shape);
+    tcase_add_test(tc, test_ingest_batch_grows_and_releases_everything);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(suite());
+}
