@@ -82,7 +82,8 @@ int time_parse_iso(const char *s, int64_t *ns)
     if (!s || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
         digits(&p, 2, &d))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+    /* int64 nanoseconds span 1677-09-21 .. 2262-04-11: stay well inside */
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1678 || y > 2261)
         return -1;
     if (*p == 'T' || *p == 't' || *p == ' ') {
         p++;

@@ -122,6 +122,7 @@ START_TEST(test_time_parse_iso_handles_fractions_and_offsets)
     ck_assert(ns == 1772460307123456789LL);
     ck_assert_int_eq(time_parse_iso("2026-13-02T14:05:07Z", &ns), -1);
     ck_assert_int_eq(time_parse_iso("yesterday", &ns), -1);
+    ck_assert_int_eq(time_parse_iso("2625-01-01T00:00:00Z", &ns), -1); /* past int64 ns */
     char out[40];
     time_format_iso(1772460307120000000LL, out, sizeof(out));
     ck_assert_str_eq(out, "2026-03-02T14:05:07.120Z");
