@@ -64,7 +64,7 @@ $(BUILD)/tests/%: tests/%.c $(SUP_OBJ) $(FIX_OBJ) $(LIBA)
 
 $(BUILD)/bench/%: bench/%.c $(SUP_OBJ) $(FIX_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(SUP_OBJ) $(FIX_OBJ) $(LIBA) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(SUP_OBJ) $(FIX_OBJ) $(LIBA) $(LDLIBS) $(CHECK_LIBS)
 
 $(BUILD)/spangen: $(FIX_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(FIX_OBJ) $(LIBA) $(LDLIBS)

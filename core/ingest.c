@@ -31,6 +31,8 @@ void ingest_batch_release(struct ingest_batch *b)
     for (size_t i = 0; i < b->nspans; i++) {
         span_release(&b->spans[i].span);
         free(b->spans[i].dedup_key);
+        free(b->spans[i].input_packed.data);
+        free(b->spans[i].output_packed.data);
     }
     for (size_t i = 0; i < b->nmsgs; i++) {
         free(b->msgs[i].project);

@@ -35,10 +35,19 @@ enum rec_result {
     REC_FAILED     /* the store refused it (see the batch's error) */
 };
 
+/* Bytes owned by a record (store-encoded text, see store/textpack.h). */
+struct rec_blob {
+    char *data; /* owned; NULL when none */
+    size_t len;
+};
+
 struct rec_span {
     struct span span;
     enum rec_op op;
     char *dedup_key; /* owned; NULL when none */
+    /* span.input / span.output as the store keeps them, packed by the
+     * pipeline in the request thread; the writer packs what is missing */
+    struct rec_blob input_packed, output_packed;
     enum rec_result result;
 };
 

@@ -12,6 +12,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -105,6 +106,7 @@ struct price_table {
     size_t next_order;
     uint64_t hash;
     char version[16];
+    struct pattern_cache *cache; /* name -> pattern hit; see pattern_cached */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -637,9 +639,13 @@ static void set_version(struct price_table *t)
     snprintf(t->version, sizeof(t->version), "p-%08" PRIx32, h);
 }
 
+static struct pattern_cache *pcache_new(void);
+static void pcache_free(struct pattern_cache *c);
+
 int price_table_new(struct price_table **out)
 {
     struct price_table *t = xcalloc(1, sizeof(*t));
+    t->cache = pcache_new();
     t->hash = 0x6c6c6d746170ULL; /* "llmtap" */
     set_version(t);
     *out = t;
@@ -675,6 +681,8 @@ int price_table_add_json(struct price_table *t, const char *json, size_t len, co
     t->sources[t->nlayers++] = xstrdup(source ? source : "custom");
     drop_replaced(t);
     build_index(t);
+    pcache_free(t->cache); /* cached keys point into entries a layer may replace */
+    t->cache = pcache_new();
     t->hash = ids_hash64(json, len, t->hash);
     set_version(t);
     return LT_OK;
@@ -708,6 +716,7 @@ void price_table_free(struct price_table *t)
     for (unsigned i = 0; i < t->nlayers; i++)
         free(t->sources[i]);
     free(t->sources);
+    pcache_free(t->cache);
     free(t);
 }
 
@@ -854,6 +863,86 @@ static bool name_forms(const char *name, struct name_forms *f)
     return true;
 }
 
+/* Pattern matching costs microseconds a call (a regexec per pattern), and
+ * traffic repeats a handful of model names, so what the patterns found for a
+ * name (which does not depend on the span's date) is remembered: an
+ * open-addressing table of up to PCACHE_SLOTS/2 names, guarded by a mutex
+ * (price_cost runs on many threads). When full it stops remembering. */
+#define PCACHE_SLOTS 4096
+
+struct pcache_slot {
+    char *name;        /* lower-cased model name; NULL = empty slot */
+    const char *key;   /* the pattern entry's key, or NULL for no match */
+};
+
+struct pattern_cache {
+    pthread_mutex_t mu;
+    size_t used;
+    struct pcache_slot slots[PCACHE_SLOTS];
+};
+
+static struct pattern_cache *pcache_new(void)
+{
+    struct pattern_cache *c = xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void pcache_free(struct pattern_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < PCACHE_SLOTS; i++)
+        free(c->slots[i].name);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* The slot for 'name': its entry, or the empty slot where it belongs. */
+static struct pcache_slot *pcache_slot(struct pattern_cache *c, const char *name)
+{
+    size_t i = (size_t)ids_hash64(name, strlen(name), 0) % PCACHE_SLOTS;
+    while (c->slots[i].name && strcmp(c->slots[i].name, name) != 0)
+        i = (i + 1) % PCACHE_SLOTS;
+    return &c->slots[i];
+}
+
+static const struct price_entry *pattern_search(const struct price_table *t,
+                                                const struct name_forms *f)
+{
+    for (int i = 0; i < f->n; i++) {
+        const struct price_entry *p = pattern_best(t, f->form[i]);
+        if (p)
+            return p;
+    }
+    return NULL;
+}
+
+/* The key the patterns give for the name in 'f' (NULL: none), cached. */
+static const char *pattern_cached(const struct price_table *t, const struct name_forms *f)
+{
+    struct pattern_cache *c = t->cache;
+    pthread_mutex_lock(&c->mu);
+    struct pcache_slot *slot = pcache_slot(c, f->low);
+    if (slot->name) {
+        const char *key = slot->key;
+        pthread_mutex_unlock(&c->mu);
+        return key;
+    }
+    pthread_mutex_unlock(&c->mu);
+    const struct price_entry *p = pattern_search(t, f);
+    const char *key = p ? p->key : NULL;
+    pthread_mutex_lock(&c->mu);
+    slot = pcache_slot(c, f->low);
+    if (!slot->name && c->used < PCACHE_SLOTS / 2) {
+        slot->name = xstrdup(f->low);
+        slot->key = key;
+        c->used++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return key;
+}
+
 /* Exact names (ids and aliases) on every form first, then patterns. */
 static const struct price_entry *match_model(const struct price_table *t, const char *name,
                                              int64_t when, bool *known)
@@ -867,12 +956,8 @@ static const struct price_entry *match_model(const struct price_table *t, const 
         if (*known)
             return e;
     }
-    for (int i = 0; i < f.n; i++) {
-        const struct price_entry *p = pattern_best(t, f.form[i]);
-        if (p)
-            return resolve(t, p->key, when, known);
-    }
-    return NULL;
+    const char *key = pattern_cached(t, &f);
+    return key ? resolve(t, key, when, known) : NULL;
 }
 
 /* ---- cost -------------------------------------------------------------- */

@@ -3,6 +3,7 @@
  *  - span_rows: one row per span (hot rows; the columnar segments of the
  *    store issue move them out later), unique on (project, trace_id, span_id)
  *    so resent spans are ignored. Costs are integer nano-USD.
+ *    input and output are packed (store/textpack.h).
  *  - spans: the public SQL face (DESIGN.md §3 columns, plus extras); a view
  *    for now, a virtual table later. Add columns, never rename.
  *  - log_messages: GenAI message events from OTLP logs, joined to spans.
@@ -25,7 +26,7 @@ static const char v1[] =
     " status TEXT NOT NULL, error_code TEXT, error_message TEXT,"
     " user_id TEXT, session_id TEXT, tenant TEXT, version_set TEXT,"
     " prompt_name TEXT, prompt_version INTEGER, prompt_vars TEXT,"
-    " input TEXT, output TEXT, params TEXT, tags TEXT, attributes TEXT,"
+    " input BLOB, output BLOB, params TEXT, tags TEXT, attributes TEXT,"
     " service_name TEXT, service_version TEXT, service_tier TEXT, finish_reason TEXT,"
     " replay_of TEXT,"
     " io_from_logs INTEGER NOT NULL DEFAULT 0,"
@@ -38,7 +39,8 @@ static const char v1[] =
     " provider, model, response_model, input_tokens, output_tokens, cache_read_tokens,"
     " cache_write_tokens, reasoning_tokens, cost_nusd / 1e9 AS cost_usd, status,"
     " error_code, error_message, user_id, session_id, tenant, version_set,"
-    " prompt_name, prompt_version, input, output, params, attributes, replay_of,"
+    " prompt_name, prompt_version, llmtap_text(input) AS input, llmtap_text(output) AS output,"
+    " params, attributes, replay_of,"
     " queue_ms, tool_ms, cache_write_1h_tokens, cost_nusd, price_version, prompt_vars,"
     " tags, service_name, service_version, service_tier, finish_reason, ingested_ns"
     " FROM span_rows;"

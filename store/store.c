@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/xmem.h"
 #include "store/schema.h"
+#include "store/textpack.h"
 
 struct store {
     sqlite3 *db;
@@ -144,6 +145,11 @@ int store_open(struct store **out, const char *path, enum store_mode mode, char 
         goto fail;
     }
     sqlite3_busy_timeout(st->db, 5000);
+    if (textpack_register(st->db) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot register SQL functions on '%s'", path);
+        rc = STORE_ERR_SQL;
+        goto fail;
+    }
     sqlite3_extended_result_codes(st->db, 1);
     if (mode == STORE_READWRITE) {
         if ((rc = exec_sql(st->db, rw_pragmas, err, errlen)) != STORE_OK ||

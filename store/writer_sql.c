@@ -136,11 +136,13 @@ static char *span_sql(int merge)
 static const char join_sql[] =
     "UPDATE span_rows SET"
     " input=CASE WHEN input IS NULL OR (io_from_logs&1) THEN COALESCE("
-    "  (SELECT json_group_array(json(message)) FROM " MSGS_OF("0") " HAVING count(*)>0),"
+    "  llmtap_pack((SELECT json_group_array(json(message)) FROM " MSGS_OF("0")
+    "   HAVING count(*)>0)),"
     "  input) ELSE input END,"
     " output=CASE WHEN output IS NULL OR (io_from_logs&2) THEN COALESCE("
-    "  (SELECT CASE WHEN count(*)=1 THEN json(max(message)) ELSE json_group_array(json(message))"
-    "   END FROM " MSGS_OF("1") " HAVING count(*)>0), output) ELSE output END,"
+    "  llmtap_pack((SELECT CASE WHEN count(*)=1 THEN json(max(message))"
+    "   ELSE json_group_array(json(message)) END FROM " MSGS_OF("1") " HAVING count(*)>0)),"
+    "  output) ELSE output END,"
     " io_from_logs=io_from_logs"
     "  | CASE WHEN (input IS NULL OR (io_from_logs&1)) AND EXISTS " MSGS_OF("0") " THEN 1 ELSE 0 END"
     "  | CASE WHEN (output IS NULL OR (io_from_logs&2)) AND EXISTS " MSGS_OF("1") " THEN 2 ELSE 0 END"
@@ -159,6 +161,11 @@ int wsql_prepare(struct writer_sql *s, sqlite3 *db, char *err, size_t errlen)
 {
     memset(s, 0, sizeof(*s));
     s->db = db;
+    s->pack = textpack_new();
+    if (!s->pack) {
+        snprintf(err, errlen, "cannot create a zstd context");
+        return -1;
+    }
     char *ins = span_sql(0), *ups = span_sql(1);
     int rc = prep(db, ins, &s->insert_span, err, errlen) ||
              prep(db, ups, &s->upsert_span, err, errlen) ||
@@ -201,6 +208,7 @@ void wsql_finalize(struct writer_sql *s)
                            s->insert_msg,  s->join_msgs,   s->upsert_score};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         sqlite3_finalize(all[i]);
+    textpack_free(s->pack);
     memset(s, 0, sizeof(*s));
 }
 
@@ -228,9 +236,32 @@ static void bind_real(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_double(st, i, v);
 }
 
-/* Bind a span in span_cols order. */
-static void bind_span(sqlite3_stmt *st, const struct span *s, int64_t now_ns)
+/* Bind packed text: the record's own pack, else packed here (the slow path
+ * for callers that skip the pipeline). */
+static int bind_packed(struct writer_sql *ws, sqlite3_stmt *st, int i, const char *text,
+                       struct rec_blob *packed)
 {
+    if (!text) {
+        sqlite3_bind_null(st, i);
+        return 0;
+    }
+    if (!packed->data) {
+        struct buf b;
+        buf_init(&b, 0);
+        if (textpack_pack(ws->pack, text, strlen(text), &b) != 0) {
+            buf_release(&b);
+            return -1;
+        }
+        packed->data = buf_take(&b, &packed->len);
+    }
+    sqlite3_bind_blob64(st, i, packed->data, packed->len, SQLITE_STATIC);
+    return 0;
+}
+
+/* Bind a span in span_cols order. */
+static void bind_span(struct writer_sql *ws, sqlite3_stmt *st, struct rec_span *r, int64_t now_ns)
+{
+    const struct span *s = &r->span;
     int i = 1;
     bind_text(st, i++, s->project ? s->project : "default");
     bind_text(st, i++, s->trace_id);
@@ -267,8 +298,8 @@ static void bind_span(sqlite3_stmt *st, const struct span *s, int64_t now_ns)
     bind_text(st, i++, s->prompt_name);
     bind_count(st, i++, s->prompt_version);
     bind_text(st, i++, s->prompt_vars);
-    bind_text(st, i++, s->input);
-    bind_text(st, i++, s->output);
+    (void)bind_packed(ws, st, i++, s->input, &r->input_packed);
+    (void)bind_packed(ws, st, i++, s->output, &r->output_packed);
     bind_text(st, i++, s->params);
     bind_text(st, i++, s->tags);
     bind_text(st, i++, s->attributes);
@@ -340,7 +371,7 @@ int wsql_span(struct writer_sql *s, struct rec_span *r, int64_t now_ns, char *er
     }
     int existed = r->op == REC_MERGE && span_exists(s, sp);
     sqlite3_stmt *st = r->op == REC_MERGE ? s->upsert_span : s->insert_span;
-    bind_span(st, sp, now_ns);
+    bind_span(s, st, r, now_ns);
     if (step_done(s, st, err, errlen))
         return -1;
     if (r->op == REC_MERGE)

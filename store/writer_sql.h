@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "core/ingest.h"
+#include "store/textpack.h"
 
 struct writer_sql {
     sqlite3 *db;
@@ -23,6 +24,7 @@ struct writer_sql {
     sqlite3_stmt *join_msgs;
     sqlite3_stmt *upsert_score;
     int has_logmsgs; /* any log message stored: only then do new spans look for them */
+    struct textpack_ctx *pack; /* for records that arrive unpacked */
 };
 
 int wsql_prepare(struct writer_sql *s, sqlite3 *db, char *err, size_t errlen);

@@ -1,0 +1,47 @@
+/*
+ * cli: the `llmtap` command line (DESIGN.md §9). main.c dispatches to one
+ * cmd_* function per subcommand; this header holds what they share: option
+ * helpers, the database path rule (--db, then LLMTAP_DB, then ./llmtap.db)
+ * and finding a running server to hand writes to ("one writer, everywhere").
+ */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+
+#define CLI_USAGE_ERROR 2
+
+int cmd_serve(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_prices(int argc, char **argv);
+
+/* "--name value" / "--name=value" at argv[*i]: 1 and *value set (advancing
+ * *i past a separate value), 0 when argv[*i] is not that option, -1 when the
+ * value is missing (message printed). */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* The database path: 'given' (from --db), else $LLMTAP_DB, else "llmtap.db". */
+const char *cli_db_path(const char *given);
+
+/* Print "llmtap <cmd>: <message>" on stderr; returns 1 (the exit code). */
+int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The URL of a live server holding 'db' ("http://127.0.0.1:4318", caller
+ * frees), or NULL when none answers. */
+char *cli_find_server(const char *db);
+
+/* POST 'body' to 'url'; response body into 'resp' and status into *status.
+ * Extra header lines in 'headers' (NULL-terminated, may be NULL). Returns 0,
+ * or -1 when the request could not be made (message in 'err'). */
+int cli_http_post(const char *url, const char *content_type, const char *const *headers,
+                  const char *body, size_t len, struct buf *resp, long *status, char *err,
+                  size_t errlen);
+
+/* Read a whole file (caller frees); NULL with a message when it cannot. */
+char *cli_read_file(const char *path, size_t *len, char *err, size_t errlen);
+
+#endif

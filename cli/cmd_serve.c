@@ -1,0 +1,143 @@
+/*
+ * cmd_serve: `llmtap serve`. Starts the server, records its address beside
+ * the database (so CLI writers hand their work to it), and waits for
+ * SIGINT/SIGTERM, then drains, commits and exits 0. Signals are taken with
+ * sigwait in the main thread: every other thread has them blocked.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "collector/server.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "core/xmem.h"
+#include "store/store.h"
+
+static const char serve_usage[] =
+    "usage: llmtap serve [--db PATH] [--listen HOST:PORT] [options]\n"
+    "\n"
+    "  --db PATH             database file (env LLMTAP_DB; default ./llmtap.db)\n"
+    "  --listen HOST:PORT    address (env LLMTAP_LISTEN; default 127.0.0.1:4318; port 0 = any)\n"
+    "  --threads N           HTTP worker threads (default 32)\n"
+    "  --max-body BYTES      request body cap after gunzip (default 67108864 = 64 MiB)\n"
+    "  --body-timeout DUR    whole-body deadline for slow senders (default 30s)\n"
+    "  --queue N             spans waiting for the writer before 503 (default 200000)\n"
+    "  --log-level LEVEL     debug | info | warn | error (default info)\n"
+    "\n"
+    "Routes: POST /v1/traces, /v1/logs (OTLP/HTTP JSON or protobuf, gzip), POST /api/v1/spans\n"
+    "(native JSON / NDJSON), POST /api/public/ingestion (Langfuse), GET /healthz, /readyz, /metrics.\n";
+
+/* Loopback only until projects, keys and an admin user exist (DESIGN.md §10). */
+static int is_loopback_listen(const char *listen)
+{
+    return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0;
+}
+
+static int write_server_file(const char *db, const char *url)
+{
+    char *path = store_server_file(db);
+    char *tmp = xasprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (f) {
+        fprintf(f, "{\"url\":\"%s\",\"pid\":%ld,\"started_ns\":\"%lld\"}\n", url, (long)getpid(),
+                (long long)time_now_ns());
+        rc = fclose(f) == 0 && rename(tmp, path) == 0 ? 0 : -1;
+    }
+    if (rc)
+        log_msg(LOG_WARN, "serve", "cannot write '%s': %s", path, strerror(errno));
+    free(tmp);
+    free(path);
+    return rc;
+}
+
+static int parse_serve_args(int argc, char **argv, struct server_config *cfg, const char **db)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(serve_usage, stdout);
+            exit(0);
+        }
+        if ((r = cli_opt(argc, argv, &i, "--db", &v)) != 0)
+            *db = v;
+        else if ((r = cli_opt(argc, argv, &i, "--listen", &v)) != 0)
+            cfg->listen = v;
+        else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0)
+            cfg->threads = atoi(v ? v : "0");
+        else if ((r = cli_opt(argc, argv, &i, "--max-body", &v)) != 0)
+            cfg->max_body = (size_t)strtoull(v ? v : "0", NULL, 10);
+        else if ((r = cli_opt(argc, argv, &i, "--queue", &v)) != 0)
+            cfg->writer.queue_max_records = (size_t)strtoull(v ? v : "0", NULL, 10);
+        else if ((r = cli_opt(argc, argv, &i, "--body-timeout", &v)) != 0) {
+            int64_t ns;
+            if (v && time_parse_duration(v, &ns) == 0 && ns > 0)
+                cfg->body_timeout_ms = ns / 1000000;
+            else
+                r = -1, fprintf(stderr, "llmtap serve: bad --body-timeout '%s'\n", v ? v : "");
+        } else if ((r = cli_opt(argc, argv, &i, "--log-level", &v)) != 0) {
+            if (v && log_set_level(v) != 0)
+                r = -1, fprintf(stderr, "llmtap serve: unknown log level '%s'\n", v);
+        } else {
+            fprintf(stderr, "llmtap serve: unknown option '%s'\n%s", argv[i], serve_usage);
+            return -1;
+        }
+        if (r < 0)
+            return -1;
+    }
+    if (cfg->threads <= 0 || cfg->max_body == 0 || cfg->writer.queue_max_records == 0) {
+        fprintf(stderr, "llmtap serve: --threads, --max-body and --queue must be positive\n");
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    struct server_config cfg;
+    server_config_default(&cfg);
+    const char *env_listen = getenv("LLMTAP_LISTEN");
+    if (env_listen && *env_listen)
+        cfg.listen = env_listen;
+    const char *db = NULL;
+    if (parse_serve_args(argc, argv, &cfg, &db) != 0)
+        return CLI_USAGE_ERROR;
+    cfg.db_path = cli_db_path(db);
+    if (!is_loopback_listen(cfg.listen))
+        return cli_fail("serve",
+                        "refusing to listen on %s: beyond loopback every client needs a project "
+                        "key and the UI an admin user, which this version does not have yet; "
+                        "listen on 127.0.0.1 and put a reverse proxy in front",
+                        cfg.listen);
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by every thread started below */
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    struct server *srv = NULL;
+    if (server_start(&srv, &cfg, err, sizeof(err)) != 0)
+        return cli_fail("serve", "%s", err);
+    write_server_file(cfg.db_path, server_url(srv));
+    log_msg(LOG_INFO, "serve", "listening on %s db=%s", server_url(srv), cfg.db_path);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_msg(LOG_INFO, "serve", "%s: draining and committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_stop(srv);
+    char *path = store_server_file(cfg.db_path);
+    unlink(path);
+    free(path);
+    log_msg(LOG_INFO, "serve", "stopped cleanly");
+    return 0;
+}

@@ -1,0 +1,177 @@
+/*
+ * cmd_stats: `llmtap stats` — what is in the store and what it costs on
+ * disk. Read-only.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/buf.h"
+#include "core/timeutil.h"
+#include "store/store.h"
+
+static const char stats_usage[] =
+    "usage: llmtap stats [--db PATH] [--json]\n"
+    "\n"
+    "Counts (spans, traces, projects, errors, unpriced calls), tokens, total cost, time range,\n"
+    "calls per model, and bytes on disk (database + WAL).\n";
+
+struct totals {
+    int64_t spans, traces, projects, errors, unpriced, in_tok, out_tok, first_ns, last_ns;
+    int64_t logmsgs, scores, price_sets;
+    double cost;
+};
+
+static int64_t one_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int read_totals(sqlite3 *db, struct totals *t)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        db,
+        "SELECT count(*), count(DISTINCT trace_id), count(DISTINCT project),"
+        " sum(status='error'), sum(kind IN ('llm','embedding') AND cost_usd IS NULL),"
+        " total(input_tokens), total(output_tokens), total(cost_usd), min(start_ns),"
+        " max(start_ns) FROM spans",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return -1;
+    }
+    t->spans = sqlite3_column_int64(st, 0);
+    t->traces = sqlite3_column_int64(st, 1);
+    t->projects = sqlite3_column_int64(st, 2);
+    t->errors = sqlite3_column_int64(st, 3);
+    t->unpriced = sqlite3_column_int64(st, 4);
+    t->in_tok = (int64_t)sqlite3_column_double(st, 5);
+    t->out_tok = (int64_t)sqlite3_column_double(st, 6);
+    t->cost = sqlite3_column_double(st, 7);
+    t->first_ns = sqlite3_column_int64(st, 8);
+    t->last_ns = sqlite3_column_int64(st, 9);
+    sqlite3_finalize(st);
+    t->logmsgs = one_int(db, "SELECT count(*) FROM log_messages");
+    t->scores = one_int(db, "SELECT count(*) FROM scores");
+    t->price_sets = one_int(db, "SELECT count(*) FROM price_sets");
+    return 0;
+}
+
+static int models_json(sqlite3 *db, struct buf *b, int json)
+{
+    sqlite3_stmt *st = NULL;
+    int r = 0, n = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT coalesce(model,'(none)'), count(*), total(cost_usd) FROM spans"
+                           " GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *m = (const char *)sqlite3_column_text(st, 0);
+        if (json) {
+            r |= buf_puts(b, n ? "," : "");
+            r |= buf_puts(b, "{\"model\":");
+            r |= buf_json_str(b, m);
+            r |= buf_printf(b, ",\"calls\":%lld,\"cost_usd\":%.9f}",
+                            (long long)sqlite3_column_int64(st, 1), sqlite3_column_double(st, 2));
+        } else {
+            r |= buf_printf(b, "  %-36s %10lld calls  $%.6f\n", m,
+                            (long long)sqlite3_column_int64(st, 1), sqlite3_column_double(st, 2));
+        }
+        n++;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static void print_stats(struct store *st, const struct totals *t, int json)
+{
+    char first[40] = "-", last[40] = "-";
+    if (t->spans) {
+        time_format_iso(t->first_ns, first, sizeof(first));
+        time_format_iso(t->last_ns, last, sizeof(last));
+    }
+    struct buf b;
+    buf_init(&b, 0);
+    int r = 0;
+    if (json) {
+        r |= buf_printf(&b,
+                        "{\"spans\":%lld,\"traces\":%lld,\"projects\":%lld,\"errors\":%lld,"
+                        "\"unpriced_calls\":%lld,\"input_tokens\":%lld,\"output_tokens\":%lld,"
+                        "\"cost_usd\":%.9f,\"first\":\"%s\",\"last\":\"%s\","
+                        "\"log_messages\":%lld,\"scores\":%lld,\"price_sets\":%lld,"
+                        "\"db_bytes\":%lld,\"wal_bytes\":%lld,\"schema_version\":%d,\"models\":[",
+                        (long long)t->spans, (long long)t->traces, (long long)t->projects,
+                        (long long)t->errors, (long long)t->unpriced, (long long)t->in_tok,
+                        (long long)t->out_tok, t->cost, first, last, (long long)t->logmsgs,
+                        (long long)t->scores, (long long)t->price_sets,
+                        (long long)store_file_bytes(st), (long long)store_wal_bytes(st),
+                        STORE_SCHEMA_VERSION);
+        r |= models_json(store_db(st), &b, 1);
+        r |= buf_puts(&b, "]}\n");
+    } else {
+        r |= buf_printf(&b,
+                        "database      %s (%lld bytes + %lld WAL, schema v%d)\n"
+                        "spans         %lld in %lld traces, %lld projects\n"
+                        "errors        %lld\n"
+                        "unpriced      %lld LLM calls with no known price\n"
+                        "tokens        %lld in, %lld out\n"
+                        "cost          $%.6f\n"
+                        "time range    %s .. %s\n"
+                        "log messages  %lld   scores %lld   price sets %lld\n"
+                        "top models:\n",
+                        store_path(st), (long long)store_file_bytes(st),
+                        (long long)store_wal_bytes(st), STORE_SCHEMA_VERSION,
+                        (long long)t->spans, (long long)t->traces, (long long)t->projects,
+                        (long long)t->errors, (long long)t->unpriced, (long long)t->in_tok,
+                        (long long)t->out_tok, t->cost, first, last, (long long)t->logmsgs,
+                        (long long)t->scores, (long long)t->price_sets);
+        r |= models_json(store_db(st), &b, 0);
+    }
+    (void)r;
+    fwrite(buf_str(&b), 1, b.len, stdout);
+    buf_release(&b);
+}
+
+int cmd_stats(int argc, char **argv)
+{
+    const char *db = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(stats_usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if ((r = cli_opt(argc, argv, &i, "--db", &v)) != 0) {
+            if (r < 0)
+                return CLI_USAGE_ERROR;
+            db = v;
+        } else {
+            fprintf(stderr, "llmtap stats: unexpected argument '%s'\n%s", argv[i], stats_usage);
+            return CLI_USAGE_ERROR;
+        }
+    }
+    char err[512];
+    struct store *st = NULL;
+    if (store_open(&st, cli_db_path(db), STORE_READONLY, err, sizeof(err)) != STORE_OK)
+        return cli_fail("stats", "%s", err);
+    struct totals t;
+    memset(&t, 0, sizeof(t));
+    int rc = read_totals(store_db(st), &t);
+    if (rc == 0)
+        print_stats(st, &t, json);
+    else
+        cli_fail("stats", "%s", sqlite3_errmsg(store_db(st)));
+    store_close(st);
+    return rc ? 1 : 0;
+}

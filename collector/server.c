@@ -1,0 +1,621 @@
+/*
+ * server: CivetWeb setup, routing and the ingest handlers (see server.h).
+ *
+ * Every ingest handler has the same shape: read the body (bounded, gunzip,
+ * deadline) -> decode into an ingest_batch -> pipeline_commit (durable when
+ * it returns) -> answer in the sender's dialect. Request-scoped memory lives
+ * on the heap (worker stacks are ~100 KiB). Handlers return 1..999 (the
+ * status sent) to CivetWeb.
+ */
+#include "collector/server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
+
+#include <civetweb.h>
+
+#include "collector/body.h"
+#include "collector/langfuse.h"
+#include "collector/native.h"
+#include "collector/otlp.h"
+#include "collector/otlp_pb.h"
+#include "collector/pipeline.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/jsonx.h"
+#include "core/log.h"
+#include "core/xmem.h"
+#include "store/price_store.h"
+#include "store/prices.h"
+#include "store/store.h"
+
+#define RESP_MAX (8u << 20)
+
+struct server {
+    struct server_config cfg;
+    struct mg_context *ctx;
+    struct store *st;
+    struct writer *w;
+    struct pipeline *pipe;
+    char url[96];
+};
+
+void server_config_default(struct server_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->db_path = "llmtap.db";
+    cfg->listen = "127.0.0.1:4318";
+    cfg->threads = 32;
+    cfg->max_body = 64u << 20;
+    cfg->body_timeout_ms = 30000;
+    writer_config_default(&cfg->writer);
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+static int reply(struct mg_connection *c, int status, const char *ctype, const char *body,
+                 size_t len, int retry_after, int close_conn)
+{
+    mg_response_header_start(c, status);
+    if (ctype)
+        mg_response_header_add(c, "Content-Type", ctype, -1);
+    char n[32];
+    snprintf(n, sizeof(n), "%zu", len);
+    mg_response_header_add(c, "Content-Length", n, -1);
+    if (retry_after > 0) {
+        snprintf(n, sizeof(n), "%d", retry_after);
+        mg_response_header_add(c, "Retry-After", n, -1);
+    }
+    if (close_conn)
+        mg_response_header_add(c, "Connection", "close", -1);
+    mg_response_header_add(c, "Cache-Control", "no-store", -1);
+    mg_response_header_send(c);
+    if (len)
+        mg_write(c, body, len);
+    return status;
+}
+
+static int reply_buf(struct mg_connection *c, int status, const char *ctype, struct buf *b,
+                     int retry_after)
+{
+    return reply(c, status, ctype, buf_str(b), b->len, retry_after, 0);
+}
+
+/* Taxonomy error as JSON; 'otlp' adds the google.rpc.Status fields. */
+static int reply_err(struct mg_connection *c, enum lt_err e, const char *msg, int otlp_grpc,
+                     int close_conn)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = 0;
+    if (otlp_grpc) {
+        rc |= buf_printf(&b, "{\"code\":%d,\"message\":", otlp_grpc);
+        rc |= buf_json_str(&b, msg);
+        rc |= buf_puts(&b, ",\"details\":[],");
+        struct buf inner;
+        buf_init(&inner, 0);
+        rc |= lt_err_json(&inner, e, msg);
+        rc |= buf_append(&b, buf_str(&inner) + 1, inner.len - 1); /* skip its '{' */
+        buf_release(&inner);
+    } else {
+        rc |= lt_err_json(&b, e, msg);
+    }
+    (void)rc;
+    int retry = lt_err_retryable(e) && (e == LT_UNAVAILABLE || e == LT_QUOTA_EXCEEDED) ? 1 : 0;
+    int status = reply(c, lt_err_http(e), "application/json", buf_str(&b), b.len, retry,
+                       close_conn);
+    buf_release(&b);
+    return status;
+}
+
+/* gRPC status codes used in OTLP error bodies. */
+static int grpc_code(enum lt_err e)
+{
+    switch (e) {
+    case LT_INVALID_INPUT: return 3;
+    case LT_PAYLOAD_TOO_LARGE: return 8;
+    case LT_UNAVAILABLE: return 14;
+    case LT_UNSUPPORTED_MEDIA_TYPE: return 3;
+    default: return 13;
+    }
+}
+
+/* ---- request plumbing ------------------------------------------------- */
+
+static int is_method(struct mg_connection *c, const char *m)
+{
+    return strcmp(mg_get_request_info(c)->request_method, m) == 0;
+}
+
+static int is_loopback(struct mg_connection *c)
+{
+    const char *ip = mg_get_request_info(c)->remote_addr;
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
+}
+
+static int no_route(struct mg_connection *c, const char *want)
+{
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    char msg[256];
+    snprintf(msg, sizeof(msg), "no route for %s %.120s%s%s", ri->request_method,
+             ri->local_uri ? ri->local_uri : "", want ? " (use " : "", want ? want : "");
+    if (want)
+        strncat(msg, ")", sizeof(msg) - strlen(msg) - 1);
+    return reply_err(c, LT_NOT_FOUND, msg, 0, 0);
+}
+
+/* Read the body; on failure the error has been answered (returns 0). */
+static int read_body(struct server *s, struct mg_connection *c, struct buf *body, int otlp)
+{
+    char err[256];
+    struct body_limits lim = {s->cfg.max_body, s->cfg.body_timeout_ms};
+    int rc = body_read(c, &lim, body, err, sizeof(err));
+    if (rc == LT_OK)
+        return 1;
+    reply_err(c, (enum lt_err)rc, err, otlp ? grpc_code((enum lt_err)rc) : 0, 1);
+    return 0;
+}
+
+static int commit(struct server *s, struct mg_connection *c, struct ingest_batch *b, size_t bytes,
+                  char *err, size_t errlen)
+{
+    const char *project = mg_get_header(c, "LLMTap-Project");
+    return pipeline_commit(s->pipe, b, bytes, project, is_loopback(c), err, errlen);
+}
+
+/* ---- OTLP/HTTP -------------------------------------------------------- */
+
+enum otlp_signal { OTLP_TRACES, OTLP_LOGS };
+
+/* Decode a JSON or protobuf OTLP body into a cJSON tree; 0 and an error
+ * answered on failure. '*pb' tells which encoding came in. */
+static cJSON *otlp_parse(struct mg_connection *c, struct buf *body, enum otlp_signal sig,
+                         int *pb)
+{
+    char media[96], err[512];
+    body_media_type(c, media, sizeof(media));
+    cJSON *req = NULL;
+    *pb = strcmp(media, "application/x-protobuf") == 0 ||
+          strcmp(media, "application/protobuf") == 0;
+    if (*pb) {
+        int rc = sig == OTLP_TRACES ? otlp_pb_traces_to_json(body->data, body->len, &req, err,
+                                                             sizeof(err))
+                                    : otlp_pb_logs_to_json(body->data, body->len, &req, err,
+                                                           sizeof(err));
+        if (rc != 0)
+            req = NULL;
+    } else if (strcmp(media, "application/json") == 0) {
+        req = body->len ? jsonx_parse(body->data, body->len, err, sizeof(err))
+                        : cJSON_CreateObject();
+    } else {
+        snprintf(err, sizeof(err),
+                 "unsupported Content-Type '%s' (use application/json or application/x-protobuf)",
+                 media);
+        reply_err(c, LT_UNSUPPORTED_MEDIA_TYPE, err, 3, 0);
+        return NULL;
+    }
+    if (!req) {
+        if (*pb) {
+            struct buf out;
+            buf_init(&out, 0);
+            if (otlp_pb_status(&out, 3, err) == BUF_OK)
+                reply_buf(c, 400, "application/x-protobuf", &out, 0);
+            buf_release(&out);
+        } else {
+            reply_err(c, LT_INVALID_INPUT, err, 3, 0);
+        }
+    }
+    return req;
+}
+
+static int otlp_reply(struct mg_connection *c, enum otlp_signal sig, int pb, int64_t rejected,
+                      const char *msg)
+{
+    struct buf out;
+    buf_init(&out, RESP_MAX);
+    int rc = 0;
+    if (pb) {
+        rc = sig == OTLP_TRACES ? otlp_pb_trace_response(&out, rejected, msg)
+                                : otlp_pb_logs_response(&out, rejected, msg);
+    } else if (rejected > 0 || (msg && *msg)) {
+        rc |= buf_printf(&out, "{\"partialSuccess\":{\"%s\":\"%" PRId64 "\",\"errorMessage\":",
+                         sig == OTLP_TRACES ? "rejectedSpans" : "rejectedLogRecords", rejected);
+        rc |= buf_json_str(&out, msg ? msg : "");
+        rc |= buf_puts(&out, "}}");
+    } else {
+        rc = buf_puts(&out, "{}");
+    }
+    (void)rc;
+    int status = reply_buf(c, 200, pb ? "application/x-protobuf" : "application/json", &out, 0);
+    buf_release(&out);
+    return status;
+}
+
+static int handle_otlp(struct server *s, struct mg_connection *c, enum otlp_signal sig)
+{
+    if (!is_method(c, "POST"))
+        return no_route(c, "POST");
+    struct buf body;
+    buf_init(&body, 0);
+    struct ingest_batch batch;
+    ingest_batch_init(&batch);
+    cJSON *req = NULL;
+    int pb = 0, status = 0;
+    if (!read_body(s, c, &body, 1))
+        goto done;
+    if (!(req = otlp_parse(c, &body, sig, &pb)))
+        goto done;
+    struct otlp_result res;
+    memset(&res, 0, sizeof(res));
+    int rc = sig == OTLP_TRACES ? otlp_traces_decode(req, &batch, &res)
+                                : otlp_logs_decode(req, &batch, &res);
+    cJSON_Delete(req);
+    req = NULL;
+    if (rc != LT_OK) {
+        status = reply_err(c, LT_INVALID_INPUT, res.message[0] ? res.message : "invalid request",
+                           3, 0);
+        goto done;
+    }
+    char err[256];
+    rc = commit(s, c, &batch, body.len, err, sizeof(err));
+    if (rc != LT_OK) {
+        status = reply_err(c, (enum lt_err)rc, err, grpc_code((enum lt_err)rc), 0);
+        goto done;
+    }
+    status = otlp_reply(c, sig, pb, res.rejected, res.message);
+done:
+    cJSON_Delete(req);
+    ingest_batch_release(&batch);
+    buf_release(&body);
+    return status ? status : 400;
+}
+
+static int h_traces(struct mg_connection *c, void *cb)
+{
+    return handle_otlp(cb, c, OTLP_TRACES);
+}
+
+static int h_logs(struct mg_connection *c, void *cb)
+{
+    return handle_otlp(cb, c, OTLP_LOGS);
+}
+
+/* ---- native span API --------------------------------------------------- */
+
+static int h_spans(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "POST"))
+        return no_route(c, "POST");
+    struct buf body, out;
+    buf_init(&body, 0);
+    buf_init(&out, RESP_MAX);
+    struct ingest_batch batch;
+    ingest_batch_init(&batch);
+    struct native_report *rep = NULL;
+    char media[96], err[512];
+    int status = 0;
+    if (!read_body(s, c, &body, 0))
+        goto done;
+    body_media_type(c, media, sizeof(media));
+    int ndjson = strcmp(media, "application/x-ndjson") == 0 ||
+                 strcmp(media, "application/jsonl") == 0 ||
+                 strcmp(media, "application/ndjson") == 0;
+    if (!ndjson && media[0] && strcmp(media, "application/json") != 0) {
+        snprintf(err, sizeof(err),
+                 "unsupported Content-Type '%s' (use application/json or application/x-ndjson)",
+                 media);
+        status = reply_err(c, LT_UNSUPPORTED_MEDIA_TYPE, err, 0, 0);
+        goto done;
+    }
+    int rc = native_decode(body.data ? body.data : "", body.len, ndjson, &batch, &rep, err,
+                           sizeof(err));
+    if (rc != LT_OK) {
+        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
+        goto done;
+    }
+    rc = commit(s, c, &batch, body.len, err, sizeof(err));
+    if (rc != LT_OK) {
+        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
+        goto done;
+    }
+    int http = native_write_response(&out, rep, &batch);
+    status = reply_buf(c, http, "application/json", &out, 0);
+done:
+    native_report_free(rep);
+    ingest_batch_release(&batch);
+    buf_release(&body);
+    buf_release(&out);
+    return status ? status : 400;
+}
+
+/* ---- Langfuse batch ingestion ----------------------------------------- */
+
+static int langfuse_bad_request(struct mg_connection *c, const char *why)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = buf_puts(&b, "{\"message\":\"Invalid request data\",\"errors\":[");
+    rc |= buf_json_str(&b, why);
+    rc |= buf_puts(&b, "],");
+    struct buf inner;
+    buf_init(&inner, 0);
+    rc |= lt_err_json(&inner, LT_INVALID_INPUT, why);
+    rc |= buf_append(&b, buf_str(&inner) + 1, inner.len - 1);
+    buf_release(&inner);
+    (void)rc;
+    int status = reply_buf(c, 400, "application/json", &b, 0);
+    buf_release(&b);
+    return status;
+}
+
+static int h_langfuse(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "POST"))
+        return no_route(c, "POST");
+    struct buf body, out;
+    buf_init(&body, 0);
+    buf_init(&out, RESP_MAX);
+    struct ingest_batch batch;
+    ingest_batch_init(&batch);
+    struct langfuse_report *rep = NULL;
+    char media[96], err[512];
+    int status = 0;
+    if (!read_body(s, c, &body, 0))
+        goto done;
+    body_media_type(c, media, sizeof(media));
+    if (media[0] && strcmp(media, "application/json") != 0) {
+        snprintf(err, sizeof(err), "unsupported Content-Type '%s' (use application/json)", media);
+        status = reply_err(c, LT_UNSUPPORTED_MEDIA_TYPE, err, 0, 0);
+        goto done;
+    }
+    if (langfuse_decode(body.data ? body.data : "", body.len, &batch, &rep, err,
+                        sizeof(err)) != LT_OK) {
+        status = langfuse_bad_request(c, err);
+        goto done;
+    }
+    int rc = commit(s, c, &batch, body.len, err, sizeof(err));
+    if (rc != LT_OK) {
+        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
+        goto done;
+    }
+    if (langfuse_write_response(&out, rep, &batch) != BUF_OK) {
+        status = reply_err(c, LT_INTERNAL, "response too large", 0, 0);
+        goto done;
+    }
+    status = reply_buf(c, 207, "application/json", &out, 0);
+done:
+    langfuse_report_free(rep);
+    ingest_batch_release(&batch);
+    buf_release(&body);
+    buf_release(&out);
+    return status ? status : 400;
+}
+
+/* ---- health, metrics, admin -------------------------------------------- */
+
+static int h_healthz(struct mg_connection *c, void *cb)
+{
+    (void)cb;
+    if (!is_method(c, "GET") && !is_method(c, "HEAD"))
+        return no_route(c, "GET");
+    return reply(c, 200, "application/json", "{\"status\":\"ok\"}", 15, 0, 0);
+}
+
+static int h_readyz(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "GET") && !is_method(c, "HEAD"))
+        return no_route(c, "GET");
+    struct statvfs vfs;
+    char *dir = xstrdup(s->cfg.db_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    int disk_ok = statvfs(slash ? (*dir ? dir : "/") : ".", &vfs) == 0 &&
+                  (uint64_t)vfs.f_bavail * vfs.f_frsize > (64u << 20);
+    free(dir);
+    if (!writer_healthy(s->w))
+        return reply_err(c, LT_UNAVAILABLE, "the store writer is not healthy", 0, 0);
+    if (!disk_ok)
+        return reply_err(c, LT_UNAVAILABLE, "less than 64 MiB free beside the database", 0, 0);
+    return reply(c, 200, "application/json", "{\"status\":\"ready\"}", 18, 0, 0);
+}
+
+static int h_metrics(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "GET"))
+        return no_route(c, "GET");
+    struct writer_stats ws;
+    writer_get_stats(s->w, &ws);
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = buf_printf(
+        &b,
+        "# TYPE llmtap_commits_total counter\nllmtap_commits_total %" PRIu64 "\n"
+        "# TYPE llmtap_spans_total counter\n"
+        "llmtap_spans_total{result=\"created\"} %" PRIu64 "\n"
+        "llmtap_spans_total{result=\"duplicate\"} %" PRIu64 "\n"
+        "llmtap_spans_total{result=\"merged\"} %" PRIu64 "\n"
+        "# TYPE llmtap_log_messages_total counter\nllmtap_log_messages_total %" PRIu64 "\n"
+        "# TYPE llmtap_refused_total counter\nllmtap_refused_total %" PRIu64 "\n"
+        "# TYPE llmtap_failed_commits_total counter\nllmtap_failed_commits_total %" PRIu64 "\n"
+        "# TYPE llmtap_queue_records gauge\nllmtap_queue_records %zu\n"
+        "# TYPE llmtap_commit_seconds_max gauge\nllmtap_commit_seconds_max %.6f\n",
+        ws.commits, ws.spans_created, ws.spans_duplicate, ws.spans_merged, ws.logmsgs,
+        ws.refused_full, ws.failed_commits, ws.queued_records, (double)ws.max_commit_ns / 1e9);
+    (void)rc;
+    int status = reply_buf(c, 200, "text/plain; version=0.0.4", &b, 0);
+    buf_release(&b);
+    return status;
+}
+
+struct price_import {
+    const char *source;
+    const char *json;
+    size_t len;
+    struct price_table *table; /* out: the rebuilt table */
+};
+
+static int price_import_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct price_import *pi = ctx;
+    if (price_store_add(db, pi->source, pi->json, pi->len, err, errlen) != 0)
+        return -1;
+    return price_store_load(db, &pi->table, err, errlen);
+}
+
+/* POST /api/v1/admin/prices: a price set in llmtap's format (the CLI
+ * converts LiteLLM files first). Loopback only. */
+static int h_admin_prices(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "POST"))
+        return no_route(c, "POST");
+    if (!is_loopback(c))
+        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    struct buf body;
+    buf_init(&body, 0);
+    int status = 0;
+    char err[512];
+    if (!read_body(s, c, &body, 0))
+        goto done;
+    const char *src = mg_get_header(c, "LLMTap-Price-Source");
+    struct price_import pi = {src && *src ? src : "import", body.data ? body.data : "",
+                              body.len, NULL};
+    int rc = writer_run(s->w, price_import_fn, &pi, err, sizeof(err));
+    if (rc != LT_OK) {
+        price_table_free(pi.table);
+        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
+        goto done;
+    }
+    size_t models = price_table_count(pi.table);
+    char msg[160];
+    int n = snprintf(msg, sizeof(msg), "{\"status\":\"ok\",\"models\":%zu,\"version\":\"%s\"}",
+                     models, price_table_version(pi.table));
+    pipeline_set_prices(s->pipe, pi.table);
+    status = reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
+done:
+    buf_release(&body);
+    return status ? status : 400;
+}
+
+static int h_fallback(struct mg_connection *c, void *cb)
+{
+    (void)cb;
+    return no_route(c, NULL);
+}
+
+static int log_cb(const struct mg_connection *c, const char *message)
+{
+    (void)c;
+    log_msg(LOG_WARN, "http", "%s", message);
+    return 1;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static int start_http(struct server *s, char *err, size_t errlen)
+{
+    char threads[16], timeout[32];
+    snprintf(threads, sizeof(threads), "%d", s->cfg.threads > 0 ? s->cfg.threads : 32);
+    snprintf(timeout, sizeof(timeout), "%lld",
+             (long long)(s->cfg.body_timeout_ms < 10000 ? s->cfg.body_timeout_ms : 10000));
+    const char *opts[] = {"listening_ports", s->cfg.listen,
+                          "num_threads", threads,
+                          "request_timeout_ms", timeout,
+                          "keep_alive_timeout_ms", "30000",
+                          "enable_keep_alive", "yes",
+                          "tcp_nodelay", "1", /* header and body are separate writes */
+                          "access_control_allow_origin", "",
+                          "max_request_size", "65536",
+                          "listen_backlog", "512",
+                          "connection_queue", "256",
+                          NULL};
+    struct mg_callbacks cbs;
+    memset(&cbs, 0, sizeof(cbs));
+    cbs.log_message = log_cb;
+    s->ctx = mg_start(&cbs, s, opts);
+    if (!s->ctx) {
+        snprintf(err, errlen, "cannot listen on %s (in use, or not a HOST:PORT)", s->cfg.listen);
+        return -1;
+    }
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(s->ctx, 4, ports);
+    if (n < 1) {
+        snprintf(err, errlen, "no listening port after start");
+        return -1;
+    }
+    char host[64];
+    snprintf(host, sizeof(host), "%s", s->cfg.listen);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = '\0';
+    snprintf(s->url, sizeof(s->url), "http://%s:%d", colon && *host ? host : "127.0.0.1",
+             ports[0].port);
+    return 0;
+}
+
+static void routes(struct server *s)
+{
+    mg_set_request_handler(s->ctx, "/healthz$", h_healthz, s);
+    mg_set_request_handler(s->ctx, "/readyz$", h_readyz, s);
+    mg_set_request_handler(s->ctx, "/metrics$", h_metrics, s);
+    mg_set_request_handler(s->ctx, "/v1/traces$", h_traces, s);
+    mg_set_request_handler(s->ctx, "/v1/logs$", h_logs, s);
+    mg_set_request_handler(s->ctx, "/api/public/otel/v1/traces$", h_traces, s);
+    mg_set_request_handler(s->ctx, "/api/v1/spans$", h_spans, s);
+    mg_set_request_handler(s->ctx, "/api/public/ingestion$", h_langfuse, s);
+    mg_set_request_handler(s->ctx, "/api/v1/admin/prices$", h_admin_prices, s);
+    mg_set_request_handler(s->ctx, "/", h_fallback, s); /* CivetWeb takes the first match: last */
+}
+
+int server_start(struct server **out, const struct server_config *cfg, char *err, size_t errlen)
+{
+    struct server *s = xcalloc(1, sizeof(*s));
+    s->cfg = *cfg;
+    struct price_table *prices = NULL;
+    *out = NULL;
+    if (store_open(&s->st, cfg->db_path, STORE_READWRITE, err, errlen) != STORE_OK)
+        goto fail;
+    if (price_store_load(store_db(s->st), &prices, err, errlen) != 0)
+        goto fail;
+    if (writer_start(&s->w, s->st, &cfg->writer, err, errlen) != LT_OK)
+        goto fail;
+    s->pipe = pipeline_new(s->w, prices);
+    prices = NULL;
+    mg_init_library(0);
+    if (start_http(s, err, errlen) != 0)
+        goto fail;
+    routes(s);
+    *out = s;
+    return 0;
+fail:
+    price_table_free(prices);
+    server_stop(s);
+    return -1;
+}
+
+const char *server_url(const struct server *s)
+{
+    return s->url;
+}
+
+void server_stop(struct server *s)
+{
+    if (!s)
+        return;
+    if (s->ctx)
+        mg_stop(s->ctx); /* waits for in-flight handlers; they finish their commits */
+    writer_stop(s->w);   /* drains whatever is still queued */
+    pipeline_free(s->pipe);
+    store_close(s->st);
+    free(s);
+}

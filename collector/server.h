@@ -1,0 +1,44 @@
+/*
+ * server: llmtap's one HTTP server (DESIGN.md §6): CivetWeb on one port
+ * serving ingest (OTLP/HTTP traces and logs, the native span API, Langfuse
+ * batch ingestion), health, metrics and the loopback admin API that CLI
+ * commands use to hand writes to a running server. It owns the read-write
+ * store, the writer thread and the ingest pipeline.
+ *
+ * Lifecycle: server_start (store opened and locked, writer started, port
+ * bound) -> serving -> server_stop (stop accepting, finish in-flight
+ * requests, drain the writer queue, commit, close). Not thread-safe itself;
+ * its handlers run on CivetWeb's worker threads.
+ */
+#ifndef COLLECTOR_SERVER_H
+#define COLLECTOR_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/writer.h"
+
+struct server;
+
+struct server_config {
+    const char *db_path;     /* required */
+    const char *listen;      /* "HOST:PORT"; port 0 picks a free one */
+    int threads;             /* CivetWeb worker threads */
+    size_t max_body;         /* bytes after decompression */
+    int64_t body_timeout_ms; /* whole-body deadline */
+    struct writer_config writer;
+};
+
+void server_config_default(struct server_config *cfg);
+
+/* Start serving. Returns 0, or -1 with a message in 'err'. */
+int server_start(struct server **out, const struct server_config *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* "http://127.0.0.1:4318" (borrowed until server_stop). */
+const char *server_url(const struct server *s);
+
+/* Stop as described above; accepts NULL. */
+void server_stop(struct server *s);
+
+#endif
