@@ -123,7 +123,7 @@ static const char rw_pragmas[] = "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
                                  "PRAGMA cache_size=-65536;"
                                  "PRAGMA temp_store=MEMORY;"
-                                 "PRAGMA wal_autocheckpoint=4000;";
+                                 "PRAGMA wal_autocheckpoint=1000;";
 
 int store_open(struct store **out, const char *path, enum store_mode mode, char *err,
                size_t errlen)
