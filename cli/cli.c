@@ -36,6 +36,19 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
     return 1;
 }
 
+int cli_common_opt(int argc, char **argv, int *i, const char *usage, const char **db, int *json)
+{
+    if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) {
+        fputs(usage, stdout);
+        return CLI_HELP;
+    }
+    if (json && strcmp(argv[*i], "--json") == 0) {
+        *json = 1;
+        return 1;
+    }
+    return cli_opt(argc, argv, i, "--db", db);
+}
+
 const char *cli_db_path(const char *given)
 {
     if (given && *given)

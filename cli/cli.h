@@ -24,6 +24,13 @@ int cmd_prices(int argc, char **argv);
  * value is missing (message printed). */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 
+/* The options most commands share, at argv[*i]: --help/-h (prints 'usage'
+ * on stdout), --json (sets *json; pass NULL where it does not apply) and
+ * --db PATH. Returns 1 when consumed, 0 when argv[*i] is none of them,
+ * -1 on a usage error, CLI_HELP when help was printed (exit 0). */
+#define CLI_HELP 3
+int cli_common_opt(int argc, char **argv, int *i, const char *usage, const char **db, int *json);
+
 /* The database path: 'given' (from --db), else $LLMTAP_DB, else "llmtap.db". */
 const char *cli_db_path(const char *given);
 

@@ -269,16 +269,14 @@ int cmd_import(int argc, char **argv)
     const char *db = NULL;
     int first_file = 0;
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(import_usage, stdout);
+        int r = cli_common_opt(argc, argv, &i, import_usage, &db, NULL);
+        if (r == CLI_HELP)
             return 0;
-        } else if ((r = cli_opt(argc, argv, &i, "--db", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE_ERROR;
-            db = v;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+        if (r < 0)
+            return CLI_USAGE_ERROR;
+        if (r > 0)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1] != '\0') {
             fprintf(stderr, "llmtap import: unknown option '%s'\n%s", argv[i], import_usage);
             return CLI_USAGE_ERROR;
         } else if (!first_file) {

@@ -149,18 +149,14 @@ int cmd_prices(int argc, char **argv)
     const char *db = NULL, *arg = NULL, *file = NULL;
     int json = 0, import = 0;
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(prices_usage, stdout);
+        int r = cli_common_opt(argc, argv, &i, prices_usage, &db, &json);
+        if (r == CLI_HELP)
             return 0;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if ((r = cli_opt(argc, argv, &i, "--db", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE_ERROR;
-            db = v;
-        } else if (i == 1 && strcmp(argv[i], "import") == 0) {
+        if (r < 0)
+            return CLI_USAGE_ERROR;
+        if (r > 0)
+            continue;
+        if (i == 1 && strcmp(argv[i], "import") == 0) {
             import = 1;
         } else if (argv[i][0] != '-' && !(import ? file : arg)) {
             *(import ? &file : &arg) = argv[i];

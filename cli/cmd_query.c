@@ -113,18 +113,14 @@ int cmd_query(int argc, char **argv)
     const char *db = NULL, *sql = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(query_usage, stdout);
+        int r = cli_common_opt(argc, argv, &i, query_usage, &db, &json);
+        if (r == CLI_HELP)
             return 0;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if ((r = cli_opt(argc, argv, &i, "--db", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE_ERROR;
-            db = v;
-        } else if (!sql && argv[i][0] != '-') {
+        if (r < 0)
+            return CLI_USAGE_ERROR;
+        if (r > 0)
+            continue;
+        if (!sql && argv[i][0] != '-') {
             sql = argv[i];
         } else {
             fprintf(stderr, "llmtap query: unexpected argument '%s'\n%s", argv[i], query_usage);

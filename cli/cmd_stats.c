@@ -145,21 +145,15 @@ int cmd_stats(int argc, char **argv)
     const char *db = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(stats_usage, stdout);
+        int r = cli_common_opt(argc, argv, &i, stats_usage, &db, &json);
+        if (r == CLI_HELP)
             return 0;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if ((r = cli_opt(argc, argv, &i, "--db", &v)) != 0) {
-            if (r < 0)
-                return CLI_USAGE_ERROR;
-            db = v;
-        } else {
+        if (r == 0) {
             fprintf(stderr, "llmtap stats: unexpected argument '%s'\n%s", argv[i], stats_usage);
             return CLI_USAGE_ERROR;
         }
+        if (r < 0)
+            return CLI_USAGE_ERROR;
     }
     char err[512];
     struct store *st = NULL;

@@ -285,56 +285,88 @@ static int h_logs(struct mg_connection *c, void *cb)
     return handle_otlp(cb, c, OTLP_LOGS);
 }
 
-/* ---- native span API --------------------------------------------------- */
+/* ---- JSON ingest APIs (native, Langfuse) ------------------------------ */
+
+/* What a JSON ingest request holds between its steps (on the heap: worker
+ * stacks are small). */
+struct json_req {
+    struct buf body, out;
+    struct ingest_batch batch;
+    char media[96];
+    char err[512];
+};
+
+/* POST check, body, Content-Type among 'accepted' (NULL-terminated; an
+ * absent Content-Type is taken as JSON). Returns the request, or NULL when
+ * an error has been answered (its status in *status). */
+static struct json_req *json_req_begin(struct server *s, struct mg_connection *c,
+                                       const char *const *accepted, int *status)
+{
+    *status = 400;
+    if (!is_method(c, "POST")) {
+        *status = no_route(c, "POST");
+        return NULL;
+    }
+    struct json_req *r = xcalloc(1, sizeof(*r));
+    buf_init(&r->body, 0);
+    buf_init(&r->out, RESP_MAX);
+    ingest_batch_init(&r->batch);
+    if (!read_body(s, c, &r->body, 0))
+        goto fail;
+    body_media_type(c, r->media, sizeof(r->media));
+    int ok = !r->media[0];
+    for (size_t i = 0; accepted[i] && !ok; i++)
+        ok = strcmp(r->media, accepted[i]) == 0;
+    if (!ok) {
+        snprintf(r->err, sizeof(r->err), "unsupported Content-Type '%s' (use %s)", r->media,
+                 accepted[1] ? "application/json or application/x-ndjson" : accepted[0]);
+        *status = reply_err(c, LT_UNSUPPORTED_MEDIA_TYPE, r->err, 0, 0);
+        goto fail;
+    }
+    if (buf_puts(&r->body, "") != BUF_OK) /* an empty body still gets a buffer */
+        goto fail;
+    return r;
+fail:
+    ingest_batch_release(&r->batch);
+    buf_release(&r->body);
+    buf_release(&r->out);
+    free(r);
+    return NULL;
+}
+
+static void json_req_end(struct json_req *r)
+{
+    ingest_batch_release(&r->batch);
+    buf_release(&r->body);
+    buf_release(&r->out);
+    free(r);
+}
+
+static const char *const native_types[] = {"application/json", "application/x-ndjson",
+                                           "application/jsonl", "application/ndjson", NULL};
 
 static int h_spans(struct mg_connection *c, void *cb)
 {
     struct server *s = cb;
-    if (!is_method(c, "POST"))
-        return no_route(c, "POST");
-    struct buf body, out;
-    buf_init(&body, 0);
-    buf_init(&out, RESP_MAX);
-    struct ingest_batch batch;
-    ingest_batch_init(&batch);
+    int status;
+    struct json_req *r = json_req_begin(s, c, native_types, &status);
+    if (!r)
+        return status;
     struct native_report *rep = NULL;
-    char media[96], err[512];
-    int status = 0;
-    if (!read_body(s, c, &body, 0))
-        goto done;
-    body_media_type(c, media, sizeof(media));
-    int ndjson = strcmp(media, "application/x-ndjson") == 0 ||
-                 strcmp(media, "application/jsonl") == 0 ||
-                 strcmp(media, "application/ndjson") == 0;
-    if (!ndjson && media[0] && strcmp(media, "application/json") != 0) {
-        snprintf(err, sizeof(err),
-                 "unsupported Content-Type '%s' (use application/json or application/x-ndjson)",
-                 media);
-        status = reply_err(c, LT_UNSUPPORTED_MEDIA_TYPE, err, 0, 0);
-        goto done;
-    }
-    int rc = native_decode(body.data ? body.data : "", body.len, ndjson, &batch, &rep, err,
-                           sizeof(err));
-    if (rc != LT_OK) {
-        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
-        goto done;
-    }
-    rc = commit(s, c, &batch, body.len, err, sizeof(err));
-    if (rc != LT_OK) {
-        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
-        goto done;
-    }
-    int http = native_write_response(&out, rep, &batch);
-    status = reply_buf(c, http, "application/json", &out, 0);
-done:
+    int ndjson = r->media[0] && strcmp(r->media, "application/json") != 0;
+    int rc = native_decode(r->body.data, r->body.len, ndjson, &r->batch, &rep, r->err,
+                           sizeof(r->err));
+    if (rc == LT_OK)
+        rc = commit(s, c, &r->batch, r->body.len, r->err, sizeof(r->err));
+    if (rc != LT_OK)
+        status = reply_err(c, (enum lt_err)rc, r->err, 0, 0);
+    else
+        status = reply_buf(c, native_write_response(&r->out, rep, &r->batch),
+                           "application/json", &r->out, 0);
     native_report_free(rep);
-    ingest_batch_release(&batch);
-    buf_release(&body);
-    buf_release(&out);
-    return status ? status : 400;
+    json_req_end(r);
+    return status;
 }
-
-/* ---- Langfuse batch ingestion ----------------------------------------- */
 
 static int langfuse_bad_request(struct mg_connection *c, const char *why)
 {
@@ -354,48 +386,29 @@ static int langfuse_bad_request(struct mg_connection *c, const char *why)
     return status;
 }
 
+static const char *const json_types[] = {"application/json", NULL};
+
 static int h_langfuse(struct mg_connection *c, void *cb)
 {
     struct server *s = cb;
-    if (!is_method(c, "POST"))
-        return no_route(c, "POST");
-    struct buf body, out;
-    buf_init(&body, 0);
-    buf_init(&out, RESP_MAX);
-    struct ingest_batch batch;
-    ingest_batch_init(&batch);
+    int status;
+    struct json_req *r = json_req_begin(s, c, json_types, &status);
+    if (!r)
+        return status;
     struct langfuse_report *rep = NULL;
-    char media[96], err[512];
-    int status = 0;
-    if (!read_body(s, c, &body, 0))
-        goto done;
-    body_media_type(c, media, sizeof(media));
-    if (media[0] && strcmp(media, "application/json") != 0) {
-        snprintf(err, sizeof(err), "unsupported Content-Type '%s' (use application/json)", media);
-        status = reply_err(c, LT_UNSUPPORTED_MEDIA_TYPE, err, 0, 0);
-        goto done;
-    }
-    if (langfuse_decode(body.data ? body.data : "", body.len, &batch, &rep, err,
-                        sizeof(err)) != LT_OK) {
-        status = langfuse_bad_request(c, err);
-        goto done;
-    }
-    int rc = commit(s, c, &batch, body.len, err, sizeof(err));
-    if (rc != LT_OK) {
-        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
-        goto done;
-    }
-    if (langfuse_write_response(&out, rep, &batch) != BUF_OK) {
+    int rc;
+    if (langfuse_decode(r->body.data, r->body.len, &r->batch, &rep, r->err, sizeof(r->err)) !=
+        LT_OK)
+        status = langfuse_bad_request(c, r->err);
+    else if ((rc = commit(s, c, &r->batch, r->body.len, r->err, sizeof(r->err))) != LT_OK)
+        status = reply_err(c, (enum lt_err)rc, r->err, 0, 0);
+    else if (langfuse_write_response(&r->out, rep, &r->batch) != BUF_OK)
         status = reply_err(c, LT_INTERNAL, "response too large", 0, 0);
-        goto done;
-    }
-    status = reply_buf(c, 207, "application/json", &out, 0);
-done:
+    else
+        status = reply_buf(c, 207, "application/json", &r->out, 0);
     langfuse_report_free(rep);
-    ingest_batch_release(&batch);
-    buf_release(&body);
-    buf_release(&out);
-    return status ? status : 400;
+    json_req_end(r);
+    return status;
 }
 
 /* ---- health, metrics, admin -------------------------------------------- */
