@@ -62,7 +62,9 @@ void pipeline_finalize_span(const struct price_table *prices, struct span *s, in
 {
     if (!trusted || !s->project || !*s->project)
         xstrset(&s->project, project && *project ? project : "default");
-    if (!s->trace_id[0])
+    if (!s->trace_id[0] && merge && s->span_id[0])
+        ids_derive(s->span_id, 16, s->trace_id); /* an update must land in the same place on resend */
+    else if (!s->trace_id[0])
         ids_random(16, s->trace_id);
     if (!s->span_id[0])
         ids_random(8, s->span_id);

@@ -115,6 +115,19 @@ START_TEST(test_given_version_set_is_canonicalised_and_merges_stay_partial)
     ck_assert_ptr_null(s.version_set);
     ck_assert_str_eq(s.span_id, "0123456789abcdef");
     span_release(&s);
+
+    /* an update that names no trace: the same trace every time it is sent */
+    char first[33];
+    for (int round = 0; round < 2; round++) {
+        span_init(&s);
+        snprintf(s.span_id, sizeof(s.span_id), "%s", "0123456789abcdef");
+        pipeline_finalize_span(prices, &s, 1, NULL, 1, 99);
+        ck_assert(ids_is_hex(s.trace_id, 32));
+        if (round)
+            ck_assert_str_eq(s.trace_id, first);
+        snprintf(first, sizeof(first), "%s", s.trace_id);
+        span_release(&s);
+    }
 }
 END_TEST
 
