@@ -36,8 +36,8 @@ static const char import_usage[] =
     "When `llmtap serve` holds the database, the spans are handed to it.\n";
 
 struct sink {
-    char *url;             /* a running server, or NULL */
-    struct store *st;      /* local mode */
+    char *url;        /* a running server, or NULL */
+    struct store *st; /* local mode */
     struct writer *w;
     struct pipeline *pipe;
     int64_t accepted, duplicates, rejected;
@@ -55,8 +55,8 @@ static void count_batch(struct sink *k, const struct ingest_batch *b)
 }
 
 /* POST with retries on 503 (the server's queue is full). */
-static int post(struct sink *k, const char *path, const char *ctype, const char *body,
-                size_t len, cJSON **resp_json, char *err, size_t errlen)
+static int post(struct sink *k, const char *path, const char *ctype, const char *body, size_t len,
+                cJSON **resp_json, char *err, size_t errlen)
 {
     char *url = xasprintf("%s%s", k->url, path);
     int rc = -1;

@@ -82,15 +82,13 @@ static int list_prices(const char *db, int json, const char *model)
         printf("%s\n", list);
     else
         print_text(list);
-    fprintf(stderr, "price table %s, %zu entries\n", price_table_version(t),
-            price_table_count(t));
+    fprintf(stderr, "price table %s, %zu entries\n", price_table_version(t), price_table_count(t));
     free(list);
     price_table_free(t);
     return 0;
 }
 
-static int store_set(const char *db, const char *source, const char *ours, char *err,
-                     size_t errlen)
+static int store_set(const char *db, const char *source, const char *ours, char *err, size_t errlen)
 {
     char *url = cli_find_server(db);
     int rc = -1;

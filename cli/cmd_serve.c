@@ -31,7 +31,8 @@ static const char serve_usage[] =
     "  --log-level LEVEL     debug | info | warn | error (default info)\n"
     "\n"
     "Routes: POST /v1/traces, /v1/logs (OTLP/HTTP JSON or protobuf, gzip), POST /api/v1/spans\n"
-    "(native JSON / NDJSON), POST /api/public/ingestion (Langfuse), GET /healthz, /readyz, /metrics.\n";
+    "(native JSON / NDJSON), POST /api/public/ingestion (Langfuse), GET /healthz, /readyz, "
+    "/metrics.\n";
 
 /* Loopback only until projects, keys and an admin user exist (DESIGN.md §10). */
 static int is_loopback_listen(const char *listen)

@@ -102,18 +102,17 @@ static void print_stats(struct store *st, const struct totals *t, int json)
     buf_init(&b, 0);
     int r = 0;
     if (json) {
-        r |= buf_printf(&b,
-                        "{\"spans\":%lld,\"traces\":%lld,\"projects\":%lld,\"errors\":%lld,"
-                        "\"unpriced_calls\":%lld,\"input_tokens\":%lld,\"output_tokens\":%lld,"
-                        "\"cost_usd\":%.9f,\"first\":\"%s\",\"last\":\"%s\","
-                        "\"log_messages\":%lld,\"scores\":%lld,\"price_sets\":%lld,"
-                        "\"db_bytes\":%lld,\"wal_bytes\":%lld,\"schema_version\":%d,\"models\":[",
-                        (long long)t->spans, (long long)t->traces, (long long)t->projects,
-                        (long long)t->errors, (long long)t->unpriced, (long long)t->in_tok,
-                        (long long)t->out_tok, t->cost, first, last, (long long)t->logmsgs,
-                        (long long)t->scores, (long long)t->price_sets,
-                        (long long)store_file_bytes(st), (long long)store_wal_bytes(st),
-                        STORE_SCHEMA_VERSION);
+        r |= buf_printf(
+            &b,
+            "{\"spans\":%lld,\"traces\":%lld,\"projects\":%lld,\"errors\":%lld,"
+            "\"unpriced_calls\":%lld,\"input_tokens\":%lld,\"output_tokens\":%lld,"
+            "\"cost_usd\":%.9f,\"first\":\"%s\",\"last\":\"%s\","
+            "\"log_messages\":%lld,\"scores\":%lld,\"price_sets\":%lld,"
+            "\"db_bytes\":%lld,\"wal_bytes\":%lld,\"schema_version\":%d,\"models\":[",
+            (long long)t->spans, (long long)t->traces, (long long)t->projects, (long long)t->errors,
+            (long long)t->unpriced, (long long)t->in_tok, (long long)t->out_tok, t->cost, first,
+            last, (long long)t->logmsgs, (long long)t->scores, (long long)t->price_sets,
+            (long long)store_file_bytes(st), (long long)store_wal_bytes(st), STORE_SCHEMA_VERSION);
         r |= models_json(store_db(st), &b, 1);
         r |= buf_puts(&b, "]}\n");
     } else {
@@ -128,11 +127,11 @@ static void print_stats(struct store *st, const struct totals *t, int json)
                         "log messages  %lld   scores %lld   price sets %lld\n"
                         "top models:\n",
                         store_path(st), (long long)store_file_bytes(st),
-                        (long long)store_wal_bytes(st), STORE_SCHEMA_VERSION,
-                        (long long)t->spans, (long long)t->traces, (long long)t->projects,
-                        (long long)t->errors, (long long)t->unpriced, (long long)t->in_tok,
-                        (long long)t->out_tok, t->cost, first, last, (long long)t->logmsgs,
-                        (long long)t->scores, (long long)t->price_sets);
+                        (long long)store_wal_bytes(st), STORE_SCHEMA_VERSION, (long long)t->spans,
+                        (long long)t->traces, (long long)t->projects, (long long)t->errors,
+                        (long long)t->unpriced, (long long)t->in_tok, (long long)t->out_tok,
+                        t->cost, first, last, (long long)t->logmsgs, (long long)t->scores,
+                        (long long)t->price_sets);
         r |= models_json(store_db(st), &b, 0);
     }
     (void)r;

@@ -11,7 +11,8 @@
 #define LLMTAP_VERSION "0.1.0"
 
 static const char usage[] =
-    "llmtap " LLMTAP_VERSION " - LLM observability and evaluation in one binary and one SQLite file\n"
+    "llmtap " LLMTAP_VERSION
+    " - LLM observability and evaluation in one binary and one SQLite file\n"
     "\n"
     "usage: llmtap <command> [options]\n"
     "\n"

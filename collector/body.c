@@ -64,8 +64,8 @@ static int check_framing(struct mg_connection *conn, const struct body_limits *l
     return LT_OK;
 }
 
-int body_read(struct mg_connection *conn, const struct body_limits *lim, struct buf *out,
-              char *err, size_t errlen)
+int body_read(struct mg_connection *conn, const struct body_limits *lim, struct buf *out, char *err,
+              size_t errlen)
 {
     int rc = check_framing(conn, lim, err, errlen);
     if (rc != LT_OK)
@@ -89,8 +89,7 @@ int body_read(struct mg_connection *conn, const struct body_limits *lim, struct 
         int fr = gz ? gunzip_feed(gz, chunk, (size_t)n) : buf_append(out, chunk, (size_t)n);
         if (fr != 0) {
             rc = (!gz || fr == GUNZIP_TOOBIG) ? LT_PAYLOAD_TOO_LARGE : LT_INVALID_INPUT;
-            snprintf(err, errlen, "%s",
-                     gz ? gunzip_errmsg(gz) : "body exceeds the size limit");
+            snprintf(err, errlen, "%s", gz ? gunzip_errmsg(gz) : "body exceeds the size limit");
             if (rc == LT_PAYLOAD_TOO_LARGE)
                 snprintf(err, errlen, "body exceeds the limit of %zu bytes%s", lim->max_bytes,
                          gz ? " after decompression" : "");

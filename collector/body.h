@@ -26,8 +26,8 @@ struct body_limits {
  * LT_OK, or an lt_err (INVALID_INPUT, PAYLOAD_TOO_LARGE,
  * UNSUPPORTED_MEDIA_TYPE) with a message; after an error the caller should
  * close the connection (the rest of the body was not read). */
-int body_read(struct mg_connection *conn, const struct body_limits *lim, struct buf *out,
-              char *err, size_t errlen) __attribute__((warn_unused_result));
+int body_read(struct mg_connection *conn, const struct body_limits *lim, struct buf *out, char *err,
+              size_t errlen) __attribute__((warn_unused_result));
 
 /* Media type of the request without parameters, lower-cased, into 'out'
  * ("" when absent): "application/json; charset=utf-8" -> "application/json". */

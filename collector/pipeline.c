@@ -63,7 +63,8 @@ void pipeline_finalize_span(const struct price_table *prices, struct span *s, in
     if (!trusted || !s->project || !*s->project)
         xstrset(&s->project, project && *project ? project : "default");
     if (!s->trace_id[0] && merge && s->span_id[0])
-        ids_derive(s->span_id, 16, s->trace_id); /* an update must land in the same place on resend */
+        ids_derive(s->span_id, 16,
+                   s->trace_id); /* an update must land in the same place on resend */
     else if (!s->trace_id[0])
         ids_random(16, s->trace_id);
     if (!s->span_id[0])
@@ -93,8 +94,8 @@ static void finalize_batch(struct pipeline *p, struct ingest_batch *b, const cha
     const char *def = project && *project ? project : "default";
     pthread_rwlock_rdlock(&p->lock);
     for (size_t i = 0; i < b->nspans; i++)
-        pipeline_finalize_span(p->prices, &b->spans[i].span, b->spans[i].op == REC_MERGE,
-                               project, trusted, now);
+        pipeline_finalize_span(p->prices, &b->spans[i].span, b->spans[i].op == REC_MERGE, project,
+                               trusted, now);
     pthread_rwlock_unlock(&p->lock);
     for (size_t i = 0; i < b->nmsgs; i++)
         if (!trusted || !b->msgs[i].project)

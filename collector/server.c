@@ -107,8 +107,8 @@ static int reply_err(struct mg_connection *c, enum lt_err e, const char *msg, in
     }
     (void)rc;
     int retry = lt_err_retryable(e) && (e == LT_UNAVAILABLE || e == LT_QUOTA_EXCEEDED) ? 1 : 0;
-    int status = reply(c, lt_err_http(e), "application/json", buf_str(&b), b.len, retry,
-                       close_conn);
+    int status =
+        reply(c, lt_err_http(e), "application/json", buf_str(&b), b.len, retry, close_conn);
     buf_release(&b);
     return status;
 }
@@ -117,11 +117,16 @@ static int reply_err(struct mg_connection *c, enum lt_err e, const char *msg, in
 static int grpc_code(enum lt_err e)
 {
     switch (e) {
-    case LT_INVALID_INPUT: return 3;
-    case LT_PAYLOAD_TOO_LARGE: return 8;
-    case LT_UNAVAILABLE: return 14;
-    case LT_UNSUPPORTED_MEDIA_TYPE: return 3;
-    default: return 13;
+    case LT_INVALID_INPUT:
+        return 3;
+    case LT_PAYLOAD_TOO_LARGE:
+        return 8;
+    case LT_UNAVAILABLE:
+        return 14;
+    case LT_UNSUPPORTED_MEDIA_TYPE:
+        return 3;
+    default:
+        return 13;
     }
 }
 
@@ -174,24 +179,22 @@ enum otlp_signal { OTLP_TRACES, OTLP_LOGS };
 
 /* Decode a JSON or protobuf OTLP body into a cJSON tree; 0 and an error
  * answered on failure. '*pb' tells which encoding came in. */
-static cJSON *otlp_parse(struct mg_connection *c, struct buf *body, enum otlp_signal sig,
-                         int *pb)
+static cJSON *otlp_parse(struct mg_connection *c, struct buf *body, enum otlp_signal sig, int *pb)
 {
     char media[96], err[512];
     body_media_type(c, media, sizeof(media));
     cJSON *req = NULL;
-    *pb = strcmp(media, "application/x-protobuf") == 0 ||
-          strcmp(media, "application/protobuf") == 0;
+    *pb =
+        strcmp(media, "application/x-protobuf") == 0 || strcmp(media, "application/protobuf") == 0;
     if (*pb) {
-        int rc = sig == OTLP_TRACES ? otlp_pb_traces_to_json(body->data, body->len, &req, err,
-                                                             sizeof(err))
-                                    : otlp_pb_logs_to_json(body->data, body->len, &req, err,
-                                                           sizeof(err));
+        int rc = sig == OTLP_TRACES
+                     ? otlp_pb_traces_to_json(body->data, body->len, &req, err, sizeof(err))
+                     : otlp_pb_logs_to_json(body->data, body->len, &req, err, sizeof(err));
         if (rc != 0)
             req = NULL;
     } else if (strcmp(media, "application/json") == 0) {
-        req = body->len ? jsonx_parse(body->data, body->len, err, sizeof(err))
-                        : cJSON_CreateObject();
+        req =
+            body->len ? jsonx_parse(body->data, body->len, err, sizeof(err)) : cJSON_CreateObject();
     } else {
         snprintf(err, sizeof(err),
                  "unsupported Content-Type '%s' (use application/json or application/x-protobuf)",
@@ -257,8 +260,8 @@ static int handle_otlp(struct server *s, struct mg_connection *c, enum otlp_sign
     cJSON_Delete(req);
     req = NULL;
     if (rc != LT_OK) {
-        status = reply_err(c, LT_INVALID_INPUT, res.message[0] ? res.message : "invalid request",
-                           3, 0);
+        status =
+            reply_err(c, LT_INVALID_INPUT, res.message[0] ? res.message : "invalid request", 3, 0);
         goto done;
     }
     char err[256];
@@ -354,15 +357,15 @@ static int h_spans(struct mg_connection *c, void *cb)
         return status;
     struct native_report *rep = NULL;
     int ndjson = r->media[0] && strcmp(r->media, "application/json") != 0;
-    int rc = native_decode(r->body.data, r->body.len, ndjson, &r->batch, &rep, r->err,
-                           sizeof(r->err));
+    int rc =
+        native_decode(r->body.data, r->body.len, ndjson, &r->batch, &rep, r->err, sizeof(r->err));
     if (rc == LT_OK)
         rc = commit(s, c, &r->batch, r->body.len, r->err, sizeof(r->err));
     if (rc != LT_OK)
         status = reply_err(c, (enum lt_err)rc, r->err, 0, 0);
     else
-        status = reply_buf(c, native_write_response(&r->out, rep, &r->batch),
-                           "application/json", &r->out, 0);
+        status = reply_buf(c, native_write_response(&r->out, rep, &r->batch), "application/json",
+                           &r->out, 0);
     native_report_free(rep);
     json_req_end(r);
     return status;
@@ -501,8 +504,8 @@ static int h_admin_prices(struct mg_connection *c, void *cb)
     if (!read_body(s, c, &body, 0))
         goto done;
     const char *src = mg_get_header(c, "LLMTap-Price-Source");
-    struct price_import pi = {src && *src ? src : "import", body.data ? body.data : "",
-                              body.len, NULL};
+    struct price_import pi = {src && *src ? src : "import", body.data ? body.data : "", body.len,
+                              NULL};
     int rc = writer_run(s->w, price_import_fn, &pi, err, sizeof(err));
     if (rc != LT_OK) {
         price_table_free(pi.table);
@@ -541,16 +544,26 @@ static int start_http(struct server *s, char *err, size_t errlen)
     snprintf(threads, sizeof(threads), "%d", s->cfg.threads > 0 ? s->cfg.threads : 32);
     snprintf(timeout, sizeof(timeout), "%lld",
              (long long)(s->cfg.body_timeout_ms < 10000 ? s->cfg.body_timeout_ms : 10000));
-    const char *opts[] = {"listening_ports", s->cfg.listen,
-                          "num_threads", threads,
-                          "request_timeout_ms", timeout,
-                          "keep_alive_timeout_ms", "30000",
-                          "enable_keep_alive", "yes",
-                          "tcp_nodelay", "1", /* header and body are separate writes */
-                          "access_control_allow_origin", "",
-                          "max_request_size", "65536",
-                          "listen_backlog", "512",
-                          "connection_queue", "256",
+    const char *opts[] = {"listening_ports",
+                          s->cfg.listen,
+                          "num_threads",
+                          threads,
+                          "request_timeout_ms",
+                          timeout,
+                          "keep_alive_timeout_ms",
+                          "30000",
+                          "enable_keep_alive",
+                          "yes",
+                          "tcp_nodelay",
+                          "1", /* header and body are separate writes */
+                          "access_control_allow_origin",
+                          "",
+                          "max_request_size",
+                          "65536",
+                          "listen_backlog",
+                          "512",
+                          "connection_queue",
+                          "256",
                           NULL};
     struct mg_callbacks cbs;
     memset(&cbs, 0, sizeof(cbs));

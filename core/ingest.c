@@ -60,8 +60,7 @@ static void *add_slot(void **arr, size_t *n, size_t *cap, size_t size)
 
 struct rec_span *ingest_add_span(struct ingest_batch *b)
 {
-    struct rec_span *r =
-        add_slot((void **)&b->spans, &b->nspans, &b->capspans, sizeof(*b->spans));
+    struct rec_span *r = add_slot((void **)&b->spans, &b->nspans, &b->capspans, sizeof(*b->spans));
     span_init(&r->span);
     return r;
 }
@@ -84,10 +83,15 @@ size_t ingest_count(const struct ingest_batch *b)
 const char *rec_result_name(enum rec_result r)
 {
     switch (r) {
-    case REC_CREATED: return "created";
-    case REC_DUPLICATE: return "duplicate";
-    case REC_MERGED: return "merged";
-    case REC_FAILED: return "failed";
-    default: return "pending";
+    case REC_CREATED:
+        return "created";
+    case REC_DUPLICATE:
+        return "duplicate";
+    case REC_MERGED:
+        return "merged";
+    case REC_FAILED:
+        return "failed";
+    default:
+        return "pending";
     }
 }

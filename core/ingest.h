@@ -52,30 +52,30 @@ struct rec_span {
 };
 
 struct rec_logmsg {
-    char *project;   /* owned; NULL = "default" */
+    char *project; /* owned; NULL = "default" */
     char trace_id[33];
     char span_id[17];
     int64_t time_ns;
-    int seq;         /* order inside its request, for equal timestamps */
-    int is_output;   /* 0: a prompt message (input), 1: a choice (output) */
-    char *message;   /* owned JSON object: {"role":..., "content":..., ...} */
+    int seq;       /* order inside its request, for equal timestamps */
+    int is_output; /* 0: a prompt message (input), 1: a choice (output) */
+    char *message; /* owned JSON object: {"role":..., "content":..., ...} */
     enum rec_result result;
 };
 
 struct rec_score {
-    char *project;   /* owned; NULL = "default" */
-    char *id;        /* owned; score id (upsert key) */
+    char *project; /* owned; NULL = "default" */
+    char *id;      /* owned; score id (upsert key) */
     char trace_id[33];
-    char span_id[17]; /* "" when the score is on the trace */
-    char *session_id; /* owned, optional */
-    char *name;       /* owned */
-    double value;     /* numeric value (BOOLEAN as 0/1) */
+    char span_id[17];   /* "" when the score is on the trace */
+    char *session_id;   /* owned, optional */
+    char *name;         /* owned */
+    double value;       /* numeric value (BOOLEAN as 0/1) */
     char *string_value; /* owned, CATEGORICAL values */
-    char *data_type;  /* owned: NUMERIC | BOOLEAN | CATEGORICAL */
-    char *comment;    /* owned, optional */
-    char *source;     /* owned: "langfuse", "api", ... */
+    char *data_type;    /* owned: NUMERIC | BOOLEAN | CATEGORICAL */
+    char *comment;      /* owned, optional */
+    char *source;       /* owned: "langfuse", "api", ... */
     int64_t time_ns;
-    char *dedup_key;  /* owned, optional */
+    char *dedup_key; /* owned, optional */
     enum rec_result result;
 };
 

@@ -38,10 +38,13 @@ void log_write(int level, const char *module, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000L,
-                     level_names[level < 0 ? 0 : level > LOG_ERROR ? LOG_ERROR : level], module);
+    int n = snprintf(
+        line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
+        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
+        level_names[level < 0           ? 0
+                    : level > LOG_ERROR ? LOG_ERROR
+                                        : level],
+        module);
     size_t pos = (size_t)n;
     for (const unsigned char *p = (const unsigned char *)msg; *p && pos < sizeof(line) - 8; p++) {
         if (*p < 0x20 || *p == 0x7f)

@@ -20,10 +20,10 @@ int log_set_level(const char *name);
 void log_write(int level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_msg(level, module, ...)                                                              \
-    do {                                                                                         \
-        if ((level) >= log_threshold)                                                            \
-            log_write((level), (module), __VA_ARGS__);                                           \
+#define log_msg(level, module, ...)                                                                \
+    do {                                                                                           \
+        if ((level) >= log_threshold)                                                              \
+            log_write((level), (module), __VA_ARGS__);                                             \
     } while (0)
 
 #endif

@@ -35,12 +35,12 @@ void span_init(struct span *s)
 void span_release(struct span *s)
 {
     char **owned[] = {
-        &s->project,       &s->name,          &s->provider,     &s->model,
-        &s->response_model, &s->input,        &s->output,       &s->price_version,
-        &s->error_code,    &s->error_message, &s->user_id,      &s->session_id,
-        &s->tenant,        &s->version_set,   &s->prompt_name,  &s->prompt_vars,
-        &s->params,        &s->tags,          &s->attributes,   &s->service_name,
-        &s->service_version, &s->service_tier, &s->finish_reason, &s->replay_of,
+        &s->project,         &s->name,          &s->provider,      &s->model,
+        &s->response_model,  &s->input,         &s->output,        &s->price_version,
+        &s->error_code,      &s->error_message, &s->user_id,       &s->session_id,
+        &s->tenant,          &s->version_set,   &s->prompt_name,   &s->prompt_vars,
+        &s->params,          &s->tags,          &s->attributes,    &s->service_name,
+        &s->service_version, &s->service_tier,  &s->finish_reason, &s->replay_of,
     };
     for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
         free(*owned[i]);

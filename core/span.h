@@ -43,8 +43,8 @@ enum span_status {
 };
 
 struct span_usage {
-    int64_t input_tokens;          /* includes cache reads and writes */
-    int64_t output_tokens;         /* includes reasoning */
+    int64_t input_tokens;  /* includes cache reads and writes */
+    int64_t output_tokens; /* includes reasoning */
     int64_t cache_read_tokens;
     int64_t cache_write_tokens;    /* all cache writes (5m + 1h) */
     int64_t cache_write_1h_tokens; /* the 1-hour-TTL part of cache_write_tokens */
@@ -63,24 +63,24 @@ struct span {
     char *input;  /* JSON: array of {role, content} messages, or a JSON string */
     char *output; /* JSON: assistant message(s) or a JSON string */
     struct span_usage usage;
-    bool has_cost;          /* false = unpriced (never silently 0) */
-    int64_t cost_nusd;      /* exact cost in nano-USD when has_cost */
-    char *price_version;    /* price table version used, NULL if client-given */
+    bool has_cost;                     /* false = unpriced (never silently 0) */
+    int64_t cost_nusd;                 /* exact cost in nano-USD when has_cost */
+    char *price_version;               /* price table version used, NULL if client-given */
     double ttft_ms, queue_ms, tool_ms; /* NAN = unknown */
     enum span_status status;
     char *error_code, *error_message;
     char *user_id, *session_id, *tenant;
     char *version_set;
     char *prompt_name;
-    int64_t prompt_version; /* -1 = none */
-    char *prompt_vars;      /* JSON object of template variables */
-    char *params;           /* JSON object: temperature, max_tokens, ... */
-    char *tags;             /* JSON array of strings */
-    char *attributes;       /* JSON object: everything else, kept */
+    int64_t prompt_version;               /* -1 = none */
+    char *prompt_vars;                    /* JSON object of template variables */
+    char *params;                         /* JSON object: temperature, max_tokens, ... */
+    char *tags;                           /* JSON array of strings */
+    char *attributes;                     /* JSON object: everything else, kept */
     char *service_name, *service_version; /* from the OTel resource */
-    char *service_tier;     /* provider service tier used (priority/flex/batch) */
+    char *service_tier;                   /* provider service tier used (priority/flex/batch) */
     char *finish_reason;
-    char *replay_of;        /* "trace_id:span_id" of the original, for replays */
+    char *replay_of; /* "trace_id:span_id" of the original, for replays */
 };
 
 void span_init(struct span *s);

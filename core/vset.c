@@ -160,8 +160,8 @@ char *vset_derive(const struct span *s)
     buf_init(&b, VSET_MAX_LEN);
     const char *model = s->response_model ? s->response_model : s->model;
     char ph[9] = "";
-    int has_params = s->params && strcmp(s->params, "{}") != 0 &&
-                     vset_params_hash(s->params, ph) == 0;
+    int has_params =
+        s->params && strcmp(s->params, "{}") != 0 && vset_params_hash(s->params, ph) == 0;
     int rc = 0;
     /* keys in sorted order: app, model, params, prompt */
     if (s->service_version)

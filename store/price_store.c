@@ -15,8 +15,8 @@ int price_store_load(sqlite3 *db, struct price_table **out, char *err, size_t er
     *out = NULL;
     if (price_table_default(&t, err, errlen) != 0)
         return -1;
-    if (sqlite3_prepare_v2(db, "SELECT source, json FROM price_sets ORDER BY id", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT source, json FROM price_sets ORDER BY id", -1, &st, NULL) !=
+        SQLITE_OK) {
         snprintf(err, errlen, "cannot read price sets: %s", sqlite3_errmsg(db));
         goto fail;
     }
@@ -25,8 +25,7 @@ int price_store_load(sqlite3 *db, struct price_table **out, char *err, size_t er
         const char *src = (const char *)sqlite3_column_text(st, 0);
         const char *json = (const char *)sqlite3_column_text(st, 1);
         size_t len = (size_t)sqlite3_column_bytes(st, 1);
-        if (price_table_add_json(t, json ? json : "", len, src ? src : "import", err, errlen) !=
-            0)
+        if (price_table_add_json(t, json ? json : "", len, src ? src : "import", err, errlen) != 0)
             goto fail;
     }
     if (rc != SQLITE_DONE) {

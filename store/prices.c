@@ -871,8 +871,8 @@ static bool name_forms(const char *name, struct name_forms *f)
 #define PCACHE_SLOTS 4096
 
 struct pcache_slot {
-    char *name;        /* lower-cased model name; NULL = empty slot */
-    const char *key;   /* the pattern entry's key, or NULL for no match */
+    char *name;      /* lower-cased model name; NULL = empty slot */
+    const char *key; /* the pattern entry's key, or NULL for no match */
 };
 
 struct pattern_cache {

@@ -81,8 +81,8 @@ static int migrate(struct store *st, char *err, size_t errlen)
         return STORE_ERR_SQL;
     }
     if (version > (int)schema_migration_count) {
-        snprintf(err, errlen, "database schema version %d is newer than this llmtap (%zu)",
-                 version, schema_migration_count);
+        snprintf(err, errlen, "database schema version %d is newer than this llmtap (%zu)", version,
+                 schema_migration_count);
         return STORE_ERR_SCHEMA;
     }
     for (int v = version; v < (int)schema_migration_count; v++) {
@@ -125,8 +125,7 @@ static const char rw_pragmas[] = "PRAGMA journal_mode=WAL;"
                                  "PRAGMA temp_store=MEMORY;"
                                  "PRAGMA wal_autocheckpoint=1000;";
 
-int store_open(struct store **out, const char *path, enum store_mode mode, char *err,
-               size_t errlen)
+int store_open(struct store **out, const char *path, enum store_mode mode, char *err, size_t errlen)
 {
     struct store *st = xcalloc(1, sizeof(*st));
     st->path = xstrdup(path);
@@ -136,8 +135,8 @@ int store_open(struct store **out, const char *path, enum store_mode mode, char 
     *out = NULL;
     if (mode == STORE_READWRITE && (rc = take_lock(st, err, errlen)) != STORE_OK)
         goto fail;
-    int flags = mode == STORE_READWRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                        : SQLITE_OPEN_READONLY;
+    int flags =
+        mode == STORE_READWRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
     if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open '%s': %s", path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");

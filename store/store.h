@@ -37,8 +37,8 @@ enum store_result {
 
 /* Open 'path'. On failure returns a store_result and a message in 'err';
  * *out is NULL. Caller closes with store_close. */
-int store_open(struct store **out, const char *path, enum store_mode mode, char *err,
-               size_t errlen) __attribute__((warn_unused_result));
+int store_open(struct store **out, const char *path, enum store_mode mode, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Close; accepts NULL. The read-write close checkpoints the WAL. */
 void store_close(struct store *st);
 

@@ -143,10 +143,9 @@ int textpack_register(sqlite3 *db)
         return SQLITE_NOMEM;
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
     /* 'c' is shared by both functions; the first registration owns it */
-    int rc = sqlite3_create_function_v2(db, "llmtap_text", 1, flags, c, sql_text, NULL, NULL,
-                                        destroy);
+    int rc =
+        sqlite3_create_function_v2(db, "llmtap_text", 1, flags, c, sql_text, NULL, NULL, destroy);
     if (rc == SQLITE_OK)
-        rc = sqlite3_create_function_v2(db, "llmtap_pack", 1, flags, c, sql_pack, NULL, NULL,
-                                        NULL);
+        rc = sqlite3_create_function_v2(db, "llmtap_pack", 1, flags, c, sql_pack, NULL, NULL, NULL);
     return rc;
 }

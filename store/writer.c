@@ -195,8 +195,8 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int writer_start(struct writer **out, struct store *st, const struct writer_config *cfg,
-                 char *err, size_t errlen)
+int writer_start(struct writer **out, struct store *st, const struct writer_config *cfg, char *err,
+                 size_t errlen)
 {
     struct writer *w = xcalloc(1, sizeof(*w));
     w->st = st;
@@ -227,14 +227,15 @@ fail:
 static int submit_item(struct writer *w, struct item *it, char *err, size_t errlen)
 {
     pthread_mutex_lock(&w->mu);
-    int full = w->queued_records > 0 &&
-               (w->queued_records + it->records > w->cfg.queue_max_records ||
-                w->queued_bytes + it->bytes > w->cfg.queue_max_bytes);
+    int full =
+        w->queued_records > 0 && (w->queued_records + it->records > w->cfg.queue_max_records ||
+                                  w->queued_bytes + it->bytes > w->cfg.queue_max_bytes);
     if (w->stopping || full) {
         w->stats.refused_full += full;
         pthread_mutex_unlock(&w->mu);
-        snprintf(err, errlen, w->stopping ? "the server is shutting down"
-                                          : "the store's write queue is full; retry shortly");
+        snprintf(err, errlen,
+                 w->stopping ? "the server is shutting down"
+                             : "the store's write queue is full; retry shortly");
         return LT_UNAVAILABLE;
     }
     if (w->tail)
@@ -253,8 +254,7 @@ static int submit_item(struct writer *w, struct item *it, char *err, size_t errl
     return it->status;
 }
 
-int writer_submit(struct writer *w, struct ingest_batch *b, size_t bytes, char *err,
-                  size_t errlen)
+int writer_submit(struct writer *w, struct ingest_batch *b, size_t bytes, char *err, size_t errlen)
 {
     struct item it = {.batch = b, .records = ingest_count(b), .bytes = bytes};
     if (it.records == 0)

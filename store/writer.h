@@ -37,7 +37,7 @@ struct writer_stats {
     uint64_t commits;
     uint64_t spans_created, spans_duplicate, spans_merged;
     uint64_t logmsgs, scores;
-    uint64_t refused_full;   /* submits refused because the queue was full */
+    uint64_t refused_full; /* submits refused because the queue was full */
     uint64_t failed_commits;
     int64_t last_commit_ns, max_commit_ns; /* wall time of a transaction */
     size_t queued_records;
@@ -47,15 +47,15 @@ void writer_config_default(struct writer_config *cfg);
 
 /* Start the writer thread over the read-write store 'st' (borrowed; it must
  * outlive the writer). Returns LT_OK or LT_INTERNAL with a message. */
-int writer_start(struct writer **out, struct store *st, const struct writer_config *cfg,
-                 char *err, size_t errlen) __attribute__((warn_unused_result));
+int writer_start(struct writer **out, struct store *st, const struct writer_config *cfg, char *err,
+                 size_t errlen) __attribute__((warn_unused_result));
 
 /* Queue 'b' (borrowed; the caller keeps ownership and reads each record's
  * result afterwards) and wait for its commit. 'bytes' approximates its size.
  * Returns LT_OK, or LT_UNAVAILABLE (queue full, writer stopping, or the
  * commit failed) with a message in 'err'. */
-int writer_submit(struct writer *w, struct ingest_batch *b, size_t bytes, char *err,
-                  size_t errlen) __attribute__((warn_unused_result));
+int writer_submit(struct writer *w, struct ingest_batch *b, size_t bytes, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Run 'fn' on the writer's connection, in the writer thread, inside its own
  * savepoint of the next transaction; wait for the commit. 'fn' returns 0 to

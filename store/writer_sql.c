@@ -85,14 +85,14 @@ static int merge_expr(struct buf *b, const struct col *c)
     case M_COALESCE:
         return buf_printf(b, "%s=COALESCE(excluded.%s,%s)", n, n, n);
     case M_NONZERO:
-        return buf_printf(b, "%s=CASE WHEN excluded.%s<>0 THEN excluded.%s ELSE %s END", n, n,
-                          n, n);
+        return buf_printf(b, "%s=CASE WHEN excluded.%s<>0 THEN excluded.%s ELSE %s END", n, n, n,
+                          n);
     case M_KIND:
-        return buf_printf(b, "%s=CASE WHEN excluded.%s<>'other' THEN excluded.%s ELSE %s END",
-                          n, n, n, n);
+        return buf_printf(b, "%s=CASE WHEN excluded.%s<>'other' THEN excluded.%s ELSE %s END", n, n,
+                          n, n);
     case M_STATUS:
-        return buf_printf(b, "%s=CASE WHEN excluded.%s<>'ok' THEN excluded.%s ELSE %s END", n,
-                          n, n, n);
+        return buf_printf(b, "%s=CASE WHEN excluded.%s<>'ok' THEN excluded.%s ELSE %s END", n, n, n,
+                          n);
     case M_JSON:
         return buf_printf(b,
                           "%s=CASE WHEN excluded.%s IS NULL THEN %s WHEN %s IS NULL THEN "
@@ -130,23 +130,27 @@ static char *span_sql(int merge)
 }
 
 /* Messages of one span from the logs, in time order, as input / output. */
-#define MSGS_OF(out)                                                                             \
-    "(SELECT message FROM log_messages m WHERE m.project=?1 AND m.trace_id=?2 AND "            \
+#define MSGS_OF(out)                                                                               \
+    "(SELECT message FROM log_messages m WHERE m.project=?1 AND m.trace_id=?2 AND "                \
     "m.span_id=?3 AND m.is_output=" out " ORDER BY m.time_ns, m.seq)"
 static const char join_sql[] =
     "UPDATE span_rows SET"
     " input=CASE WHEN input IS NULL OR (io_from_logs&1) THEN COALESCE("
-    "  llmtap_pack((SELECT json_group_array(json(message)) FROM " MSGS_OF("0")
-    "   HAVING count(*)>0)),"
-    "  input) ELSE input END,"
-    " output=CASE WHEN output IS NULL OR (io_from_logs&2) THEN COALESCE("
-    "  llmtap_pack((SELECT CASE WHEN count(*)=1 THEN json(max(message))"
-    "   ELSE json_group_array(json(message)) END FROM " MSGS_OF("1") " HAVING count(*)>0)),"
-    "  output) ELSE output END,"
-    " io_from_logs=io_from_logs"
-    "  | CASE WHEN (input IS NULL OR (io_from_logs&1)) AND EXISTS " MSGS_OF("0") " THEN 1 ELSE 0 END"
-    "  | CASE WHEN (output IS NULL OR (io_from_logs&2)) AND EXISTS " MSGS_OF("1") " THEN 2 ELSE 0 END"
-    " WHERE project=?1 AND trace_id=?2 AND span_id=?3";
+    "  llmtap_pack((SELECT json_group_array(json(message)) FROM " MSGS_OF(
+        "0") "   HAVING count(*)>0)),"
+             "  input) ELSE input END,"
+             " output=CASE WHEN output IS NULL OR (io_from_logs&2) THEN COALESCE("
+             "  llmtap_pack((SELECT CASE WHEN count(*)=1 THEN json(max(message))"
+             "   ELSE json_group_array(json(message)) END FROM " MSGS_OF(
+                 "1") " HAVING count(*)>0)),"
+                      "  output) ELSE output END,"
+                      " io_from_logs=io_from_logs"
+                      "  | CASE WHEN (input IS NULL OR (io_from_logs&1)) AND EXISTS " MSGS_OF(
+                          "0") " THEN 1 ELSE 0 END"
+                               "  | CASE WHEN (output IS NULL OR (io_from_logs&2)) AND "
+                               "EXISTS " MSGS_OF(
+                                   "1") " THEN 2 ELSE 0 END"
+                                        " WHERE project=?1 AND trace_id=?2 AND span_id=?3";
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
 {
@@ -169,11 +173,10 @@ int wsql_prepare(struct writer_sql *s, sqlite3 *db, char *err, size_t errlen)
     char *ins = span_sql(0), *ups = span_sql(1);
     int rc = prep(db, ins, &s->insert_span, err, errlen) ||
              prep(db, ups, &s->upsert_span, err, errlen) ||
-             prep(db,
-                  "SELECT 1 FROM span_rows WHERE project=?1 AND trace_id=?2 AND span_id=?3",
+             prep(db, "SELECT 1 FROM span_rows WHERE project=?1 AND trace_id=?2 AND span_id=?3",
                   &s->span_exists, err, errlen) ||
-             prep(db, "INSERT OR IGNORE INTO ingest_dedup(key, seen_ns) VALUES(?1, ?2)",
-                  &s->dedup, err, errlen) ||
+             prep(db, "INSERT OR IGNORE INTO ingest_dedup(key, seen_ns) VALUES(?1, ?2)", &s->dedup,
+                  err, errlen) ||
              prep(db,
                   "INSERT OR IGNORE INTO log_messages(project, trace_id, span_id, is_output,"
                   " time_ns, seq, hash, message) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",

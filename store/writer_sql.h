@@ -23,7 +23,7 @@ struct writer_sql {
     sqlite3_stmt *insert_msg;
     sqlite3_stmt *join_msgs;
     sqlite3_stmt *upsert_score;
-    int has_logmsgs; /* any log message stored: only then do new spans look for them */
+    int has_logmsgs;           /* any log message stored: only then do new spans look for them */
     struct textpack_ctx *pack; /* for records that arrive unpacked */
 };
 
@@ -31,8 +31,7 @@ int wsql_prepare(struct writer_sql *s, sqlite3 *db, char *err, size_t errlen);
 void wsql_finalize(struct writer_sql *s);
 
 /* Each returns 0 (and sets the record's result) or -1 with a message. */
-int wsql_span(struct writer_sql *s, struct rec_span *r, int64_t now_ns, char *err,
-              size_t errlen);
+int wsql_span(struct writer_sql *s, struct rec_span *r, int64_t now_ns, char *err, size_t errlen);
 int wsql_logmsg(struct writer_sql *s, struct rec_logmsg *m, char *err, size_t errlen);
 int wsql_score(struct writer_sql *s, struct rec_score *r, char *err, size_t errlen);
 

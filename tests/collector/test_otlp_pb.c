@@ -974,8 +974,7 @@ START_TEST(test_large_requests_decode_in_linear_time)
         t = decode_seconds(80000);
         large = t < large ? t : large;
     }
-    ck_assert_msg(large < 64 * small, "80000 attributes took %.4fs, 5000 took %.4fs", large,
-                  small);
+    ck_assert_msg(large < 64 * small, "80000 attributes took %.4fs, 5000 took %.4fs", large, small);
 }
 END_TEST
 

@@ -157,8 +157,8 @@ START_TEST(test_vset_derive_uses_service_model_params_prompt)
     ck_assert_int_eq(vset_params_hash(s.params, h1), 0);
     ck_assert_str_eq(h1, h2); /* key order does not matter */
     char want[160];
-    snprintf(want, sizeof(want), "app=2.3.1;model=gpt-4o-mini-2024-07-18;params=%s;prompt=support@7",
-             h1);
+    snprintf(want, sizeof(want),
+             "app=2.3.1;model=gpt-4o-mini-2024-07-18;params=%s;prompt=support@7", h1);
     ck_assert_str_eq(v, want);
     free(v);
     span_release(&s);
@@ -189,8 +189,9 @@ START_TEST(test_err_json_is_the_taxonomy_shape)
     struct buf b;
     buf_init(&b, 0);
     ck_assert_int_eq(lt_err_json(&b, LT_UNAVAILABLE, "queue \"full\""), BUF_OK);
-    ck_assert_str_eq(buf_str(&b), "{\"error\":{\"code\":\"UNAVAILABLE\",\"type\":\"overloaded_error\","
-                                  "\"message\":\"queue \\\"full\\\"\",\"retryable\":true}}");
+    ck_assert_str_eq(buf_str(&b),
+                     "{\"error\":{\"code\":\"UNAVAILABLE\",\"type\":\"overloaded_error\","
+                     "\"message\":\"queue \\\"full\\\"\",\"retryable\":true}}");
     ck_assert_int_eq(lt_err_http(LT_UNSUPPORTED_MEDIA_TYPE), 415);
     ck_assert_int_eq(lt_err_http(LT_PAYLOAD_TOO_LARGE), 413);
     buf_release(&b);

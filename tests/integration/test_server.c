@@ -51,8 +51,12 @@ static void teardown(void)
 static int post(const char *path, const char *ctype, const void *body, size_t len, int gzip,
                 size_t chunk, struct httpc_response *resp)
 {
-    struct httpc_request req = {.method = "POST", .path = path, .content_type = ctype,
-                                .body = body, .body_len = len, .gzip = gzip,
+    struct httpc_request req = {.method = "POST",
+                                .path = path,
+                                .content_type = ctype,
+                                .body = body,
+                                .body_len = len,
+                                .gzip = gzip,
                                 .chunk_size = chunk};
     memset(resp, 0, sizeof(*resp));
     int rc = httpc_fetch(server.url, &req, 30000, resp);
@@ -157,7 +161,8 @@ START_TEST(test_otlp_partial_success_and_bad_bodies)
         "{\"traceId\":\"6a1f0c9e2b7d4e3f8a5b1c0d9e8f7a6b\",\"spanId\":\"3c2b1a0f9e8d7c6b\","
         "\"name\":\"ok\",\"startTimeUnixNano\":\"1772460307123456000\","
         "\"endTimeUnixNano\":\"1772460308966456000\"},"
-        "{\"traceId\":\"6a1f0c9e2b7d4e3f8a5b1c0d9e8f7a6b\",\"spanId\":\"3c2b\",\"name\":\"bad\"}]}]}]}";
+        "{\"traceId\":\"6a1f0c9e2b7d4e3f8a5b1c0d9e8f7a6b\",\"spanId\":\"3c2b\",\"name\":\"bad\"}]}]"
+        "}]}";
     struct httpc_response r;
     ck_assert_int_eq(post("/v1/traces", "application/json", half, strlen(half), 0, 0, &r), 200);
     ck_assert_ptr_nonnull(strstr(r.body, "\"rejectedSpans\":\"1\""));
@@ -180,10 +185,12 @@ START_TEST(test_otlp_partial_success_and_bad_bodies)
     assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
     httpc_response_release(&r);
     const char *notgz = "this is not gzip";
-    struct httpc_request req = {.method = "POST", .path = "/v1/traces",
+    struct httpc_request req = {.method = "POST",
+                                .path = "/v1/traces",
                                 .content_type = "application/json",
                                 .headers = (const char *const[]){"Content-Encoding: gzip", NULL},
-                                .body = notgz, .body_len = strlen(notgz)};
+                                .body = notgz,
+                                .body_len = strlen(notgz)};
     ck_assert_int_eq(httpc_fetch(server.url, &req, 5000, &r), HTTPC_OK);
     assert_error(&r, 400, "INVALID_INPUT");
     httpc_response_release(&r);
@@ -243,9 +250,8 @@ START_TEST(test_langfuse_batch_is_207_and_deduplicated)
     ck_assert_int_eq(q("SELECT cost_nusd FROM spans WHERE prompt_name='support-answer'"), 54000);
     free(batch);
     const char *junk = "{\"batch\": 5}";
-    ck_assert_int_eq(post("/api/public/ingestion", "application/json", junk, strlen(junk), 0, 0,
-                          &r),
-                     400);
+    ck_assert_int_eq(
+        post("/api/public/ingestion", "application/json", junk, strlen(junk), 0, 0, &r), 400);
     ck_assert_ptr_nonnull(strstr(r.body, "Invalid request data"));
     httpc_response_release(&r);
 }
@@ -362,9 +368,10 @@ END_TEST
 
 START_TEST(test_garbage_requests_never_wedge_the_server)
 {
-    const char *junk[] = {"GARBAGE\r\n\r\n", "POST /v1/traces HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
-                          "POST /v1/traces HTTP/9.9\r\n\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01",
-                          "POST /api/v1/spans HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"};
+    const char *junk[] = {
+        "GARBAGE\r\n\r\n", "POST /v1/traces HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+        "POST /v1/traces HTTP/9.9\r\n\r\n", "\x16\x03\x01\x02\x00\x01\x00\x01",
+        "POST /api/v1/spans HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"};
     for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
         struct httpc *c = httpc_open("127.0.0.1", server.port, 3000);
         ck_assert_ptr_nonnull(c);
@@ -410,8 +417,10 @@ static void *load(void *arg)
                              i ? "," : "", l->id + 1, round + 1, i + 1);
         rc |= buf_puts(&body, "]}");
         ck_assert_int_eq(rc, 0);
-        struct httpc_request req = {.method = "POST", .path = "/api/v1/spans",
-                                    .content_type = "application/json", .body = body.data,
+        struct httpc_request req = {.method = "POST",
+                                    .path = "/api/v1/spans",
+                                    .content_type = "application/json",
+                                    .body = body.data,
                                     .body_len = body.len};
         struct httpc_response r;
         ck_assert_int_eq(httpc_fetch(server.url, &req, 30000, &r), HTTPC_OK);
