@@ -15,6 +15,7 @@
 #include "core/xmem.h"
 
 #define READ_CHUNK 65536
+#define DRAIN_MAX (256u << 20) /* read and drop at most this much of a refused body */
 
 void body_media_type(struct mg_connection *conn, char *out, size_t outlen)
 {
@@ -64,10 +65,30 @@ static int check_framing(struct mg_connection *conn, const struct body_limits *l
     return LT_OK;
 }
 
+/* Read and drop what is left of a refused body (bounded by DRAIN_MAX and
+ * the deadline), so that closing the connection does not reset it under
+ * the client before it has read our answer. */
+static void drain(struct mg_connection *conn, char *chunk, int64_t deadline)
+{
+    size_t dropped = 0;
+    while (dropped < DRAIN_MAX && time_mono_ns() < deadline) {
+        int n = mg_read(conn, chunk, READ_CHUNK);
+        if (n <= 0)
+            break;
+        dropped += (size_t)n;
+    }
+}
+
 int body_read(struct mg_connection *conn, const struct body_limits *lim, struct buf *out, char *err,
               size_t errlen)
 {
+    int64_t deadline = time_mono_ns() + lim->deadline_ms * 1000000LL;
     int rc = check_framing(conn, lim, err, errlen);
+    if (rc == LT_PAYLOAD_TOO_LARGE) {
+        char *scratch = xmalloc(READ_CHUNK);
+        drain(conn, scratch, deadline);
+        free(scratch);
+    }
     if (rc != LT_OK)
         return rc;
     int enc = content_encoding(conn);
@@ -79,7 +100,6 @@ int body_read(struct mg_connection *conn, const struct body_limits *lim, struct 
     out->max = lim->max_bytes;
     struct gunzip *gz = enc ? gunzip_new(out) : NULL;
     char *chunk = xmalloc(READ_CHUNK);
-    int64_t deadline = time_mono_ns() + lim->deadline_ms * 1000000LL;
     long long expected = mg_get_request_info(conn)->content_length, got = 0;
     for (;;) {
         int n = mg_read(conn, chunk, READ_CHUNK);
@@ -90,9 +110,11 @@ int body_read(struct mg_connection *conn, const struct body_limits *lim, struct 
         if (fr != 0) {
             rc = (!gz || fr == GUNZIP_TOOBIG) ? LT_PAYLOAD_TOO_LARGE : LT_INVALID_INPUT;
             snprintf(err, errlen, "%s", gz ? gunzip_errmsg(gz) : "body exceeds the size limit");
-            if (rc == LT_PAYLOAD_TOO_LARGE)
+            if (rc == LT_PAYLOAD_TOO_LARGE) {
                 snprintf(err, errlen, "body exceeds the limit of %zu bytes%s", lim->max_bytes,
                          gz ? " after decompression" : "");
+                drain(conn, chunk, deadline);
+            }
             goto done;
         }
         if (time_mono_ns() > deadline) {
