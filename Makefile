@@ -115,4 +115,7 @@ check-deps:
 clean:
 	rm -rf build build-asan build-vg
 
+# objects are kept: tests and benches share them
+.SECONDARY:
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
