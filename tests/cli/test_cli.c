@@ -1,0 +1,144 @@
+/*
+ * The llmtap command line, run as a user would: import with no server (the
+ * in-process writer), idempotent re-import, read-only query (JSON and text),
+ * stats, prices, usage errors and exit codes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "core/xmem.h"
+#include "tests/support/testutil.h"
+
+static char *dir, *db;
+
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    db = xasprintf("%s/cli.db", dir);
+}
+
+static void teardown(void)
+{
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    free(db);
+    free(dir);
+}
+
+/* Run "llmtap ARGS" with stdout into 'out' (caller frees); returns the exit code. */
+static int llmtap(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int llmtap(char **out, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    char *path = xasprintf("%s/out.txt", dir);
+    char *cmd = xasprintf("%s %s > '%s' 2>/dev/null", tu_llmtap_bin(), args, path);
+    int st = system(cmd);
+    if (out)
+        *out = tu_read_file(path, NULL);
+    free(cmd);
+    free(path);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_import_without_a_server_is_durable_and_idempotent)
+{
+    char *out = NULL;
+    char *genai = xstrdup(tu_shared("payloads/otlp-genai-span.json")); /* tu_shared is static */
+    char *oi = xstrdup(tu_shared("payloads/openinference-span.json"));
+    ck_assert_int_eq(llmtap(&out, "import --db '%s' '%s' '%s'", db, genai, oi), 0);
+    free(oi);
+    ck_assert_msg(strstr(out, "imported 5 records (0 already stored, 0 rejected)"), "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "import --db '%s' '%s'", db, genai), 0);
+    free(genai);
+    ck_assert_ptr_nonnull(strstr(out, "imported 0 records (3 already stored"));
+    free(out);
+    ck_assert_int_eq(llmtap(&out,
+                            "query --db '%s' --json \"SELECT count(*) AS n, "
+                            "sum(cost_nusd) AS c FROM spans\"",
+                            db),
+                     0);
+    /* 54,000 (gpt-4o-mini) + 2,782,800 (claude-sonnet-4-5, 1536 of 1830 cached) nano-USD */
+    ck_assert_str_eq(out, "[\n{\"n\":5,\"c\":2836800}\n]\n");
+    free(out);
+    ck_assert_int_eq(llmtap(&out,
+                            "query --db '%s' \"SELECT project, count(*) FROM spans "
+                            "GROUP BY 1 ORDER BY 1\"",
+                            db),
+                     0);
+    ck_assert_str_eq(out, "project\tcount(*)\ndefault\t3\ndocs-qa-prod\t2\n");
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "stats --db '%s' --json", db), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"spans\":5,\"traces\":2,\"projects\":2,\"errors\":1"));
+    free(out);
+}
+END_TEST
+
+START_TEST(test_query_refuses_writes_and_bad_sql)
+{
+    ck_assert_int_eq(
+        llmtap(NULL, "import --db '%s' '%s'", db, tu_shared("payloads/otlp-openllmetry-span.json")),
+        0);
+    ck_assert_int_eq(llmtap(NULL, "query --db '%s' \"DELETE FROM span_rows\"", db), 1);
+    ck_assert_int_eq(llmtap(NULL, "query --db '%s' \"SELECT nope FROM spans\"", db), 1);
+    ck_assert_int_eq(llmtap(NULL, "query --db '%s' \"SELECT 1; SELECT 2\"", db), 1);
+    ck_assert_int_eq(llmtap(NULL, "query --db '%s/missing.db' \"SELECT 1\"", dir), 1);
+    ck_assert_int_eq(llmtap(NULL, "query"), 2);
+    ck_assert_int_eq(llmtap(NULL, "frobnicate"), 2);
+    char *out = NULL;
+    ck_assert_int_eq(llmtap(&out, "query --db '%s' \"SELECT count(*) FROM spans\"", db), 0);
+    ck_assert_str_eq(out, "count(*)\n2\n"); /* the refused DELETE changed nothing */
+    free(out);
+}
+END_TEST
+
+START_TEST(test_prices_list_and_import_without_a_server)
+{
+    char *out = NULL;
+    ck_assert_int_eq(llmtap(&out, "prices --json claude-sonnet-4-5"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"id\":\"claude-sonnet-4-5"));
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "prices import --db '%s' '%s'", db,
+                            tu_shared("payloads/litellm_model_prices.json")),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out, "imported 2367 models"));
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "stats --db '%s' --json", db), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"price_sets\":1"));
+    free(out);
+    ck_assert_int_eq(llmtap(NULL, "prices import --db '%s' '%s/none.json'", db, dir), 1);
+    for (const char *const *c =
+             (const char *const[]){"serve", "import", "query", "stats", "prices", NULL};
+         *c; c++) {
+        ck_assert_int_eq(llmtap(&out, "%s --help", *c), 0);
+        ck_assert_ptr_nonnull(strstr(out, "usage: llmtap"));
+        free(out);
+    }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_import_without_a_server_is_durable_and_idempotent);
+    tcase_add_test(tc, test_query_refuses_writes_and_bad_sql);
+    tcase_add_test(tc, test_prices_list_and_import_without_a_server);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(suite());
+}
