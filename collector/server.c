@@ -86,6 +86,19 @@ static int reply_buf(struct mg_connection *c, int status, const char *ctype, str
     return reply(c, status, ctype, buf_str(b), b->len, retry_after, 0);
 }
 
+/* Append the taxonomy's "error" member and close the object: callers that
+ * wrap it in their own body (OTLP's google.rpc.Status, Langfuse's 400)
+ * write "{...," first. */
+static int err_member(struct buf *b, enum lt_err e, const char *msg)
+{
+    struct buf inner;
+    buf_init(&inner, 0);
+    int rc = lt_err_json(&inner, e, msg);
+    rc |= buf_append(b, buf_str(&inner) + 1, inner.len - 1); /* skip its '{' */
+    buf_release(&inner);
+    return rc;
+}
+
 /* Taxonomy error as JSON; 'otlp' adds the google.rpc.Status fields. */
 static int reply_err(struct mg_connection *c, enum lt_err e, const char *msg, int otlp_grpc,
                      int close_conn)
@@ -97,11 +110,7 @@ static int reply_err(struct mg_connection *c, enum lt_err e, const char *msg, in
         rc |= buf_printf(&b, "{\"code\":%d,\"message\":", otlp_grpc);
         rc |= buf_json_str(&b, msg);
         rc |= buf_puts(&b, ",\"details\":[],");
-        struct buf inner;
-        buf_init(&inner, 0);
-        rc |= lt_err_json(&inner, e, msg);
-        rc |= buf_append(&b, buf_str(&inner) + 1, inner.len - 1); /* skip its '{' */
-        buf_release(&inner);
+        rc |= err_member(&b, e, msg);
     } else {
         rc |= lt_err_json(&b, e, msg);
     }
@@ -378,11 +387,7 @@ static int langfuse_bad_request(struct mg_connection *c, const char *why)
     int rc = buf_puts(&b, "{\"message\":\"Invalid request data\",\"errors\":[");
     rc |= buf_json_str(&b, why);
     rc |= buf_puts(&b, "],");
-    struct buf inner;
-    buf_init(&inner, 0);
-    rc |= lt_err_json(&inner, LT_INVALID_INPUT, why);
-    rc |= buf_append(&b, buf_str(&inner) + 1, inner.len - 1);
-    buf_release(&inner);
+    rc |= err_member(&b, LT_INVALID_INPUT, why);
     (void)rc;
     int status = reply_buf(c, 400, "application/json", &b, 0);
     buf_release(&b);
