@@ -10,6 +10,8 @@
 set -u
 BUILD=${BUILD:-build}
 LLMTAP=$BUILD/llmtap
+# shellcheck source=tests/support/serve.sh
+. "$(dirname "$0")/../tests/support/serve.sh"
 BENCH=$BUILD/bench/bench_ingest
 for f in "$LLMTAP" "$BENCH"; do
     if [ ! -x "$f" ]; then
@@ -29,20 +31,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 db=$tmp/bench.db
 
-"$LLMTAP" serve --db "$db" --listen 127.0.0.1:0 >"$tmp/server.log" 2>&1 &
-pid=$!
-url=""
-i=0
-while [ $i -lt 200 ]; do # 10 s
-    if [ -s "$db.server" ]; then
-        url=$(sed -n 's/.*"url" *: *"\([^"]*\)".*/\1/p' "$db.server")
-        [ -n "$url" ] && break
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-    i=$((i + 1))
-done
-if [ -z "$url" ]; then
+if ! serve_start "$LLMTAP" "$db" "$tmp/server.log"; then
     echo "bench: the server did not start; its log:" >&2
     tail -n 30 "$tmp/server.log" >&2
     exit 1

@@ -9,6 +9,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${BUILD:-build}
 LLMTAP=${LLMTAP_BIN:-$BUILD/llmtap}
+# shellcheck source=tests/support/serve.sh
+. "$here/../support/serve.sh"
 
 fail() {
     echo "test_otel: FAIL: $*" >&2
@@ -33,20 +35,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 db=$tmp/otel.db
 
-"$LLMTAP" serve --db "$db" --listen 127.0.0.1:0 >"$tmp/server.log" 2>&1 &
-pid=$!
-url=""
-i=0
-while [ $i -lt 200 ]; do # 10 s
-    if [ -s "$db.server" ]; then
-        url=$(sed -n 's/.*"url" *: *"\([^"]*\)".*/\1/p' "$db.server")
-        [ -n "$url" ] && break
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-    i=$((i + 1))
-done
-if [ -z "$url" ]; then
+if ! serve_start "$LLMTAP" "$db" "$tmp/server.log"; then
     tail -n 30 "$tmp/server.log" >&2
     fail "the server did not write $db.server within 10 s"
 fi

@@ -1,0 +1,21 @@
+# serve.sh: sourced by the shell tests and the benchmark (not run alone).
+# serve_start LLMTAP DB LOG: start `LLMTAP serve --db DB --listen 127.0.0.1:0`
+# in the background with its output in LOG; sets $pid at once and $url once
+# DB.server names it. Returns 0, or 1 when no URL appeared within 10 s (the
+# server died or hung; its log is in LOG).
+serve_start() {
+    "$1" serve --db "$2" --listen 127.0.0.1:0 >"$3" 2>&1 &
+    pid=$!
+    url=""
+    _i=0
+    while [ $_i -lt 200 ]; do # 10 s
+        if [ -s "$2.server" ]; then
+            url=$(sed -n 's/.*"url" *: *"\([^"]*\)".*/\1/p' "$2.server")
+            [ -n "$url" ] && return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.05
+        _i=$((_i + 1))
+    done
+    return 1
+}
