@@ -14,6 +14,7 @@
 #include "core/vset.h"
 #include "core/xmem.h"
 #include "store/textpack.h"
+#include "store/texts.h"
 
 struct pipeline {
     struct writer *w;
@@ -108,27 +109,14 @@ static void finalize_batch(struct pipeline *p, struct ingest_batch *b, const cha
     }
 }
 
-/* Pack input and output here, in the request's thread, so the single writer
- * thread copies compressed bytes (store/textpack.h). */
-static void pack_batch(struct ingest_batch *b)
+/* Cut, hash and compress the span texts here, in the request's thread, so
+ * the single writer thread only maps hashes to ids (store/texts.h). */
+static void prepare_texts(struct pipeline *p, struct ingest_batch *b)
 {
-    struct textpack_ctx *tp = NULL;
-    for (size_t i = 0; i < b->nspans; i++) {
-        struct rec_span *r = &b->spans[i];
-        const char *texts[2] = {r->span.input, r->span.output};
-        struct rec_blob *blobs[2] = {&r->input_packed, &r->output_packed};
-        for (int k = 0; k < 2; k++) {
-            if (!texts[k] || blobs[k]->data)
-                continue;
-            if (!tp && !(tp = textpack_new()))
-                return; /* the writer packs what is left */
-            struct buf out;
-            buf_init(&out, 0);
-            if (textpack_pack(tp, texts[k], strlen(texts[k]), &out) == 0)
-                blobs[k]->data = buf_take(&out, &blobs[k]->len);
-            buf_release(&out);
-        }
-    }
+    struct textpack_ctx *tp = textpack_new(); /* NULL: the writer packs */
+    struct texts *t = writer_texts(p->w);
+    for (size_t i = 0; i < b->nspans; i++)
+        texts_prepare(t, &b->spans[i], tp);
     textpack_free(tp);
 }
 
@@ -136,6 +124,6 @@ int pipeline_commit(struct pipeline *p, struct ingest_batch *b, size_t bytes, co
                     int trusted, char *err, size_t errlen)
 {
     finalize_batch(p, b, project, trusted);
-    pack_batch(b);
+    prepare_texts(p, b);
     return writer_submit(p->w, b, bytes, err, errlen);
 }

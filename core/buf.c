@@ -48,6 +48,11 @@ static int grow(struct buf *b, size_t extra)
     return BUF_OK;
 }
 
+int buf_reserve(struct buf *b, size_t n)
+{
+    return grow(b, n);
+}
+
 int buf_append(struct buf *b, const void *p, size_t n)
 {
     if (grow(b, n) != BUF_OK)

@@ -28,6 +28,10 @@ void buf_reset(struct buf *b);
 
 /* Append; BUF_TOOBIG (and nothing appended) when len would pass max. */
 int buf_append(struct buf *b, const void *p, size_t n) __attribute__((warn_unused_result));
+/* Make room for 'n' more bytes (and the terminator) at data + len, for a
+ * caller that writes them itself and then adds n to len; BUF_TOOBIG when
+ * len would pass max. */
+int buf_reserve(struct buf *b, size_t n) __attribute__((warn_unused_result));
 int buf_puts(struct buf *b, const char *s) __attribute__((warn_unused_result));
 int buf_putc(struct buf *b, char c) __attribute__((warn_unused_result));
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)))

@@ -31,8 +31,9 @@ void ingest_batch_release(struct ingest_batch *b)
     for (size_t i = 0; i < b->nspans; i++) {
         span_release(&b->spans[i].span);
         free(b->spans[i].dedup_key);
-        free(b->spans[i].input_packed.data);
-        free(b->spans[i].output_packed.data);
+        for (size_t k = 0; k < b->spans[i].ntexts; k++)
+            free(b->spans[i].texts[k].packed.data);
+        free(b->spans[i].texts);
     }
     for (size_t i = 0; i < b->nmsgs; i++) {
         free(b->msgs[i].project);

@@ -41,13 +41,27 @@ struct rec_blob {
     size_t len;
 };
 
+/* One distinct text of a span (a message of its input, or its output), as
+ * the store keeps it: by content hash (store/texts.h). */
+struct rec_text {
+    uint8_t hash[16];
+    const char *text; /* borrowed from span.input / span.output */
+    size_t len;
+    struct rec_blob packed; /* compressed ahead of the writer; NULL data when the
+                               text looked stored already (the writer packs it
+                               itself if it was not) */
+};
+
 struct rec_span {
     struct span span;
     enum rec_op op;
     char *dedup_key; /* owned; NULL when none */
-    /* span.input / span.output as the store keeps them, packed by the
-     * pipeline in the request thread; the writer packs what is missing */
-    struct rec_blob input_packed, output_packed;
+    /* span.input / span.output cut into texts (store/texts.h), done in the
+     * request thread; the writer does it when 'texts_ready' is 0 */
+    struct rec_text *texts; /* owned array: input's texts, then output's */
+    size_t ntexts, ninput;
+    char input_shape, output_shape; /* 0 none, 'A' array of texts, 'V' one text */
+    int texts_ready;
     enum rec_result result;
 };
 

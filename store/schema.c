@@ -59,5 +59,33 @@ static const char v1[] =
     " id INTEGER PRIMARY KEY, source TEXT NOT NULL, imported_ns INTEGER NOT NULL,"
     " models INTEGER NOT NULL, json TEXT NOT NULL);";
 
-const char *const schema_migrations[] = {v1};
+/* Version 2: text stored once (store/texts.h). New rows refer to their
+ * texts through input_refs / output_refs; the packed input / output columns
+ * stay for rows written before, and for messages joined from logs. */
+static const char v2[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "INSERT INTO meta(key, value) VALUES('text_hash_key', randomblob(16));"
+    "CREATE TABLE texts ("
+    " id INTEGER PRIMARY KEY, hash BLOB NOT NULL, dict INTEGER NOT NULL DEFAULT 0,"
+    " body BLOB NOT NULL);"
+    "ALTER TABLE span_rows ADD COLUMN input_refs BLOB;"
+    "ALTER TABLE span_rows ADD COLUMN output_refs BLOB;"
+    "DROP VIEW spans;"
+    "CREATE VIEW spans AS SELECT"
+    " trace_id, span_id, parent_span_id, project, name, kind, start_ns, end_ns,"
+    " (end_ns - start_ns) / 1e6 AS latency_ms, ttft_ms,"
+    " provider, model, response_model, input_tokens, output_tokens, cache_read_tokens,"
+    " cache_write_tokens, reasoning_tokens, cost_nusd / 1e9 AS cost_usd, status,"
+    " error_code, error_message, user_id, session_id, tenant, version_set,"
+    " prompt_name, prompt_version,"
+    " CASE WHEN input_refs IS NOT NULL THEN llmtap_refs(input_refs)"
+    "  ELSE llmtap_text(input) END AS input,"
+    " CASE WHEN output_refs IS NOT NULL THEN llmtap_refs(output_refs)"
+    "  ELSE llmtap_text(output) END AS output,"
+    " params, attributes, replay_of,"
+    " queue_ms, tool_ms, cache_write_1h_tokens, cost_nusd, price_version, prompt_vars,"
+    " tags, service_name, service_version, service_tier, finish_reason, ingested_ns"
+    " FROM span_rows;";
+
+const char *const schema_migrations[] = {v1, v2};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

@@ -18,12 +18,14 @@
 #include "core/xmem.h"
 #include "store/schema.h"
 #include "store/textpack.h"
+#include "store/texts.h"
 
 struct store {
     sqlite3 *db;
     char *path;
     int lock_fd; /* -1 for read-only handles */
     enum store_mode mode;
+    struct texts_reader *texts; /* llmtap_refs() on 'db' */
 };
 
 char *store_server_file(const char *db_path)
@@ -144,7 +146,7 @@ int store_open(struct store **out, const char *path, enum store_mode mode, char 
         goto fail;
     }
     sqlite3_busy_timeout(st->db, 5000);
-    if (textpack_register(st->db) != SQLITE_OK) {
+    if (textpack_register(st->db) != SQLITE_OK || texts_register(st->db, &st->texts) != SQLITE_OK) {
         snprintf(err, errlen, "cannot register SQL functions on '%s'", path);
         rc = STORE_ERR_SQL;
         goto fail;
@@ -173,6 +175,7 @@ void store_close(struct store *st)
     if (st->db) {
         if (st->mode == STORE_READWRITE)
             sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        texts_reader_free(st->texts); /* finalizes its statement first */
         sqlite3_close_v2(st->db);
     }
     if (st->lock_fd >= 0)

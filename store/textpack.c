@@ -92,6 +92,27 @@ char *textpack_unpack(struct textpack_ctx *c, const void *blob, size_t n, size_t
     return text;
 }
 
+int textpack_unpack_append(struct textpack_ctx *c, const void *blob, size_t n, struct buf *out)
+{
+    const unsigned char *p = blob;
+    if (n < 1)
+        return -1;
+    if (p[0] == 'T')
+        return buf_append(out, p + 1, n - 1) ? -1 : 0;
+    if (p[0] != 'Z')
+        return -1;
+    unsigned long long size = ZSTD_getFrameContentSize(p + 1, n - 1);
+    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
+        size > TEXTPACK_MAX_TEXT || buf_reserve(out, (size_t)size) != 0)
+        return -1;
+    size_t got = ZSTD_decompressDCtx(c->dctx, out->data + out->len, (size_t)size, p + 1, n - 1);
+    if (ZSTD_isError(got) || got != size)
+        return -1;
+    out->len += got;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
 /* llmtap_text(x): packed blob -> text; text and NULL pass through. */
 static void sql_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {

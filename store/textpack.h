@@ -34,6 +34,11 @@ int textpack_pack(struct textpack_ctx *c, const char *text, size_t len, struct b
  * length, or NULL when the blob is not a valid pack. */
 char *textpack_unpack(struct textpack_ctx *c, const void *blob, size_t n, size_t *len);
 
+/* Unpack 'n' bytes, appending the text to 'out'. Returns 0, or -1 when the
+ * blob is not a valid pack or 'out' hits its ceiling. */
+int textpack_unpack_append(struct textpack_ctx *c, const void *blob, size_t n, struct buf *out)
+    __attribute__((warn_unused_result));
+
 /* Register llmtap_text() and llmtap_pack() on 'db'. Returns SQLITE_OK or an error. */
 int textpack_register(sqlite3 *db);
 

@@ -85,6 +85,7 @@ static void run_item(struct writer *w, struct item *it)
                        : it->fn(db, it->ctx, it->msg, sizeof(it->msg));
     if (rc) {
         exec(db, "ROLLBACK TO item");
+        texts_rolled_back(w->sql.texts);
         it->status = it->batch ? LT_INTERNAL : LT_INVALID_INPUT;
         log_msg(LOG_ERROR, "writer", "request rolled back: %s", it->msg);
     } else {
@@ -139,6 +140,7 @@ static void commit_group(struct writer *w, struct item *group)
         log_msg(LOG_ERROR, "writer", "commit failed: %s", why);
         fail_group(group, why);
         exec(db, "ROLLBACK");
+        texts_rolled_back(w->sql.texts);
         w->stats.failed_commits++;
         w->healthy = 0;
     } else {
@@ -285,6 +287,11 @@ void writer_stop(struct writer *w)
     pthread_cond_destroy(&w->done_cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
+}
+
+struct texts *writer_texts(struct writer *w)
+{
+    return w->sql.texts;
 }
 
 int writer_healthy(struct writer *w)

@@ -24,6 +24,7 @@
 
 #include "core/ingest.h"
 #include "store/store.h"
+#include "store/texts.h"
 
 struct writer;
 
@@ -66,6 +67,10 @@ int writer_run(struct writer *w, writer_fn fn, void *ctx, char *err, size_t errl
 
 /* Drain the queue, commit, stop and join the thread; accepts NULL. */
 void writer_stop(struct writer *w);
+
+/* The text store the writer fills (borrowed; valid until writer_stop), for
+ * request threads to prepare records with texts_prepare. */
+struct texts *writer_texts(struct writer *w);
 
 /* 1 while the thread runs and its last commit did not fail. */
 int writer_healthy(struct writer *w);

@@ -64,8 +64,8 @@ static const struct col span_cols[] = {
     {"prompt_name", M_COALESCE},
     {"prompt_version", M_COALESCE},
     {"prompt_vars", M_COALESCE},
-    {"input", M_COALESCE},
-    {"output", M_COALESCE},
+    {"input_refs", M_COALESCE},
+    {"output_refs", M_COALESCE},
     {"params", M_JSON},
     {"tags", M_COALESCE},
     {"attributes", M_JSON},
@@ -129,28 +129,32 @@ static char *span_sql(int merge)
     return buf_take(&b, NULL);
 }
 
-/* Messages of one span from the logs, in time order, as input / output. */
+/* Messages of one span from the logs, in time order, as input / output.
+ * They replace a value only when the span has none of its own (or had its
+ * value from the logs before); such a value is packed in input / output
+ * and the span's refs are cleared, so the `spans` view shows it. */
 #define MSGS_OF(out)                                                                               \
     "(SELECT message FROM log_messages m WHERE m.project=?1 AND m.trace_id=?2 AND "                \
     "m.span_id=?3 AND m.is_output=" out " ORDER BY m.time_ns, m.seq)"
+#define IN_OPEN "((input IS NULL AND input_refs IS NULL) OR (io_from_logs&1))"
+#define OUT_OPEN "((output IS NULL AND output_refs IS NULL) OR (io_from_logs&2))"
+#define IN_LOGS "(" IN_OPEN " AND EXISTS " MSGS_OF("0") ")"
+#define OUT_LOGS "(" OUT_OPEN " AND EXISTS " MSGS_OF("1") ")"
 static const char join_sql[] =
     "UPDATE span_rows SET"
-    " input=CASE WHEN input IS NULL OR (io_from_logs&1) THEN COALESCE("
-    "  llmtap_pack((SELECT json_group_array(json(message)) FROM " MSGS_OF(
-        "0") "   HAVING count(*)>0)),"
-             "  input) ELSE input END,"
-             " output=CASE WHEN output IS NULL OR (io_from_logs&2) THEN COALESCE("
-             "  llmtap_pack((SELECT CASE WHEN count(*)=1 THEN json(max(message))"
-             "   ELSE json_group_array(json(message)) END FROM " MSGS_OF(
-                 "1") " HAVING count(*)>0)),"
-                      "  output) ELSE output END,"
-                      " io_from_logs=io_from_logs"
-                      "  | CASE WHEN (input IS NULL OR (io_from_logs&1)) AND EXISTS " MSGS_OF(
-                          "0") " THEN 1 ELSE 0 END"
-                               "  | CASE WHEN (output IS NULL OR (io_from_logs&2)) AND "
-                               "EXISTS " MSGS_OF(
-                                   "1") " THEN 2 ELSE 0 END"
-                                        " WHERE project=?1 AND trace_id=?2 AND span_id=?3";
+    " input=CASE WHEN " IN_LOGS " THEN llmtap_pack((SELECT json_group_array(json(message))"
+    "  FROM " MSGS_OF(
+        "0") ")) ELSE input END,"
+             " input_refs=CASE WHEN " IN_LOGS " THEN NULL ELSE input_refs END,"
+             " output=CASE WHEN " OUT_LOGS " THEN llmtap_pack((SELECT CASE WHEN count(*)=1"
+             "  THEN json(max(message)) ELSE json_group_array(json(message)) END"
+             "  FROM " MSGS_OF("1") ")) ELSE output END,"
+                                    " output_refs=CASE WHEN " OUT_LOGS
+                                    " THEN NULL ELSE output_refs END,"
+                                    " io_from_logs=io_from_logs | CASE WHEN " IN_LOGS
+                                    " THEN 1 ELSE 0 END"
+                                    "  | CASE WHEN " OUT_LOGS " THEN 2 ELSE 0 END"
+                                    " WHERE project=?1 AND trace_id=?2 AND span_id=?3";
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
 {
@@ -165,11 +169,10 @@ int wsql_prepare(struct writer_sql *s, sqlite3 *db, char *err, size_t errlen)
 {
     memset(s, 0, sizeof(*s));
     s->db = db;
-    s->pack = textpack_new();
-    if (!s->pack) {
-        snprintf(err, errlen, "cannot create a zstd context");
+    buf_init(&s->in_refs, 0);
+    buf_init(&s->out_refs, 0);
+    if (texts_open(&s->texts, db, err, errlen) != 0)
         return -1;
-    }
     char *ins = span_sql(0), *ups = span_sql(1);
     int rc = prep(db, ins, &s->insert_span, err, errlen) ||
              prep(db, ups, &s->upsert_span, err, errlen) ||
@@ -211,7 +214,9 @@ void wsql_finalize(struct writer_sql *s)
                            s->insert_msg,  s->join_msgs,   s->upsert_score};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         sqlite3_finalize(all[i]);
-    textpack_free(s->pack);
+    texts_close(s->texts);
+    buf_release(&s->in_refs);
+    buf_release(&s->out_refs);
     memset(s, 0, sizeof(*s));
 }
 
@@ -239,26 +244,12 @@ static void bind_real(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_double(st, i, v);
 }
 
-/* Bind packed text: the record's own pack, else packed here (the slow path
- * for callers that skip the pipeline). */
-static int bind_packed(struct writer_sql *ws, sqlite3_stmt *st, int i, const char *text,
-                       struct rec_blob *packed)
+static void bind_refs(sqlite3_stmt *st, int i, const struct buf *refs)
 {
-    if (!text) {
+    if (refs->len)
+        sqlite3_bind_blob64(st, i, refs->data, refs->len, SQLITE_STATIC);
+    else
         sqlite3_bind_null(st, i);
-        return 0;
-    }
-    if (!packed->data) {
-        struct buf b;
-        buf_init(&b, 0);
-        if (textpack_pack(ws->pack, text, strlen(text), &b) != 0) {
-            buf_release(&b);
-            return -1;
-        }
-        packed->data = buf_take(&b, &packed->len);
-    }
-    sqlite3_bind_blob64(st, i, packed->data, packed->len, SQLITE_STATIC);
-    return 0;
 }
 
 /* Bind a span in span_cols order. */
@@ -301,8 +292,8 @@ static void bind_span(struct writer_sql *ws, sqlite3_stmt *st, struct rec_span *
     bind_text(st, i++, s->prompt_name);
     bind_count(st, i++, s->prompt_version);
     bind_text(st, i++, s->prompt_vars);
-    (void)bind_packed(ws, st, i++, s->input, &r->input_packed);
-    (void)bind_packed(ws, st, i++, s->output, &r->output_packed);
+    bind_refs(st, i++, &ws->in_refs);
+    bind_refs(st, i++, &ws->out_refs);
     bind_text(st, i++, s->params);
     bind_text(st, i++, s->tags);
     bind_text(st, i++, s->attributes);
@@ -373,6 +364,10 @@ int wsql_span(struct writer_sql *s, struct rec_span *r, int64_t now_ns, char *er
         }
     }
     int existed = r->op == REC_MERGE && span_exists(s, sp);
+    buf_reset(&s->in_refs);
+    buf_reset(&s->out_refs);
+    if (texts_store(s->texts, r, &s->in_refs, &s->out_refs, err, errlen))
+        return -1;
     sqlite3_stmt *st = r->op == REC_MERGE ? s->upsert_span : s->insert_span;
     bind_span(s, st, r, now_ns);
     if (step_done(s, st, err, errlen))

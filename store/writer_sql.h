@@ -12,7 +12,8 @@
 #include <sqlite3.h>
 
 #include "core/ingest.h"
-#include "store/textpack.h"
+#include "core/buf.h"
+#include "store/texts.h"
 
 struct writer_sql {
     sqlite3 *db;
@@ -23,8 +24,9 @@ struct writer_sql {
     sqlite3_stmt *insert_msg;
     sqlite3_stmt *join_msgs;
     sqlite3_stmt *upsert_score;
-    int has_logmsgs;           /* any log message stored: only then do new spans look for them */
-    struct textpack_ctx *pack; /* for records that arrive unpacked */
+    int has_logmsgs;              /* any log message stored: only then do new spans look for them */
+    struct texts *texts;          /* the span texts, stored once */
+    struct buf in_refs, out_refs; /* the current span's refs */
 };
 
 int wsql_prepare(struct writer_sql *s, sqlite3 *db, char *err, size_t errlen);

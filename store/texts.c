@@ -1,0 +1,592 @@
+/*
+ * texts: deduplicated text (see texts.h).
+ *
+ * Invariants:
+ *  - the index maps a hash to the id of a row of `texts` that exists in the
+ *    writer's transaction (committed, or written earlier in it); any
+ *    rollback empties it, since rolled-back ids may be handed out again,
+ *    and the next store refills it from the table;
+ *  - `texts` has no index on hash: it is appended in id order, so a commit
+ *    dirties only the pages at its end (a random-key index would dirty a
+ *    page per new text). The in-memory index is what finds duplicates. It
+ *    is bounded, two generations of INDEX_SLOTS: when the current one is
+ *    three quarters full the older one is dropped, so the most recent
+ *    texts (live conversations, system prompts in use) are always found.
+ *    A text older than both is stored again: wasted bytes, never a wrong
+ *    reference;
+ *  - at open the index is filled from the newest rows of the table;
+ *  - request threads only ask the index whether a text looks stored, to
+ *    skip compressing it; a wrong answer costs the writer a compression.
+ */
+#include "store/texts.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xmem.h"
+
+#define INDEX_SLOTS (1u << 19)            /* per generation: 12 MiB */
+#define INDEX_FULL (INDEX_SLOTS / 4 * 3) /* entries before a generation turns */
+
+struct slot {
+    uint64_t k0, k1;
+    int64_t id; /* 0: empty */
+};
+
+struct gen {
+    struct slot *slots;
+    size_t used;
+};
+
+struct texts {
+    uint64_t key[2];
+    pthread_mutex_t mu;  /* guards 'gens', 'cur', 'stale' and 'stats' */
+    struct gen gens[2];  /* gens[cur] takes new entries; the other is older */
+    int cur;
+    int stale;           /* emptied by a rollback: refill before use */
+    struct texts_stats stats;
+    /* writer thread only */
+    sqlite3 *db;
+    sqlite3_stmt *insert;
+    struct textpack_ctx *wpack;
+};
+
+struct texts_reader {
+    sqlite3 *db;
+    sqlite3_stmt *get;
+    struct textpack_ctx *tp;
+};
+
+/* ---- hash ---- */
+
+#define P0 0xa0761d6478bd642fULL
+#define P1 0xe7037ed1a0b428dbULL
+#define P2 0x8ebc6af09c88c6e3ULL
+#define P3 0x589965cc75374cc3ULL
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+    __uint128_t m = (__uint128_t)a * b;
+    return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
+static uint64_t rd64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static uint64_t rotl(uint64_t v, int r)
+{
+    return (v << r) | (v >> (64 - r));
+}
+
+/* Absorb 'n' bytes into the two lanes (a, b): 16 bytes a step, each lane
+ * fed by both words and by the other lane, so the 128-bit state stays
+ * full-width; the tail is zero-padded and the length mixed in. */
+static void absorb(uint64_t *a, uint64_t *b, const unsigned char *p, size_t n)
+{
+    uint64_t x = *a, y = *b;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint64_t w0 = rd64(p + i), w1 = rd64(p + i + 8);
+        uint64_t nx = mix(w0 ^ x ^ P0, w1 ^ P1) + rotl(y, 23);
+        y = mix(w1 ^ y ^ P2, w0 ^ P3) + rotl(x, 41);
+        x = nx;
+    }
+    unsigned char tail[16] = {0};
+    memcpy(tail, p + i, n - i);
+    uint64_t w0 = rd64(tail) ^ ((uint64_t)n << 3), w1 = rd64(tail + 8) ^ (uint64_t)(n - i);
+    uint64_t nx = mix(w0 ^ x ^ P1, w1 ^ P2) + rotl(y, 29);
+    y = mix(w1 ^ y ^ P3, w0 ^ P0) + rotl(x, 37);
+    *a = mix(nx ^ P2, y ^ P1);
+    *b = mix(y ^ P0, *a ^ P3) ^ nx;
+}
+
+void texts_hash(const uint64_t key[2], const char *project, const char *text, size_t len,
+                uint8_t out[16])
+{
+    uint64_t a = key[0], b = key[1];
+    absorb(&a, &b, (const unsigned char *)project, strlen(project));
+    absorb(&a, &b, (const unsigned char *)text, len);
+    memcpy(out, &a, 8);
+    memcpy(out + 8, &b, 8);
+}
+
+/* ---- cutting a value into texts ---- */
+
+/* End of the JSON value starting at 'i' (one past it), stopping at a ',' or
+ * ']' outside strings at depth 0; 0 when the bytes end inside it. */
+static size_t element_end(const char *s, size_t i, size_t end)
+{
+    int depth = 0;
+    for (; i < end; i++) {
+        char c = s[i];
+        if (c == '"') {
+            for (i++; i < end && s[i] != '"'; i++)
+                if (s[i] == '\\')
+                    i++;
+            if (i >= end)
+                return 0;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (depth == 0)
+                return c == ']' ? i : 0;
+            depth--;
+        } else if (c == ',' && depth == 0) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+int texts_split(const char *json, size_t len, size_t **starts, size_t **lens, size_t *n)
+{
+    *starts = *lens = NULL;
+    *n = 0;
+    if (len < 2 || json[0] != '[' || json[len - 1] != ']')
+        return -1;
+    if (len == 2)
+        return 0;
+    size_t cap = 8, count = 0, i = 1;
+    size_t *st = xmalloc(cap * sizeof(*st)), *ln = xmalloc(cap * sizeof(*ln));
+    for (;;) {
+        size_t e = element_end(json, i, len);
+        if (e == 0 || e == i || count == TEXTS_MAX_PER_VALUE)
+            goto fail;
+        if (count == cap) {
+            cap *= 2;
+            st = xrealloc(st, cap * sizeof(*st));
+            ln = xrealloc(ln, cap * sizeof(*ln));
+        }
+        st[count] = i;
+        ln[count++] = e - i;
+        if (json[e] == ']')
+            break;
+        i = e + 1;
+    }
+    if (st[count - 1] + ln[count - 1] != len - 1)
+        goto fail; /* a ']' closed the array before the end */
+    *starts = st;
+    *lens = ln;
+    *n = count;
+    return 0;
+fail:
+    free(st);
+    free(ln);
+    return -1;
+}
+
+/* ---- the hash -> id index ---- */
+
+static struct slot *probe(struct gen *g, const uint8_t h[16])
+{
+    uint64_t k0, k1;
+    memcpy(&k0, h, 8);
+    memcpy(&k1, h + 8, 8);
+    size_t i = (size_t)k0 & (INDEX_SLOTS - 1);
+    for (;;) {
+        struct slot *s = &g->slots[i];
+        if (s->id == 0 || (s->k0 == k0 && s->k1 == k1))
+            return s;
+        i = (i + 1) & (INDEX_SLOTS - 1);
+    }
+}
+
+/* Caller holds t->mu. */
+static int64_t index_get(struct texts *t, const uint8_t h[16])
+{
+    int64_t id = probe(&t->gens[t->cur], h)->id;
+    return id ? id : probe(&t->gens[!t->cur], h)->id;
+}
+
+/* Caller holds t->mu. */
+static void index_put(struct texts *t, const uint8_t h[16], int64_t id)
+{
+    struct gen *g = &t->gens[t->cur];
+    if (g->used >= INDEX_FULL) { /* turn: the older generation is dropped */
+        t->cur = !t->cur;
+        g = &t->gens[t->cur];
+        memset(g->slots, 0, INDEX_SLOTS * sizeof(*g->slots));
+        g->used = 0;
+    }
+    struct slot *s = probe(g, h);
+    if (s->id == 0)
+        g->used++;
+    memcpy(&s->k0, h, 8);
+    memcpy(&s->k1, h + 8, 8);
+    s->id = id;
+}
+
+/* Caller holds t->mu. */
+static void index_clear(struct texts *t)
+{
+    for (int i = 0; i < 2; i++) {
+        memset(t->gens[i].slots, 0, INDEX_SLOTS * sizeof(*t->gens[i].slots));
+        t->gens[i].used = 0;
+    }
+}
+
+/* Fill the index with the newest texts of the table (writer's connection). */
+static int index_load(struct texts *t, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(t->db, "SELECT id, hash FROM texts ORDER BY id DESC LIMIT ?1", -1, &st,
+                           NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read texts: %s", sqlite3_errmsg(t->db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, INDEX_FULL - 1);
+    pthread_mutex_lock(&t->mu);
+    index_clear(t);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(st, 1) == 16)
+            index_put(t, sqlite3_column_blob(st, 1), sqlite3_column_int64(st, 0));
+    t->stale = 0;
+    pthread_mutex_unlock(&t->mu);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "cannot read texts: %s", sqlite3_errmsg(t->db));
+        return -1;
+    }
+    return 0;
+}
+
+void texts_rolled_back(struct texts *t)
+{
+    pthread_mutex_lock(&t->mu);
+    index_clear(t);
+    t->stale = 1;
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* ---- open / close ---- */
+
+static int read_key(struct texts *t, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int ok = sqlite3_prepare_v2(t->db, "SELECT value FROM meta WHERE key='text_hash_key'", -1, &st,
+                                NULL) == SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16;
+    if (ok) {
+        const unsigned char *k = sqlite3_column_blob(st, 0);
+        memcpy(&t->key[0], k, 8);
+        memcpy(&t->key[1], k + 8, 8);
+    } else {
+        snprintf(err, errlen, "cannot read the text hash key: %s", sqlite3_errmsg(t->db));
+    }
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}
+
+int texts_open(struct texts **out, sqlite3 *db, char *err, size_t errlen)
+{
+    struct texts *t = xcalloc(1, sizeof(*t));
+    pthread_mutex_init(&t->mu, NULL);
+    t->db = db;
+    for (int i = 0; i < 2; i++)
+        t->gens[i].slots = xcalloc(INDEX_SLOTS, sizeof(*t->gens[i].slots));
+    *out = NULL;
+    if (read_key(t, err, errlen) != 0 || index_load(t, err, errlen) != 0)
+        goto fail;
+    if (sqlite3_prepare_v3(db, "INSERT INTO texts(hash, dict, body) VALUES(?1, 0, ?2)", -1,
+                           SQLITE_PREPARE_PERSISTENT, &t->insert, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot prepare text statements: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (!(t->wpack = textpack_new())) {
+        snprintf(err, errlen, "cannot create a zstd context");
+        goto fail;
+    }
+    *out = t;
+    return 0;
+fail:
+    texts_close(t);
+    return -1;
+}
+
+void texts_close(struct texts *t)
+{
+    if (!t)
+        return;
+    sqlite3_finalize(t->insert);
+    textpack_free(t->wpack);
+    for (int i = 0; i < 2; i++)
+        free(t->gens[i].slots);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}
+
+void texts_get_stats(struct texts *t, struct texts_stats *out)
+{
+    pthread_mutex_lock(&t->mu);
+    *out = t->stats;
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* ---- preparing a record (any thread) ---- */
+
+static void add_text(struct rec_span *r, size_t *cap, const char *p, size_t n)
+{
+    if (r->ntexts == *cap) {
+        *cap = *cap ? *cap * 2 : 4;
+        r->texts = xrealloc(r->texts, *cap * sizeof(*r->texts));
+    }
+    struct rec_text *x = &r->texts[r->ntexts++];
+    memset(x, 0, sizeof(*x));
+    x->text = p;
+    x->len = n;
+}
+
+/* Cut one value: the elements of a compact array, else the whole value. */
+static char cut_value(struct rec_span *r, size_t *cap, const char *v, int split)
+{
+    if (!v)
+        return 0;
+    size_t len = strlen(v), *st = NULL, *ln = NULL, n = 0;
+    if (split && texts_split(v, len, &st, &ln, &n) == 0) {
+        for (size_t i = 0; i < n; i++)
+            add_text(r, cap, v + st[i], ln[i]);
+        free(st);
+        free(ln);
+        return 'A';
+    }
+    add_text(r, cap, v, len);
+    return 'V';
+}
+
+void texts_prepare(struct texts *t, struct rec_span *r, struct textpack_ctx *tp)
+{
+    if (r->texts_ready)
+        return;
+    size_t cap = 0;
+    r->input_shape = cut_value(r, &cap, r->span.input, 1);
+    r->ninput = r->ntexts;
+    r->output_shape = cut_value(r, &cap, r->span.output, 0);
+    r->texts_ready = 1;
+    if (r->ntexts == 0)
+        return;
+    const char *project = r->span.project ? r->span.project : "default";
+    for (size_t i = 0; i < r->ntexts; i++)
+        texts_hash(t->key, project, r->texts[i].text, r->texts[i].len, r->texts[i].hash);
+    if (!tp)
+        return;
+    uint8_t known[64] = {0}; /* the first 512 texts; the rest are packed */
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < r->ntexts && i < 8 * sizeof(known); i++)
+        if (index_get(t, r->texts[i].hash))
+            known[i / 8] |= (uint8_t)(1u << (i % 8));
+    pthread_mutex_unlock(&t->mu);
+    for (size_t i = 0; i < r->ntexts; i++) {
+        struct rec_text *x = &r->texts[i];
+        if (i < 8 * sizeof(known) && (known[i / 8] & (1u << (i % 8))))
+            continue;
+        struct buf b;
+        buf_init(&b, 0);
+        if (textpack_pack(tp, x->text, x->len, &b) == 0)
+            x->packed.data = buf_take(&b, &x->packed.len);
+        buf_release(&b);
+    }
+}
+
+/* ---- storing (writer thread) ---- */
+
+/* The id of text 'x', appending it to the table when new. */
+static int resolve(struct texts *t, struct rec_text *x, int64_t *id, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&t->mu);
+    int stale = t->stale;
+    *id = stale ? 0 : index_get(t, x->hash);
+    t->stats.reused += *id != 0;
+    pthread_mutex_unlock(&t->mu);
+    if (stale) {
+        if (index_load(t, err, errlen))
+            return -1;
+        return resolve(t, x, id, err, errlen);
+    }
+    if (*id)
+        return 0;
+    int packed_here = 0;
+    if (!x->packed.data) {
+        struct buf b;
+        buf_init(&b, 0);
+        if (textpack_pack(t->wpack, x->text, x->len, &b) != 0) {
+            buf_release(&b);
+            snprintf(err, errlen, "text store: cannot pack a text");
+            return -1;
+        }
+        x->packed.data = buf_take(&b, &x->packed.len);
+        packed_here = 1;
+    }
+    sqlite3_bind_blob(t->insert, 1, x->hash, 16, SQLITE_STATIC);
+    sqlite3_bind_blob64(t->insert, 2, x->packed.data, x->packed.len, SQLITE_STATIC);
+    int rc = sqlite3_step(t->insert);
+    sqlite3_reset(t->insert);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "text store: %s", sqlite3_errmsg(t->db));
+        return -1;
+    }
+    *id = sqlite3_last_insert_rowid(t->db);
+    pthread_mutex_lock(&t->mu);
+    index_put(t, x->hash, *id);
+    t->stats.inserted++;
+    t->stats.packed_by_writer += packed_here;
+    pthread_mutex_unlock(&t->mu);
+    return 0;
+}
+
+static int put_varint(struct buf *b, uint64_t v)
+{
+    unsigned char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    return buf_append(b, tmp, n);
+}
+
+static int encode(struct texts *t, struct rec_text *x, size_t n, char shape, struct buf *out,
+                  char *err, size_t errlen)
+{
+    if (!shape)
+        return 0;
+    if (buf_putc(out, shape) || put_varint(out, n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t id = 0;
+        if (resolve(t, &x[i], &id, err, errlen) || put_varint(out, (uint64_t)id))
+            return -1;
+    }
+    return 0;
+}
+
+int texts_store(struct texts *t, struct rec_span *r, struct buf *in_refs, struct buf *out_refs,
+                char *err, size_t errlen)
+{
+    texts_prepare(t, r, t->wpack);
+    if (encode(t, r->texts, r->ninput, r->input_shape, in_refs, err, errlen) ||
+        encode(t, r->texts + r->ninput, r->ntexts - r->ninput, r->output_shape, out_refs, err,
+               errlen))
+        return -1;
+    return 0;
+}
+
+/* ---- reading: llmtap_refs() ---- */
+
+static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; *p < end && shift < 64; shift += 7) {
+        unsigned char c = *(*p)++;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Append text 'id' to 'out'. Returns 0, or an SQLite code (SQLITE_CORRUPT
+ * for a missing or undecodable text). */
+static int append_text(struct texts_reader *rd, int64_t id, struct buf *out)
+{
+    if (!rd->get && sqlite3_prepare_v3(rd->db, "SELECT body FROM texts WHERE id=?1", -1,
+                                       SQLITE_PREPARE_PERSISTENT, &rd->get, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(rd->get, 1, id);
+    int rc = sqlite3_step(rd->get);
+    if (rc == SQLITE_ROW)
+        rc = textpack_unpack_append(rd->tp, sqlite3_column_blob(rd->get, 0),
+                                    (size_t)sqlite3_column_bytes(rd->get, 0), out) == 0
+                 ? SQLITE_OK
+                 : SQLITE_CORRUPT;
+    else
+        rc = rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    sqlite3_reset(rd->get);
+    return rc;
+}
+
+static int decode_refs(struct texts_reader *rd, const unsigned char *p, size_t n, struct buf *out)
+{
+    const unsigned char *end = p + n;
+    uint64_t count = 0;
+    if (n < 2 || (p[0] != 'A' && p[0] != 'V'))
+        return SQLITE_CORRUPT;
+    char shape = (char)*p++;
+    if (get_varint(&p, end, &count) || (shape == 'V' && count != 1))
+        return SQLITE_CORRUPT;
+    if (shape == 'A' && buf_putc(out, '['))
+        return SQLITE_NOMEM;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t id = 0;
+        if (get_varint(&p, end, &id))
+            return SQLITE_CORRUPT;
+        if (i && buf_putc(out, ','))
+            return SQLITE_NOMEM;
+        int rc = append_text(rd, (int64_t)id, out);
+        if (rc)
+            return rc;
+    }
+    if (shape == 'A' && buf_putc(out, ']'))
+        return SQLITE_NOMEM;
+    return p == end ? SQLITE_OK : SQLITE_CORRUPT;
+}
+
+static void sql_refs(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+        sqlite3_result_value(ctx, argv[0]);
+        return;
+    }
+    struct buf out;
+    buf_init(&out, TEXTPACK_MAX_TEXT);
+    int rc = decode_refs(sqlite3_user_data(ctx), sqlite3_value_blob(argv[0]),
+                         (size_t)sqlite3_value_bytes(argv[0]), &out);
+    if (rc != SQLITE_OK) {
+        buf_release(&out);
+        sqlite3_result_error(ctx, "llmtap_refs: a text reference does not resolve", -1);
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    size_t len = out.len;
+    char *text = buf_take(&out, NULL);
+    sqlite3_result_text64(ctx, text, len, free, SQLITE_UTF8);
+}
+
+int texts_register(sqlite3 *db, struct texts_reader **out)
+{
+    struct texts_reader *rd = xcalloc(1, sizeof(*rd));
+    rd->db = db;
+    *out = NULL;
+    if (!(rd->tp = textpack_new())) {
+        free(rd);
+        return SQLITE_NOMEM;
+    }
+    /* not DETERMINISTIC (it reads a table); INNOCUOUS, so views may use it */
+    int rc = sqlite3_create_function_v2(db, "llmtap_refs", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, rd,
+                                        sql_refs, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        texts_reader_free(rd);
+        return rc;
+    }
+    *out = rd;
+    return SQLITE_OK;
+}
+
+void texts_reader_free(struct texts_reader *r)
+{
+    if (!r)
+        return;
+    sqlite3_finalize(r->get);
+    textpack_free(r->tp);
+    free(r);
+}
