@@ -71,8 +71,10 @@ void pipeline_finalize_span(const struct price_table *prices, struct span *s, in
     if (!s->span_id[0])
         ids_random(8, s->span_id);
     if (!merge) {
-        if (s->start_ns == 0)
+        if (s->start_ns == 0) {
+            s->clock_times = s->end_ns == 0;
             s->start_ns = s->end_ns ? s->end_ns : now_ns;
+        }
         if (s->end_ns == 0 || s->end_ns < s->start_ns)
             s->end_ns = s->start_ns;
         default_name(s);

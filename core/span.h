@@ -59,6 +59,7 @@ struct span {
     char *name;
     enum span_kind kind;
     int64_t start_ns, end_ns; /* unix ns; 0 = unknown */
+    int clock_times;          /* both were absent and came from the ingest clock */
     char *provider, *model, *response_model;
     char *input;  /* JSON: array of {role, content} messages, or a JSON string */
     char *output; /* JSON: assistant message(s) or a JSON string */

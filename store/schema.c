@@ -87,5 +87,47 @@ static const char v2[] =
     " tags, service_name, service_version, service_tier, finish_reason, ingested_ns"
     " FROM span_rows;";
 
-const char *const schema_migrations[] = {v1, v2};
+/* Version 3: columnar segments (store/segment.h) and `spans` as a virtual
+ * table over hot rows and segments (store/spantab.h). span_rows is rebuilt
+ * with its key in (trace_id, span_id, project) order, so a lookup by trace
+ * id alone uses it. */
+static const char v3[] =
+    "CREATE TABLE span_rows_v3 ("
+    " id INTEGER PRIMARY KEY,"
+    " project TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,"
+    " parent_span_id TEXT, name TEXT, kind TEXT NOT NULL,"
+    " start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
+    " ttft_ms REAL, queue_ms REAL, tool_ms REAL,"
+    " provider TEXT, model TEXT, response_model TEXT,"
+    " input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER,"
+    " cache_write_tokens INTEGER, cache_write_1h_tokens INTEGER, reasoning_tokens INTEGER,"
+    " cost_nusd INTEGER, price_version TEXT,"
+    " status TEXT NOT NULL, error_code TEXT, error_message TEXT,"
+    " user_id TEXT, session_id TEXT, tenant TEXT, version_set TEXT,"
+    " prompt_name TEXT, prompt_version INTEGER, prompt_vars TEXT,"
+    " input BLOB, output BLOB, params TEXT, tags TEXT, attributes TEXT,"
+    " service_name TEXT, service_version TEXT, service_tier TEXT, finish_reason TEXT,"
+    " replay_of TEXT,"
+    " io_from_logs INTEGER NOT NULL DEFAULT 0,"
+    " ingested_ns INTEGER NOT NULL,"
+    " input_refs BLOB, output_refs BLOB,"
+    " UNIQUE (trace_id, span_id, project));"
+    "INSERT INTO span_rows_v3 SELECT * FROM span_rows;"
+    "DROP VIEW spans;"
+    "DROP TABLE span_rows;"
+    "ALTER TABLE span_rows_v3 RENAME TO span_rows;"
+    "CREATE INDEX span_rows_start ON span_rows(start_ns);"
+    "CREATE TABLE segments ("
+    " id INTEGER PRIMARY KEY, project TEXT NOT NULL, nrows INTEGER NOT NULL,"
+    " min_start INTEGER NOT NULL, max_start INTEGER NOT NULL,"
+    " key_bloom BLOB NOT NULL, trace_bloom BLOB NOT NULL, bytes INTEGER NOT NULL,"
+    " tombstones INTEGER NOT NULL DEFAULT 0, created_ns INTEGER NOT NULL);"
+    "CREATE TABLE segment_cols ("
+    " segment_id INTEGER NOT NULL, col INTEGER NOT NULL, data BLOB NOT NULL,"
+    " PRIMARY KEY (segment_id, col));"
+    "CREATE TABLE segment_tombstones ("
+    " segment_id INTEGER NOT NULL, row INTEGER NOT NULL,"
+    " PRIMARY KEY (segment_id, row)) WITHOUT ROWID;";
+
+const char *const schema_migrations[] = {v1, v2, v3};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

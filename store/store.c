@@ -18,6 +18,7 @@
 #include "core/xmem.h"
 #include "store/schema.h"
 #include "store/textpack.h"
+#include "store/spantab.h"
 #include "store/texts.h"
 
 struct store {
@@ -146,7 +147,8 @@ int store_open(struct store **out, const char *path, enum store_mode mode, char 
         goto fail;
     }
     sqlite3_busy_timeout(st->db, 5000);
-    if (textpack_register(st->db) != SQLITE_OK || texts_register(st->db, &st->texts) != SQLITE_OK) {
+    if (textpack_register(st->db) != SQLITE_OK || texts_register(st->db, &st->texts) != SQLITE_OK ||
+        spantab_register(st->db, st->texts) != SQLITE_OK) {
         snprintf(err, errlen, "cannot register SQL functions on '%s'", path);
         rc = STORE_ERR_SQL;
         goto fail;

@@ -27,7 +27,7 @@
 
 #include "core/xmem.h"
 
-#define INDEX_SLOTS (1u << 19)            /* per generation: 12 MiB */
+#define INDEX_SLOTS (1u << 19)           /* per generation: 12 MiB */
 #define INDEX_FULL (INDEX_SLOTS / 4 * 3) /* entries before a generation turns */
 
 struct slot {
@@ -42,10 +42,10 @@ struct gen {
 
 struct texts {
     uint64_t key[2];
-    pthread_mutex_t mu;  /* guards 'gens', 'cur', 'stale' and 'stats' */
-    struct gen gens[2];  /* gens[cur] takes new entries; the other is older */
+    pthread_mutex_t mu; /* guards 'gens', 'cur', 'stale' and 'stats' */
+    struct gen gens[2]; /* gens[cur] takes new entries; the other is older */
     int cur;
-    int stale;           /* emptied by a rollback: refill before use */
+    int stale; /* emptied by a rollback: refill before use */
     struct texts_stats stats;
     /* writer thread only */
     sqlite3 *db;
@@ -514,9 +514,9 @@ static int append_text(struct texts_reader *rd, int64_t id, struct buf *out)
     return rc;
 }
 
-static int decode_refs(struct texts_reader *rd, const unsigned char *p, size_t n, struct buf *out)
+int texts_read_refs(struct texts_reader *rd, const void *blob, size_t n, struct buf *out)
 {
-    const unsigned char *end = p + n;
+    const unsigned char *p = blob, *end = p + n;
     uint64_t count = 0;
     if (n < 2 || (p[0] != 'A' && p[0] != 'V'))
         return SQLITE_CORRUPT;
@@ -549,8 +549,8 @@ static void sql_refs(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
     struct buf out;
     buf_init(&out, TEXTPACK_MAX_TEXT);
-    int rc = decode_refs(sqlite3_user_data(ctx), sqlite3_value_blob(argv[0]),
-                         (size_t)sqlite3_value_bytes(argv[0]), &out);
+    int rc = texts_read_refs(sqlite3_user_data(ctx), sqlite3_value_blob(argv[0]),
+                             (size_t)sqlite3_value_bytes(argv[0]), &out);
     if (rc != SQLITE_OK) {
         buf_release(&out);
         sqlite3_result_error(ctx, "llmtap_refs: a text reference does not resolve", -1);

@@ -81,6 +81,13 @@ void texts_get_stats(struct texts *t, struct texts_stats *out);
 int texts_register(sqlite3 *db, struct texts_reader **out);
 void texts_reader_free(struct texts_reader *r);
 
+/* Append the text that the 'n'-byte refs blob stands for to 'out', reading
+ * through 'r''s connection. Returns SQLITE_OK, SQLITE_CORRUPT (a malformed
+ * blob, or a text that is missing or does not decode), SQLITE_NOMEM (past
+ * 'out''s ceiling) or another SQLite code. */
+int texts_read_refs(struct texts_reader *r, const void *blob, size_t n, struct buf *out)
+    __attribute__((warn_unused_result));
+
 /* Helpers, exposed for tests. */
 
 /* The keyed 128-bit hash of ('project', 'text'); 'key' is the database's. */

@@ -53,6 +53,8 @@ void writer_config_default(struct writer_config *cfg)
     cfg->queue_max_records = 200000;
     cfg->queue_max_bytes = 512u << 20;
     cfg->txn_max_records = 20000;
+    cfg->compact_keep_hot = 16384;
+    cfg->compact_batch = SEGMENT_MAX_ROWS;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -76,6 +78,15 @@ static int write_batch(struct writer *w, struct ingest_batch *b, char *err, size
     return 0;
 }
 
+/* The in-memory mirrors of the tables forget what the rollback undid. */
+static void rolled_back(struct writer *w)
+{
+    char err[256];
+    texts_rolled_back(w->sql.texts);
+    if (segindex_reload(w->sql.segs, err, sizeof(err)) != 0)
+        log_msg(LOG_ERROR, "writer", "%s", err);
+}
+
 /* One request's work inside a savepoint, so its failure leaves the others. */
 static void run_item(struct writer *w, struct item *it)
 {
@@ -85,7 +96,7 @@ static void run_item(struct writer *w, struct item *it)
                        : it->fn(db, it->ctx, it->msg, sizeof(it->msg));
     if (rc) {
         exec(db, "ROLLBACK TO item");
-        texts_rolled_back(w->sql.texts);
+        rolled_back(w);
         it->status = it->batch ? LT_INTERNAL : LT_INVALID_INPUT;
         log_msg(LOG_ERROR, "writer", "request rolled back: %s", it->msg);
     } else {
@@ -140,7 +151,7 @@ static void commit_group(struct writer *w, struct item *group)
         log_msg(LOG_ERROR, "writer", "commit failed: %s", why);
         fail_group(group, why);
         exec(db, "ROLLBACK");
-        texts_rolled_back(w->sql.texts);
+        rolled_back(w);
         w->stats.failed_commits++;
         w->healthy = 0;
     } else {
@@ -151,6 +162,8 @@ static void commit_group(struct writer *w, struct item *group)
                 count_results(w, it->batch);
     }
     w->stats.last_commit_ns = took;
+    w->stats.hot_rows = segindex_hot_rows(w->sql.segs); /* mirrored for other threads */
+    w->stats.segments = segindex_segments(w->sql.segs);
     if (took > w->stats.max_commit_ns)
         w->stats.max_commit_ns = took;
     for (struct item *it = group; it; it = it->next)
@@ -179,6 +192,86 @@ static struct item *take_group(struct writer *w)
     return group;
 }
 
+/* One compaction step in its own transaction, leaving 'keep_hot' rows hot. */
+static int compact_txn(struct writer *w, int64_t keep_hot, int64_t *moved, char *err, size_t errlen)
+{
+    sqlite3 *db = store_db(w->st);
+    int64_t excess = segindex_hot_rows(w->sql.segs) - keep_hot;
+    int batch = w->cfg.compact_batch > 0 ? w->cfg.compact_batch : SEGMENT_MAX_ROWS;
+    int n = 0;
+    *moved = 0;
+    if (excess <= 0)
+        return 0;
+    int64_t t0 = time_mono_ns();
+    int rc = exec(db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK ||
+        segment_compact(w->sql.segs, excess < batch ? (int)excess : batch, &n, err, errlen) != 0 ||
+        exec(db, "COMMIT") != SQLITE_OK) {
+        if (rc != SQLITE_OK || !*err)
+            snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(db));
+        exec(db, "ROLLBACK");
+        rolled_back(w);
+        log_msg(LOG_ERROR, "writer", "%s", err);
+        return -1;
+    }
+    int64_t took = time_mono_ns() - t0;
+    pthread_mutex_lock(&w->mu);
+    w->stats.compactions++;
+    w->stats.rows_compacted += (uint64_t)n;
+    if (took > w->stats.max_compact_ns)
+        w->stats.max_compact_ns = took;
+    w->stats.hot_rows = segindex_hot_rows(w->sql.segs);
+    w->stats.segments = segindex_segments(w->sql.segs);
+    pthread_mutex_unlock(&w->mu);
+    *moved = n;
+    return 0;
+}
+
+/* Between group commits: one step when the hot rows are over the mark. */
+static void maybe_compact(struct writer *w)
+{
+    if (w->cfg.compact_keep_hot < 0 ||
+        segindex_hot_rows(w->sql.segs) < w->cfg.compact_keep_hot + w->cfg.compact_batch)
+        return;
+    char err[256] = "";
+    int64_t moved = 0;
+    (void)compact_txn(w, w->cfg.compact_keep_hot, &moved, err, sizeof(err));
+}
+
+struct compact_call {
+    struct writer *w;
+    int64_t keep_hot, moved;
+};
+
+static int compact_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    (void)db;
+    struct compact_call *c = ctx;
+    int64_t excess = segindex_hot_rows(c->w->sql.segs) - c->keep_hot;
+    int batch = c->w->cfg.compact_batch > 0 ? c->w->cfg.compact_batch : SEGMENT_MAX_ROWS;
+    int n = 0;
+    if (excess > 0 &&
+        segment_compact(c->w->sql.segs, excess < batch ? (int)excess : batch, &n, err, errlen))
+        return -1;
+    c->moved = n;
+    return 0;
+}
+
+int writer_compact_step(struct writer *w, int64_t keep_hot, int64_t *moved, char *err,
+                        size_t errlen)
+{
+    struct compact_call c = {.w = w, .keep_hot = keep_hot < 0 ? 0 : keep_hot};
+    int rc = writer_run(w, compact_fn, &c, err, errlen);
+    *moved = rc == LT_OK ? c.moved : 0;
+    if (rc == LT_OK && c.moved) {
+        pthread_mutex_lock(&w->mu);
+        w->stats.compactions++;
+        w->stats.rows_compacted += (uint64_t)c.moved;
+        pthread_mutex_unlock(&w->mu);
+    }
+    return rc;
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -193,6 +286,7 @@ static void *writer_main(void *arg)
         struct item *group = take_group(w);
         pthread_mutex_unlock(&w->mu);
         commit_group(w, group);
+        maybe_compact(w);
     }
     return NULL;
 }

@@ -32,6 +32,12 @@ struct writer_config {
     size_t queue_max_records; /* records waiting, all requests together */
     size_t queue_max_bytes;   /* approximate bytes waiting */
     size_t txn_max_records;   /* records per transaction (one group commit) */
+    /* Compaction (store/segment.h): when more than compact_keep_hot +
+     * compact_batch rows are hot, the writer moves the oldest compact_batch
+     * of them into segments, one bounded transaction between group commits.
+     * compact_keep_hot < 0 turns it off. */
+    int64_t compact_keep_hot;
+    int compact_batch;
 };
 
 struct writer_stats {
@@ -42,6 +48,10 @@ struct writer_stats {
     uint64_t failed_commits;
     int64_t last_commit_ns, max_commit_ns; /* wall time of a transaction */
     size_t queued_records;
+    uint64_t compactions, rows_compacted;
+    int64_t max_compact_ns; /* the longest compaction transaction: ingest's longest stall */
+    int64_t hot_rows;
+    size_t segments;
 };
 
 void writer_config_default(struct writer_config *cfg);
@@ -64,6 +74,12 @@ int writer_submit(struct writer *w, struct ingest_batch *b, size_t bytes, char *
 typedef int (*writer_fn)(sqlite3 *db, void *ctx, char *err, size_t errlen);
 int writer_run(struct writer *w, writer_fn fn, void *ctx, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* In the writer thread: one compaction step that leaves at least
+ * 'keep_hot' rows hot; *moved says how many rows moved (0: nothing left to
+ * move). For `llmtap compact`, which calls it until nothing moves. */
+int writer_compact_step(struct writer *w, int64_t keep_hot, int64_t *moved, char *err,
+                        size_t errlen) __attribute__((warn_unused_result));
 
 /* Drain the queue, commit, stop and join the thread; accepts NULL. */
 void writer_stop(struct writer *w);

@@ -171,7 +171,8 @@ int wsql_prepare(struct writer_sql *s, sqlite3 *db, char *err, size_t errlen)
     s->db = db;
     buf_init(&s->in_refs, 0);
     buf_init(&s->out_refs, 0);
-    if (texts_open(&s->texts, db, err, errlen) != 0)
+    if (texts_open(&s->texts, db, err, errlen) != 0 ||
+        segindex_open(&s->segs, db, err, errlen) != 0)
         return -1;
     char *ins = span_sql(0), *ups = span_sql(1);
     int rc = prep(db, ins, &s->insert_span, err, errlen) ||
@@ -215,6 +216,7 @@ void wsql_finalize(struct writer_sql *s)
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         sqlite3_finalize(all[i]);
     texts_close(s->texts);
+    segindex_close(s->segs);
     buf_release(&s->in_refs);
     buf_release(&s->out_refs);
     memset(s, 0, sizeof(*s));
@@ -351,6 +353,24 @@ static int span_exists(struct writer_sql *s, const struct span *sp)
     return found;
 }
 
+/* Is the span compacted already? 1 (and, for a merge, moved back to the
+ * hot rows so the upsert finds it), 0, or -1. A resend carries the same
+ * start time, which narrows the search to the segments holding it; a
+ * merge, or a span whose times came from the clock, looks everywhere. */
+static int in_segment(struct writer_sql *s, struct rec_span *r, char *err, size_t errlen)
+{
+    const struct span *sp = &r->span;
+    if (segindex_segments(s->segs) == 0)
+        return 0;
+    int64_t hint = r->op == REC_MERGE || sp->clock_times ? 0 : sp->start_ns;
+    int64_t seg = 0, row = 0;
+    int found = segindex_find(s->segs, sp->project ? sp->project : "default", sp->trace_id,
+                              sp->span_id, hint, &seg, &row, err, errlen);
+    if (found == 1 && r->op == REC_MERGE && segment_resurrect(s->segs, seg, row, err, errlen))
+        return -1;
+    return found;
+}
+
 int wsql_span(struct writer_sql *s, struct rec_span *r, int64_t now_ns, char *err, size_t errlen)
 {
     struct span *sp = &r->span;
@@ -363,7 +383,14 @@ int wsql_span(struct writer_sql *s, struct rec_span *r, int64_t now_ns, char *er
             return 0;
         }
     }
-    int existed = r->op == REC_MERGE && span_exists(s, sp);
+    int compacted = in_segment(s, r, err, errlen);
+    if (compacted < 0)
+        return -1;
+    if (compacted && r->op != REC_MERGE) {
+        r->result = REC_DUPLICATE;
+        return 0;
+    }
+    int existed = r->op == REC_MERGE && (compacted || span_exists(s, sp));
     buf_reset(&s->in_refs);
     buf_reset(&s->out_refs);
     if (texts_store(s->texts, r, &s->in_refs, &s->out_refs, err, errlen))
@@ -376,6 +403,8 @@ int wsql_span(struct writer_sql *s, struct rec_span *r, int64_t now_ns, char *er
         r->result = existed ? REC_MERGED : REC_CREATED;
     else
         r->result = sqlite3_changes(s->db) ? REC_CREATED : REC_DUPLICATE;
+    if (r->result == REC_CREATED)
+        segindex_add_hot(s->segs, 1);
     if (r->result != REC_DUPLICATE && s->has_logmsgs && (!sp->input || !sp->output))
         return join_logs(s, sp->project, sp->trace_id, sp->span_id, err, errlen);
     return 0;

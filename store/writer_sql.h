@@ -13,6 +13,7 @@
 
 #include "core/ingest.h"
 #include "core/buf.h"
+#include "store/segment.h"
 #include "store/texts.h"
 
 struct writer_sql {
@@ -26,6 +27,7 @@ struct writer_sql {
     sqlite3_stmt *upsert_score;
     int has_logmsgs;              /* any log message stored: only then do new spans look for them */
     struct texts *texts;          /* the span texts, stored once */
+    struct segindex *segs;        /* zone maps of the compacted spans */
     struct buf in_refs, out_refs; /* the current span's refs */
 };
 

@@ -48,10 +48,10 @@ START_TEST(test_split_cuts_at_top_level_commas_only)
     expect_split("[ 1 , 2 ]", 2, (const char *const[]){" 1 ", " 2 "});
     expect_split("\"a plain string\"", -1, NULL);
     expect_split("{\"role\":\"user\"}", -1, NULL);
-    expect_split("[1],[2]", -1, NULL);       /* ends in ']' but is two arrays */
-    expect_split("[\"unclosed]", -1, NULL);  /* string never ends */
-    expect_split("[1,,2]", -1, NULL);        /* empty element */
-    expect_split("[{]", -1, NULL);           /* unbalanced */
+    expect_split("[1],[2]", -1, NULL);      /* ends in ']' but is two arrays */
+    expect_split("[\"unclosed]", -1, NULL); /* string never ends */
+    expect_split("[1,,2]", -1, NULL);       /* empty element */
+    expect_split("[{]", -1, NULL);          /* unbalanced */
     expect_split("[", -1, NULL);
 }
 END_TEST
@@ -193,8 +193,7 @@ static void expect_io(int i, const char *in, const char *out)
     store_close(ro);
 }
 
-static void add(struct ingest_batch *b, const char *project, int i, const char *in,
-                const char *out)
+static void add(struct ingest_batch *b, const char *project, int i, const char *in, const char *out)
 {
     struct span *s = &ingest_add_span(b)->span;
     snprintf(s->trace_id, sizeof(s->trace_id), "%032x", i + 1);
@@ -364,8 +363,9 @@ START_TEST(test_corrupt_refs_are_an_sql_error)
     char err[256];
     struct store *ro = NULL;
     ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
-    static const char *const bad[] = {"x'41'", "x'4101'", "x'41017f'", "x'5602'", "x'58'",
-                                      "x'4102ffffffffffffffffffff01'", "x'410105'"};
+    static const char *const bad[] = {"x'41'",    "x'4101'", "x'41017f'",
+                                      "x'5602'",  "x'58'",   "x'4102ffffffffffffffffffff01'",
+                                      "x'410105'"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *sql = xasprintf("SELECT llmtap_refs(%s)", bad[i]);
         sqlite3_stmt *q = NULL;

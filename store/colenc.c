@@ -1,0 +1,874 @@
+/*
+ * colenc: one column of a segment, encoded for its type and compressed as
+ * one zstd frame (layout in colenc.h).
+ *
+ * Writer: each row adds a bit to the null bitmap and, when not NULL, a value
+ * kept by type: int64s, doubles, or for text/blob the index of the row's
+ * bytes in a dictionary of the column's distinct byte strings (a small
+ * open-addressing hash table filled as rows come in). colenc_finish sizes
+ * 'D' and 'S' from that dictionary and writes the smaller. Rows past
+ * COLENC_MAX_ROWS are counted but not kept, and make colenc_finish fail; so
+ * does an encoding larger than COLENC_MAX_RAW, which no reader would accept.
+ *
+ * Blob columns are written 'd' or 's' (the layouts of 'D' and 'S'), so that a
+ * decoded column knows whether its bytes are text or blobs.
+ *
+ * Reader invariants, all checked against the bytes before a column is handed
+ * out: 'nulls' has ceil(rows/8) bytes with no padding bit set; ints, reals and
+ * row_ent have one slot per row; row_ent of a non-NULL row is < nents; every
+ * entry lies inside 'arena' and is followed by a NUL there.
+ */
+#include "store/colenc.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "core/xmem.h"
+
+#define COLENC_MAX_RAW (64u << 20) /* bytes of one encoded column before zstd */
+#define VARINT_MAX 10              /* bytes of the longest 64-bit varint */
+#define CONV_MAX 64                /* bytes of a text looked at to read a number */
+
+/* One distinct byte string of a text/blob column: 'len' bytes at 'off' in
+ * the dictionary's 'bytes'. */
+struct dict_ent {
+    size_t off;
+    size_t len;
+    uint64_t hash;
+};
+
+struct dict {
+    struct buf bytes;      /* the entries back to back; no ceiling */
+    struct dict_ent *ents; /* 'nents' entries in order of first appearance */
+    size_t nents;
+    size_t entcap;
+    uint32_t *slots; /* hash table: 0 = empty, else entry index + 1 */
+    size_t nslots;   /* 0, or a power of two >= 2 * nents */
+};
+
+/* The writer owns every array below; colenc_writer_free frees them. */
+struct colenc_writer {
+    enum colenc_type type;
+    size_t rows;      /* rows put, counting those past COLENC_MAX_ROWS */
+    struct buf nulls; /* bitmap of the kept rows: bit r%8 of byte r/8 */
+    size_t nvals;     /* non-NULL rows kept */
+    size_t valcap;    /* room in the one value array this type uses */
+    int64_t *ints;    /* INT */
+    double *reals;    /* REAL */
+    uint32_t *idx;    /* TEXT/BLOB: the dictionary entry of each value */
+    struct dict dict;
+    int broken;      /* an internal append failed: colenc_finish fails */
+    ZSTD_CCtx *cctx; /* made by the first colenc_finish, kept for the next */
+};
+
+/* A byte string of a decoded text/blob column: 'len' bytes at 'off' in the
+ * column's arena. */
+struct col_ent {
+    size_t off;
+    size_t len;
+};
+
+/* Everything here is owned by the column and freed by colenc_column_free. */
+struct colenc_column {
+    enum colenc_type type;
+    size_t rows;
+    unsigned char *nulls; /* ceil(rows/8) bytes: bit i%8 of byte i/8 = row i NULL */
+    int64_t *ints;        /* INT: one per row, 0 for NULL rows */
+    double *reals;        /* REAL: one per row, 0 for NULL rows */
+    uint32_t *row_ent;    /* TEXT/BLOB: one entry index per row */
+    struct col_ent *ents; /* 'nents' byte strings in 'arena' */
+    size_t nents;
+    struct buf arena; /* every entry's bytes, each followed by a NUL */
+};
+
+/* A bounded reader over the decompressed column. */
+struct rd {
+    const unsigned char *p;
+    const unsigned char *end;
+};
+
+/* ---- shared helpers ---- */
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static int put_varint(struct buf *b, uint64_t v)
+{
+    unsigned char tmp[VARINT_MAX];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (unsigned char)v;
+    return buf_append(b, tmp, n) ? -1 : 0;
+}
+
+/* Zigzag on the two's-complement bits, so any delta (wrapped) fits. */
+static uint64_t zigzag(uint64_t d)
+{
+    return (d << 1) ^ (0 - (d >> 63));
+}
+
+static uint64_t unzigzag(uint64_t z)
+{
+    return (z >> 1) ^ (0 - (z & 1));
+}
+
+/* The int64 with the same bits as 'u', without implementation-defined casts. */
+static int64_t to_int64(uint64_t u)
+{
+    if (u <= (uint64_t)INT64_MAX)
+        return (int64_t)u;
+    return -(int64_t)(UINT64_MAX - u) - 1;
+}
+
+/* ---- conversions, as sqlite3_value_int64 / _double / _text would ---- */
+
+static int64_t real_to_int(double r)
+{
+    if (isnan(r))
+        return 0;
+    if (r <= -9223372036854775808.0)
+        return INT64_MIN;
+    if (r >= 9223372036854775808.0)
+        return INT64_MAX;
+    return (int64_t)r;
+}
+
+/* The first bytes of 'p' after any white space, as a C string in 'text'
+ * (CONV_MAX bytes). */
+static void conv_prefix(char *text, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    while (n && isspace(*s)) { /* SQLite skips them too; keep the digits */
+        s++;
+        n--;
+    }
+    if (n > CONV_MAX - 1)
+        n = CONV_MAX - 1;
+    if (n)
+        memcpy(text, s, n);
+    text[n] = '\0';
+}
+
+/* SQLite reads the longest leading decimal integer, clamped; 0 when none. */
+static int64_t bytes_to_int(const void *p, size_t n)
+{
+    char text[CONV_MAX];
+    conv_prefix(text, p, n);
+    return (int64_t)strtoll(text, NULL, 10);
+}
+
+/* SQLite reads the longest leading decimal real; it knows no "inf", "nan"
+ * or hex floats, which strtod would accept, so those are cut first. A
+ * minus sign before no number at all still gives -0.0, as in SQLite. */
+static double bytes_to_real(const void *p, size_t n)
+{
+    char text[CONV_MAX], *end;
+    conv_prefix(text, p, n);
+    char *t = text + (text[0] == '+' || text[0] == '-');
+    double none = text[0] == '-' ? -0.0 : 0.0;
+    if (!isdigit((unsigned char)*t) && *t != '.')
+        return none;
+    if (t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))
+        t[1] = '\0';
+    double d = strtod(text, &end);
+    return end == text ? none : d;
+}
+
+/* ---- writer: the dictionary ---- */
+
+static uint64_t hash_bytes(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3u;
+    }
+    return h;
+}
+
+static void dict_rehash(struct dict *d)
+{
+    size_t nslots = d->nslots ? d->nslots * 2 : 16;
+    free(d->slots);
+    d->slots = xcalloc(nslots, sizeof(*d->slots));
+    d->nslots = nslots;
+    for (size_t k = 0; k < d->nents; k++) {
+        size_t i = (size_t)d->ents[k].hash & (nslots - 1);
+        while (d->slots[i])
+            i = (i + 1) & (nslots - 1);
+        d->slots[i] = (uint32_t)(k + 1);
+    }
+}
+
+static void *grow_array(void *p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return p;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    *cap = n;
+    return xrealloc(p, n * size);
+}
+
+/* Index of the entry holding 'p'/'n', added when new; -1 when the bytes
+ * cannot be kept. At most COLENC_MAX_ROWS entries, so indexes fit 32 bits. */
+static int64_t dict_intern(struct dict *d, const void *p, size_t n)
+{
+    if (2 * (d->nents + 1) > d->nslots)
+        dict_rehash(d);
+    uint64_t h = hash_bytes(p, n);
+    size_t mask = d->nslots - 1;
+    size_t i = (size_t)h & mask;
+    for (; d->slots[i]; i = (i + 1) & mask) {
+        const struct dict_ent *e = &d->ents[d->slots[i] - 1];
+        if (e->hash == h && e->len == n && (n == 0 || memcmp(d->bytes.data + e->off, p, n) == 0))
+            return d->slots[i] - 1;
+    }
+    size_t off = d->bytes.len;
+    if (buf_append(&d->bytes, p, n))
+        return -1;
+    d->ents = grow_array(d->ents, &d->entcap, d->nents + 1, sizeof(*d->ents));
+    d->ents[d->nents] = (struct dict_ent){off, n, h};
+    d->slots[i] = (uint32_t)(d->nents + 1);
+    return (int64_t)d->nents++;
+}
+
+static void dict_reset(struct dict *d)
+{
+    buf_reset(&d->bytes);
+    d->nents = 0;
+    if (d->slots)
+        memset(d->slots, 0, d->nslots * sizeof(*d->slots));
+}
+
+/* ---- writer: rows ---- */
+
+struct colenc_writer *colenc_writer_new(enum colenc_type type)
+{
+    assert(type >= COLENC_INT && type <= COLENC_BLOB);
+    struct colenc_writer *w = xcalloc(1, sizeof(*w));
+    w->type = type;
+    buf_init(&w->nulls, 0);
+    buf_init(&w->dict.bytes, 0);
+    return w;
+}
+
+void colenc_writer_free(struct colenc_writer *w)
+{
+    if (!w)
+        return;
+    buf_release(&w->nulls);
+    free(w->ints);
+    free(w->reals);
+    free(w->idx);
+    buf_release(&w->dict.bytes);
+    free(w->dict.ents);
+    free(w->dict.slots);
+    ZSTD_freeCCtx(w->cctx);
+    free(w);
+}
+
+static void writer_reset(struct colenc_writer *w)
+{
+    w->rows = 0;
+    w->nvals = 0;
+    w->broken = 0;
+    buf_reset(&w->nulls);
+    dict_reset(&w->dict);
+}
+
+size_t colenc_writer_rows(const struct colenc_writer *w)
+{
+    return w->rows;
+}
+
+/* Count one more row; 1 when its value is to be kept, 0 when the row is past
+ * COLENC_MAX_ROWS (counted only, so that colenc_finish fails). */
+static int row_add(struct colenc_writer *w, int is_null)
+{
+    size_t r = w->rows++;
+    if (r >= COLENC_MAX_ROWS)
+        return 0;
+    if (r % 8 == 0 && buf_putc(&w->nulls, 0)) {
+        w->broken = 1;
+        return 0;
+    }
+    if (is_null)
+        ((unsigned char *)w->nulls.data)[r / 8] |= (unsigned char)(1u << (r % 8));
+    return 1;
+}
+
+static void keep_int(struct colenc_writer *w, int64_t v)
+{
+    w->ints = grow_array(w->ints, &w->valcap, w->nvals + 1, sizeof(*w->ints));
+    w->ints[w->nvals++] = v;
+}
+
+static void keep_real(struct colenc_writer *w, double v)
+{
+    w->reals = grow_array(w->reals, &w->valcap, w->nvals + 1, sizeof(*w->reals));
+    w->reals[w->nvals++] = v;
+}
+
+static void keep_bytes(struct colenc_writer *w, const void *p, size_t n)
+{
+    int64_t k = dict_intern(&w->dict, p, n);
+    if (k < 0) {
+        w->broken = 1;
+        return;
+    }
+    w->idx = grow_array(w->idx, &w->valcap, w->nvals + 1, sizeof(*w->idx));
+    w->idx[w->nvals++] = (uint32_t)k;
+}
+
+void colenc_put_null(struct colenc_writer *w)
+{
+    (void)row_add(w, 1);
+}
+
+void colenc_put_int(struct colenc_writer *w, int64_t v)
+{
+    char text[32];
+    if (!row_add(w, 0))
+        return;
+    if (w->type == COLENC_INT) {
+        keep_int(w, v);
+    } else if (w->type == COLENC_REAL) {
+        keep_real(w, (double)v);
+    } else {
+        int n = snprintf(text, sizeof(text), "%" PRId64, v);
+        keep_bytes(w, text, (size_t)n);
+    }
+}
+
+void colenc_put_real(struct colenc_writer *w, double v)
+{
+    char text[64];
+    if (!row_add(w, 0))
+        return;
+    if (w->type == COLENC_INT) {
+        keep_int(w, real_to_int(v));
+    } else if (w->type == COLENC_REAL) {
+        keep_real(w, v);
+    } else {
+        /* SQLite's own REAL to TEXT rendering */
+        sqlite3_snprintf((int)sizeof(text), text, "%!.15g", v);
+        keep_bytes(w, text, strlen(text));
+    }
+}
+
+void colenc_put_bytes(struct colenc_writer *w, const void *p, size_t n)
+{
+    if (!row_add(w, 0))
+        return;
+    if (w->type == COLENC_INT)
+        keep_int(w, bytes_to_int(p, n));
+    else if (w->type == COLENC_REAL)
+        keep_real(w, bytes_to_real(p, n));
+    else
+        keep_bytes(w, p, n);
+}
+
+void colenc_put_value(struct colenc_writer *w, sqlite3_value *v)
+{
+    const void *p;
+    if (sqlite3_value_type(v) == SQLITE_NULL) {
+        colenc_put_null(w);
+        return;
+    }
+    switch (w->type) {
+    case COLENC_INT:
+        colenc_put_int(w, sqlite3_value_int64(v));
+        break;
+    case COLENC_REAL:
+        colenc_put_real(w, sqlite3_value_double(v));
+        break;
+    case COLENC_TEXT:
+        p = sqlite3_value_text(v); /* before _bytes, as SQLite asks */
+        colenc_put_bytes(w, p, p ? (size_t)sqlite3_value_bytes(v) : 0);
+        break;
+    case COLENC_BLOB:
+        /* a zero-length blob gives NULL here: still an empty value */
+        p = sqlite3_value_blob(v);
+        colenc_put_bytes(w, p, p ? (size_t)sqlite3_value_bytes(v) : 0);
+        break;
+    }
+}
+
+/* ---- writer: encoding ---- */
+
+/* 'D' when the dictionary layout is strictly smaller than the plain one. */
+static char choose_enc(const struct colenc_writer *w)
+{
+    if (w->type == COLENC_INT)
+        return 'I';
+    if (w->type == COLENC_REAL)
+        return 'R';
+    const struct dict *d = &w->dict;
+    uint64_t plain = 0, dict = varint_len(d->nents);
+    for (size_t k = 0; k < d->nents; k++)
+        dict += varint_len(d->ents[k].len) + d->ents[k].len;
+    for (size_t i = 0; i < w->nvals; i++) {
+        const struct dict_ent *e = &d->ents[w->idx[i]];
+        plain += varint_len(e->len) + e->len;
+        dict += varint_len(w->idx[i]);
+    }
+    char enc = dict < plain ? 'D' : 'S';
+    return w->type == COLENC_BLOB ? (char)(enc - 'A' + 'a') : enc;
+}
+
+static int encode_ints(const struct colenc_writer *w, struct buf *raw)
+{
+    uint64_t prev = 0;
+    for (size_t i = 0; i < w->nvals; i++) {
+        uint64_t v = (uint64_t)w->ints[i];
+        if (put_varint(raw, zigzag(v - prev)))
+            return -1;
+        prev = v;
+    }
+    return 0;
+}
+
+static int encode_reals(const struct colenc_writer *w, struct buf *raw)
+{
+    for (size_t i = 0; i < w->nvals; i++) {
+        uint64_t u;
+        unsigned char le[8];
+        memcpy(&u, &w->reals[i], sizeof(u));
+        for (int b = 0; b < 8; b++)
+            le[b] = (unsigned char)(u >> (8 * b));
+        if (buf_append(raw, le, sizeof(le)))
+            return -1;
+    }
+    return 0;
+}
+
+static int put_entry(const struct dict *d, size_t k, struct buf *raw)
+{
+    const struct dict_ent *e = &d->ents[k];
+    if (put_varint(raw, e->len) || buf_append(raw, d->bytes.data + e->off, e->len))
+        return -1;
+    return 0;
+}
+
+static int encode_plain(const struct colenc_writer *w, struct buf *raw)
+{
+    for (size_t i = 0; i < w->nvals; i++)
+        if (put_entry(&w->dict, w->idx[i], raw))
+            return -1;
+    return 0;
+}
+
+static int encode_dict(const struct colenc_writer *w, struct buf *raw)
+{
+    if (put_varint(raw, w->dict.nents))
+        return -1;
+    for (size_t k = 0; k < w->dict.nents; k++)
+        if (put_entry(&w->dict, k, raw))
+            return -1;
+    for (size_t i = 0; i < w->nvals; i++)
+        if (put_varint(raw, w->idx[i]))
+            return -1;
+    return 0;
+}
+
+/* The uncompressed column into 'raw'; -1 when it passes raw's ceiling. */
+static int encode(const struct colenc_writer *w, struct buf *raw)
+{
+    char enc = choose_enc(w);
+    if (buf_putc(raw, enc) || put_varint(raw, w->rows) ||
+        buf_append(raw, w->nulls.data, w->nulls.len))
+        return -1;
+    switch (enc) {
+    case 'I':
+        return encode_ints(w, raw);
+    case 'R':
+        return encode_reals(w, raw);
+    case 'D':
+    case 'd':
+        return encode_dict(w, raw);
+    default:
+        return encode_plain(w, raw);
+    }
+}
+
+/* The frame goes to 'out' in one append, so on failure 'out' is unchanged;
+ * the writer is reset either way. */
+int colenc_finish(struct colenc_writer *w, int level, struct buf *out)
+{
+    struct buf raw;
+    char *frame = NULL;
+    size_t cap, n;
+    int rc = -1;
+
+    buf_init(&raw, COLENC_MAX_RAW);
+    if (w->broken || w->rows > COLENC_MAX_ROWS || encode(w, &raw) != 0)
+        goto fail;
+    if (!w->cctx && !(w->cctx = ZSTD_createCCtx()))
+        goto fail;
+    cap = ZSTD_compressBound(raw.len);
+    frame = xmalloc(cap);
+    /* the one-shot API writes the content size into the frame header */
+    n = ZSTD_compressCCtx(w->cctx, frame, cap, raw.data, raw.len, level);
+    if (ZSTD_isError(n) || buf_append(out, frame, n))
+        goto fail;
+    rc = 0;
+fail:
+    free(frame);
+    buf_release(&raw);
+    writer_reset(w);
+    return rc;
+}
+
+/* ---- reader ---- */
+
+static size_t rd_left(const struct rd *r)
+{
+    return (size_t)(r->end - r->p);
+}
+
+/* At most VARINT_MAX bytes, none past the end, no bits past 64. */
+static int rd_varint(struct rd *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < VARINT_MAX; i++) {
+        if (r->p == r->end)
+            return -1;
+        unsigned b = *r->p++;
+        if (i == VARINT_MAX - 1 && b > 1)
+            return -1;
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int row_null(const struct colenc_column *c, size_t i)
+{
+    return (c->nulls[i / 8] >> (i % 8)) & 1;
+}
+
+static int enc_type(unsigned char enc, enum colenc_type *type)
+{
+    switch (enc) {
+    case 'I':
+        *type = COLENC_INT;
+        return 1;
+    case 'R':
+        *type = COLENC_REAL;
+        return 1;
+    case 'D':
+    case 'S':
+        *type = COLENC_TEXT;
+        return 1;
+    case 'd':
+    case 's':
+        *type = COLENC_BLOB;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Row count and null bitmap; '*nn' gets the number of non-NULL rows. */
+static const char *parse_nulls(struct colenc_column *c, struct rd *r, size_t *nn)
+{
+    uint64_t n;
+    size_t nb, nulls = 0;
+    if (rd_varint(r, &n))
+        return "truncated row count";
+    if (n > COLENC_MAX_ROWS)
+        return "more rows than COLENC_MAX_ROWS";
+    nb = ((size_t)n + 7) / 8;
+    if (rd_left(r) < nb)
+        return "truncated null bitmap";
+    c->rows = (size_t)n;
+    c->nulls = xmalloc(nb);
+    if (nb)
+        memcpy(c->nulls, r->p, nb);
+    r->p += nb;
+    if (n % 8 && c->nulls[nb - 1] >> (n % 8))
+        return "null bitmap has bits past the last row";
+    for (size_t i = 0; i < nb; i++)
+        nulls += (size_t)__builtin_popcount(c->nulls[i]);
+    *nn = c->rows - nulls;
+    return NULL;
+}
+
+static const char *parse_ints(struct colenc_column *c, struct rd *r, size_t nn)
+{
+    uint64_t prev = 0, z;
+    if (nn > rd_left(r)) /* every value takes a byte at least */
+        return "truncated integers";
+    c->ints = xcalloc(c->rows, sizeof(*c->ints));
+    for (size_t i = 0; i < c->rows; i++) {
+        if (row_null(c, i))
+            continue;
+        if (rd_varint(r, &z))
+            return "truncated or overlong integer";
+        prev += unzigzag(z);
+        c->ints[i] = to_int64(prev);
+    }
+    return NULL;
+}
+
+static const char *parse_reals(struct colenc_column *c, struct rd *r, size_t nn)
+{
+    if (nn > rd_left(r) / 8)
+        return "truncated reals";
+    c->reals = xcalloc(c->rows, sizeof(*c->reals));
+    for (size_t i = 0; i < c->rows; i++) {
+        uint64_t u = 0;
+        if (row_null(c, i))
+            continue;
+        for (int b = 0; b < 8; b++)
+            u |= (uint64_t)r->p[b] << (8 * b);
+        r->p += 8;
+        memcpy(&c->reals[i], &u, sizeof(u));
+    }
+    return NULL;
+}
+
+/* One len+bytes string copied into the arena (with its NUL) as 'e'. */
+static const char *parse_entry(struct colenc_column *c, struct rd *r, struct col_ent *e)
+{
+    uint64_t n;
+    if (rd_varint(r, &n))
+        return "truncated or overlong length";
+    if (n > rd_left(r))
+        return "value runs past the end of the column";
+    e->off = c->arena.len;
+    e->len = (size_t)n;
+    if (buf_append(&c->arena, r->p, e->len) || buf_putc(&c->arena, '\0'))
+        return "column too large";
+    r->p += e->len;
+    return NULL;
+}
+
+static const char *parse_plain(struct colenc_column *c, struct rd *r, size_t nn)
+{
+    const char *why;
+    if (nn > rd_left(r))
+        return "truncated values";
+    c->ents = xcalloc(nn, sizeof(*c->ents));
+    c->row_ent = xcalloc(c->rows, sizeof(*c->row_ent));
+    for (size_t i = 0; i < c->rows; i++) {
+        if (row_null(c, i))
+            continue;
+        if ((why = parse_entry(c, r, &c->ents[c->nents])) != NULL)
+            return why;
+        c->row_ent[i] = (uint32_t)c->nents++;
+    }
+    return NULL;
+}
+
+/* The writer never keeps an entry no row uses, so ndict <= nn. */
+static const char *parse_dict(struct colenc_column *c, struct rd *r, size_t nn)
+{
+    uint64_t ndict, k;
+    const char *why;
+    if (rd_varint(r, &ndict))
+        return "truncated dictionary size";
+    if (ndict > nn || ndict > rd_left(r))
+        return "dictionary larger than its column";
+    c->ents = xcalloc((size_t)ndict, sizeof(*c->ents));
+    for (; c->nents < ndict; c->nents++)
+        if ((why = parse_entry(c, r, &c->ents[c->nents])) != NULL)
+            return why;
+    if (nn > rd_left(r))
+        return "truncated dictionary indexes";
+    c->row_ent = xcalloc(c->rows, sizeof(*c->row_ent));
+    for (size_t i = 0; i < c->rows; i++) {
+        if (row_null(c, i))
+            continue;
+        if (rd_varint(r, &k))
+            return "truncated or overlong dictionary index";
+        if (k >= ndict)
+            return "dictionary index out of range";
+        c->row_ent[i] = (uint32_t)k;
+    }
+    return NULL;
+}
+
+/* Fill 'c' from the decompressed column; NULL, or why the bytes are bad. */
+static const char *parse(struct colenc_column *c, const unsigned char *p, size_t len)
+{
+    struct rd r = {p, p + len};
+    const char *why;
+    size_t nn;
+    unsigned char enc;
+
+    if (len == 0)
+        return "empty column";
+    enc = *r.p++;
+    if (!enc_type(enc, &c->type))
+        return "unknown column encoding";
+    if ((why = parse_nulls(c, &r, &nn)) != NULL)
+        return why;
+    if (enc == 'I')
+        why = parse_ints(c, &r, nn);
+    else if (enc == 'R')
+        why = parse_reals(c, &r, nn);
+    else if (enc == 'D' || enc == 'd')
+        why = parse_dict(c, &r, nn);
+    else
+        why = parse_plain(c, &r, nn);
+    if (why)
+        return why;
+    return r.p == r.end ? NULL : "bytes after the last value";
+}
+
+/* The one zstd frame of 'blob' into '*raw' (caller frees, also on error). */
+static const char *decompress(const void *blob, size_t len, unsigned char **raw, size_t *rawlen)
+{
+    unsigned long long size = ZSTD_getFrameContentSize(blob, len);
+    size_t got;
+    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
+        return "not a zstd frame with its content size";
+    if (size > COLENC_MAX_RAW)
+        return "column larger than 64 MiB";
+    if (ZSTD_findFrameCompressedSize(blob, len) != len)
+        return "truncated zstd frame or bytes after it";
+    *raw = xmalloc((size_t)size);
+    got = ZSTD_decompress(*raw, (size_t)size, blob, len);
+    if (ZSTD_isError(got) || got != size)
+        return "corrupt zstd frame";
+    *rawlen = got;
+    return NULL;
+}
+
+int colenc_decode(const void *blob, size_t len, struct colenc_column **out, char *err,
+                  size_t errlen)
+{
+    unsigned char *raw = NULL;
+    size_t rawlen = 0;
+    struct colenc_column *c = NULL;
+    const char *why;
+
+    *out = NULL;
+    if ((why = decompress(blob, len, &raw, &rawlen)) != NULL)
+        goto fail;
+    c = xcalloc(1, sizeof(*c));
+    buf_init(&c->arena, 0);
+    if ((why = parse(c, raw, rawlen)) != NULL)
+        goto fail;
+    free(raw);
+    *out = c;
+    return 0;
+fail:
+    if (err && errlen)
+        snprintf(err, errlen, "%s", why);
+    colenc_column_free(c);
+    free(raw);
+    return -1;
+}
+
+void colenc_column_free(struct colenc_column *c)
+{
+    if (!c)
+        return;
+    free(c->nulls);
+    free(c->ints);
+    free(c->reals);
+    free(c->row_ent);
+    free(c->ents);
+    buf_release(&c->arena);
+    free(c);
+}
+
+/* ---- accessors ---- */
+
+size_t colenc_rows(const struct colenc_column *c)
+{
+    return c->rows;
+}
+
+enum colenc_type colenc_col_type(const struct colenc_column *c)
+{
+    return c->type;
+}
+
+int colenc_is_null(const struct colenc_column *c, size_t i)
+{
+    assert(i < c->rows);
+    return row_null(c, i);
+}
+
+/* The typed accessors assert the column's type; the NULL checks keep a
+ * mismatch harmless when asserts are compiled out. */
+int64_t colenc_int(const struct colenc_column *c, size_t i)
+{
+    assert(i < c->rows);
+    assert(c->type == COLENC_INT);
+    return c->ints ? c->ints[i] : 0;
+}
+
+double colenc_real(const struct colenc_column *c, size_t i)
+{
+    assert(i < c->rows);
+    assert(c->type == COLENC_REAL);
+    return c->reals ? c->reals[i] : 0.0;
+}
+
+const char *colenc_bytes(const struct colenc_column *c, size_t i, size_t *len)
+{
+    assert(i < c->rows);
+    assert(c->type == COLENC_TEXT || c->type == COLENC_BLOB);
+    if (len)
+        *len = 0;
+    if (!c->row_ent || row_null(c, i))
+        return NULL;
+    const struct col_ent *e = &c->ents[c->row_ent[i]];
+    if (len)
+        *len = e->len;
+    return c->arena.data + e->off;
+}
+
+void colenc_result(const struct colenc_column *c, size_t i, sqlite3_context *ctx)
+{
+    const char *p;
+    size_t len;
+
+    assert(i < c->rows);
+    if (row_null(c, i)) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    switch (c->type) {
+    case COLENC_INT:
+        sqlite3_result_int64(ctx, c->ints[i]);
+        break;
+    case COLENC_REAL:
+        sqlite3_result_double(ctx, c->reals[i]);
+        break;
+    case COLENC_TEXT:
+        p = colenc_bytes(c, i, &len);
+        sqlite3_result_text64(ctx, p, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+        break;
+    case COLENC_BLOB:
+        p = colenc_bytes(c, i, &len);
+        sqlite3_result_blob64(ctx, p, len, SQLITE_TRANSIENT);
+        break;
+    }
+}

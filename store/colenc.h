@@ -1,0 +1,83 @@
+/*
+ * colenc: one column of a columnar segment (DESIGN.md §5), encoded for its
+ * type and compressed as one zstd frame. Layout before compression:
+ *
+ *     enc(1) n(varint) nulls(ceil(n/8) bytes, bit i set = row i is NULL)
+ *     payload for the non-NULL rows, by 'enc':
+ *       'I'  integers: zigzag varints of the delta from the previous
+ *            non-NULL value (timestamps and counts shrink to a byte or two)
+ *       'R'  reals: 8 bytes each, little-endian IEEE 754
+ *       'D'  dictionary (low-cardinality text/blob): ndict(varint), each
+ *            entry len(varint)+bytes, then one varint entry index per row
+ *       'S'  plain text/blob: len(varint)+bytes per row
+ *       'd', 's'  the same two for BLOB columns (so a column says its type)
+ *
+ * The writer picks 'D' for text/blob columns when it is smaller than 'S'.
+ * Decoding checks every length and index against the bytes it has: a
+ * corrupt column is an error, never a read out of bounds.
+ *
+ * A colenc_writer and a colenc_column are each used by one thread at a
+ * time.
+ */
+#ifndef STORE_COLENC_H
+#define STORE_COLENC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "core/buf.h"
+
+enum colenc_type { COLENC_INT = 1, COLENC_REAL = 2, COLENC_TEXT = 3, COLENC_BLOB = 4 };
+
+#define COLENC_MAX_ROWS (1u << 20) /* rows in one column, writer and reader */
+
+struct colenc_writer;
+struct colenc_column;
+
+/* A writer for a column of 'type' (caller frees with colenc_writer_free,
+ * which accepts NULL). */
+struct colenc_writer *colenc_writer_new(enum colenc_type type);
+void colenc_writer_free(struct colenc_writer *w);
+
+/* Append one row. A value of another type is converted to the column's
+ * (as SQLite's sqlite3_value_int64 / _double / _text / _blob would);
+ * NULL stays NULL. 'p' is copied. */
+void colenc_put_null(struct colenc_writer *w);
+void colenc_put_int(struct colenc_writer *w, int64_t v);
+void colenc_put_real(struct colenc_writer *w, double v);
+void colenc_put_bytes(struct colenc_writer *w, const void *p, size_t n);
+void colenc_put_value(struct colenc_writer *w, sqlite3_value *v);
+
+/* Rows appended so far. */
+size_t colenc_writer_rows(const struct colenc_writer *w);
+
+/* Encode the rows and compress them at zstd 'level', appending the frame
+ * to 'out'; the writer is reset (empty, same type) for reuse. Returns 0,
+ * or -1 when 'out' hits its ceiling or zstd fails. */
+int colenc_finish(struct colenc_writer *w, int level, struct buf *out)
+    __attribute__((warn_unused_result));
+
+/* Decode a column from 'len' bytes of 'blob' (borrowed; not kept). Returns
+ * 0 with *out (caller frees with colenc_column_free, accepts NULL), or -1
+ * with a message in 'err' when the bytes are not a valid column or it has
+ * more than COLENC_MAX_ROWS rows. */
+int colenc_decode(const void *blob, size_t len, struct colenc_column **out, char *err,
+                  size_t errlen) __attribute__((warn_unused_result));
+void colenc_column_free(struct colenc_column *c);
+
+/* Accessors; 'i' < colenc_rows(c) (checked with assert). */
+size_t colenc_rows(const struct colenc_column *c);
+enum colenc_type colenc_col_type(const struct colenc_column *c);
+int colenc_is_null(const struct colenc_column *c, size_t i);
+int64_t colenc_int(const struct colenc_column *c, size_t i);  /* 0 for NULL */
+double colenc_real(const struct colenc_column *c, size_t i);  /* 0 for NULL */
+/* Text or blob bytes of row i (borrowed until colenc_column_free; text is
+ * NUL-terminated); NULL for a NULL row. */
+const char *colenc_bytes(const struct colenc_column *c, size_t i, size_t *len);
+
+/* Row i as the result of an SQL function or virtual-table column (copied). */
+void colenc_result(const struct colenc_column *c, size_t i, sqlite3_context *ctx);
+
+#endif

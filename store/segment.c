@@ -1,0 +1,676 @@
+/*
+ * segment: compaction of hot rows into columnar segments, and reading them
+ * back (see segment.h).
+ *
+ * Tables (schema v3):
+ *   segments(id, project, nrows, min_start, max_start, key_bloom,
+ *            trace_bloom, bytes, tombstones, created_ns)
+ *   segment_cols(segment_id, col, data)       one colenc frame per column
+ *   segment_tombstones(segment_id, row)       rows moved back to span_rows
+ *
+ * Invariants:
+ *  - a row is in exactly one place: span_rows, or one segment without a
+ *    tombstone (compaction and resurrection each move rows inside one
+ *    transaction);
+ *  - the writer's segindex mirrors `segments` (zone maps and key Bloom
+ *    filters); after a rollback it is reloaded from the table.
+ */
+#include "store/segment.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/ids.h"
+#include "core/timeutil.h"
+#include "core/xmem.h"
+
+const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
+    {"project", COLENC_TEXT},
+    {"trace_id", COLENC_TEXT},
+    {"span_id", COLENC_TEXT},
+    {"parent_span_id", COLENC_TEXT},
+    {"name", COLENC_TEXT},
+    {"kind", COLENC_TEXT},
+    {"start_ns", COLENC_INT},
+    {"end_ns", COLENC_INT},
+    {"ttft_ms", COLENC_REAL},
+    {"queue_ms", COLENC_REAL},
+    {"tool_ms", COLENC_REAL},
+    {"provider", COLENC_TEXT},
+    {"model", COLENC_TEXT},
+    {"response_model", COLENC_TEXT},
+    {"input_tokens", COLENC_INT},
+    {"output_tokens", COLENC_INT},
+    {"cache_read_tokens", COLENC_INT},
+    {"cache_write_tokens", COLENC_INT},
+    {"cache_write_1h_tokens", COLENC_INT},
+    {"reasoning_tokens", COLENC_INT},
+    {"cost_nusd", COLENC_INT},
+    {"price_version", COLENC_TEXT},
+    {"status", COLENC_TEXT},
+    {"error_code", COLENC_TEXT},
+    {"error_message", COLENC_TEXT},
+    {"user_id", COLENC_TEXT},
+    {"session_id", COLENC_TEXT},
+    {"tenant", COLENC_TEXT},
+    {"version_set", COLENC_TEXT},
+    {"prompt_name", COLENC_TEXT},
+    {"prompt_version", COLENC_INT},
+    {"prompt_vars", COLENC_TEXT},
+    {"input", COLENC_BLOB},
+    {"output", COLENC_BLOB},
+    {"params", COLENC_TEXT},
+    {"tags", COLENC_TEXT},
+    {"attributes", COLENC_TEXT},
+    {"service_name", COLENC_TEXT},
+    {"service_version", COLENC_TEXT},
+    {"service_tier", COLENC_TEXT},
+    {"finish_reason", COLENC_TEXT},
+    {"replay_of", COLENC_TEXT},
+    {"io_from_logs", COLENC_INT},
+    {"ingested_ns", COLENC_INT},
+    {"input_refs", COLENC_BLOB},
+    {"output_refs", COLENC_BLOB},
+};
+
+#define COL_LEVEL 3        /* zstd level of segment columns */
+#define KEY_BLOOM_BITS 16  /* per row: ~0.05 % false positives */
+#define TRACE_BLOOM_BITS 10 /* per row: ~1 % */
+
+/* ---- Bloom filters ---- */
+
+static uint64_t key_hash(const char *trace_id, const char *span_id)
+{
+    char k[64];
+    int n = snprintf(k, sizeof(k), "%s/%s", trace_id ? trace_id : "", span_id ? span_id : "");
+    return ids_hash64(k, (size_t)n < sizeof(k) ? (size_t)n : sizeof(k) - 1, 0x5e6d);
+}
+
+static uint64_t trace_hash(const char *trace_id)
+{
+    return ids_hash64(trace_id, strlen(trace_id), 0x7ace);
+}
+
+static int bloom_probes(size_t bits_per_row)
+{
+    return bits_per_row >= 16 ? 11 : 7;
+}
+
+static void bloom_add(uint8_t *bits, size_t nbytes, int k, uint64_t h)
+{
+    uint64_t m = (uint64_t)nbytes * 8, h1 = h & 0xffffffffu, h2 = (h >> 32) | 1;
+    for (int i = 0; i < k; i++) {
+        uint64_t b = (h1 + (uint64_t)i * h2) % m;
+        bits[b / 8] |= (uint8_t)(1u << (b % 8));
+    }
+}
+
+static int bloom_has(const uint8_t *bits, size_t nbytes, int k, uint64_t h)
+{
+    if (nbytes == 0)
+        return 0;
+    uint64_t m = (uint64_t)nbytes * 8, h1 = h & 0xffffffffu, h2 = (h >> 32) | 1;
+    for (int i = 0; i < k; i++) {
+        uint64_t b = (h1 + (uint64_t)i * h2) % m;
+        if (!(bits[b / 8] & (1u << (b % 8))))
+            return 0;
+    }
+    return 1;
+}
+
+static size_t bloom_bytes(size_t rows, size_t bits_per_row)
+{
+    size_t n = (rows * bits_per_row + 7) / 8;
+    return n < 8 ? 8 : n;
+}
+
+int segment_bloom_maybe(const void *bloom, size_t n, const char *trace_id)
+{
+    return bloom_has(bloom, n, bloom_probes(TRACE_BLOOM_BITS), trace_hash(trace_id));
+}
+
+/* ---- the writer's index ---- */
+
+struct seginfo {
+    int64_t id, nrows, min_start, max_start;
+    char *project;
+    uint8_t *keys; /* key Bloom filter */
+    size_t nkeys;
+};
+
+struct segindex {
+    sqlite3 *db;
+    struct seginfo *segs;
+    size_t n, cap;
+    int64_t hot_rows;
+};
+
+static void seginfo_release(struct seginfo *s)
+{
+    free(s->project);
+    free(s->keys);
+}
+
+static void index_clear(struct segindex *ix)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        seginfo_release(&ix->segs[i]);
+    ix->n = 0;
+}
+
+static struct seginfo *index_add(struct segindex *ix)
+{
+    if (ix->n == ix->cap) {
+        ix->cap = ix->cap ? ix->cap * 2 : 64;
+        ix->segs = xrealloc(ix->segs, ix->cap * sizeof(*ix->segs));
+    }
+    struct seginfo *s = &ix->segs[ix->n++];
+    memset(s, 0, sizeof(*s));
+    return s;
+}
+
+static int64_t one_int(sqlite3 *db, const char *sql, int *ok)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = 0;
+    *ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
+    if (*ok)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int segindex_reload(struct segindex *ix, char *err, size_t errlen)
+{
+    index_clear(ix);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(ix->db,
+                                "SELECT id, project, nrows, min_start, max_start, key_bloom"
+                                " FROM segments ORDER BY id",
+                                -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct seginfo *s = index_add(ix);
+        s->id = sqlite3_column_int64(st, 0);
+        s->project = xstrdup((const char *)sqlite3_column_text(st, 1));
+        s->nrows = sqlite3_column_int64(st, 2);
+        s->min_start = sqlite3_column_int64(st, 3);
+        s->max_start = sqlite3_column_int64(st, 4);
+        s->nkeys = (size_t)sqlite3_column_bytes(st, 5);
+        s->keys = xmalloc(s->nkeys + 1);
+        memcpy(s->keys, sqlite3_column_blob(st, 5), s->nkeys);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    int ok = 0;
+    ix->hot_rows = one_int(ix->db, "SELECT count(*) FROM span_rows", &ok);
+    if ((rc != SQLITE_DONE && rc != SQLITE_OK) || !ok) {
+        snprintf(err, errlen, "cannot read segments: %s", sqlite3_errmsg(ix->db));
+        return -1;
+    }
+    return 0;
+}
+
+int segindex_open(struct segindex **out, sqlite3 *db, char *err, size_t errlen)
+{
+    struct segindex *ix = xcalloc(1, sizeof(*ix));
+    ix->db = db;
+    *out = NULL;
+    if (segindex_reload(ix, err, errlen) != 0) {
+        segindex_close(ix);
+        return -1;
+    }
+    *out = ix;
+    return 0;
+}
+
+void segindex_close(struct segindex *ix)
+{
+    if (!ix)
+        return;
+    index_clear(ix);
+    free(ix->segs);
+    free(ix);
+}
+
+int64_t segindex_hot_rows(const struct segindex *ix)
+{
+    return ix->hot_rows;
+}
+
+size_t segindex_segments(const struct segindex *ix)
+{
+    return ix->n;
+}
+
+void segindex_add_hot(struct segindex *ix, int64_t n)
+{
+    ix->hot_rows += n;
+}
+
+/* ---- compaction ---- */
+
+/* A segment being built: one column writer per stored column. */
+struct builder {
+    struct colenc_writer *cols[SEGMENT_NCOLS];
+    char *project;
+    int64_t min_start, max_start;
+    uint64_t *keyh, *traceh; /* per row */
+    size_t n;
+};
+
+static void builder_init(struct builder *b)
+{
+    memset(b, 0, sizeof(*b));
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        b->cols[c] = colenc_writer_new(segment_cols[c].type);
+    b->keyh = xmalloc(SEGMENT_MAX_ROWS * sizeof(*b->keyh));
+    b->traceh = xmalloc(SEGMENT_MAX_ROWS * sizeof(*b->traceh));
+}
+
+static void builder_release(struct builder *b)
+{
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        colenc_writer_free(b->cols[c]);
+    free(b->project);
+    free(b->keyh);
+    free(b->traceh);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Append the current row of 'st' (the stored columns in segment order). */
+static void builder_add(struct builder *b, sqlite3_stmt *st)
+{
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        colenc_put_value(b->cols[c], sqlite3_column_value(st, c));
+    int64_t start = sqlite3_column_int64(st, SC_START_NS);
+    if (b->n == 0 || start < b->min_start)
+        b->min_start = start;
+    if (b->n == 0 || start > b->max_start)
+        b->max_start = start;
+    const char *trace = (const char *)sqlite3_column_text(st, SC_TRACE_ID);
+    const char *span = (const char *)sqlite3_column_text(st, SC_SPAN_ID);
+    b->keyh[b->n] = key_hash(trace, span);
+    b->traceh[b->n] = trace_hash(trace ? trace : "");
+    b->n++;
+}
+
+static uint8_t *make_bloom(const uint64_t *h, size_t n, size_t bits_per_row, size_t *len)
+{
+    *len = bloom_bytes(n, bits_per_row);
+    uint8_t *bits = xcalloc(1, *len);
+    for (size_t i = 0; i < n; i++)
+        bloom_add(bits, *len, bloom_probes(bits_per_row), h[i]);
+    return bits;
+}
+
+static int exec_bound(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+/* Write the segment 'b' holds and add it to the index; 'b' is emptied. */
+static int builder_flush(struct segindex *ix, struct builder *b, char *err, size_t errlen)
+{
+    sqlite3_stmt *seg = NULL, *col = NULL;
+    uint8_t *keys = NULL, *traces = NULL;
+    size_t nkeys = 0, ntraces = 0;
+    struct buf data;
+    buf_init(&data, 0);
+    int rc = -1;
+    if (sqlite3_prepare_v2(ix->db,
+                           "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
+                           " trace_bloom, bytes, created_ns) VALUES(?1,?2,?3,?4,?5,?6,0,?7)",
+                           -1, &seg, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(ix->db,
+                           "INSERT INTO segment_cols(segment_id, col, data) VALUES(?1,?2,?3)", -1,
+                           &col, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(ix->db));
+        goto done;
+    }
+    keys = make_bloom(b->keyh, b->n, KEY_BLOOM_BITS, &nkeys);
+    traces = make_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, &ntraces);
+    sqlite3_bind_text(seg, 1, b->project, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(seg, 2, (int64_t)b->n);
+    sqlite3_bind_int64(seg, 3, b->min_start);
+    sqlite3_bind_int64(seg, 4, b->max_start);
+    sqlite3_bind_blob(seg, 5, keys, (int)nkeys, SQLITE_STATIC);
+    sqlite3_bind_blob(seg, 6, traces, (int)ntraces, SQLITE_STATIC);
+    sqlite3_bind_int64(seg, 7, time_now_ns());
+    if (exec_bound(ix->db, seg, err, errlen))
+        goto done;
+    int64_t id = sqlite3_last_insert_rowid(ix->db);
+    int64_t bytes = (int64_t)(nkeys + ntraces);
+    for (int c = 0; c < SEGMENT_NCOLS; c++) {
+        buf_reset(&data);
+        if (colenc_finish(b->cols[c], COL_LEVEL, &data) != 0) {
+            snprintf(err, errlen, "segment write: cannot encode column %s", segment_cols[c].name);
+            goto done;
+        }
+        sqlite3_bind_int64(col, 1, id);
+        sqlite3_bind_int(col, 2, c);
+        sqlite3_bind_blob64(col, 3, data.data, data.len, SQLITE_STATIC);
+        if (exec_bound(ix->db, col, err, errlen))
+            goto done;
+        bytes += (int64_t)data.len;
+    }
+    char sql[96];
+    snprintf(sql, sizeof(sql), "UPDATE segments SET bytes=%lld WHERE id=%lld", (long long)bytes,
+             (long long)id);
+    if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(ix->db));
+        goto done;
+    }
+    struct seginfo *s = index_add(ix);
+    s->id = id;
+    s->nrows = (int64_t)b->n;
+    s->min_start = b->min_start;
+    s->max_start = b->max_start;
+    s->project = b->project;
+    s->keys = keys;
+    s->nkeys = nkeys;
+    b->project = NULL;
+    keys = NULL;
+    b->n = 0;
+    rc = 0;
+done:
+    sqlite3_finalize(seg);
+    sqlite3_finalize(col);
+    free(keys);
+    free(traces);
+    buf_release(&data);
+    return rc;
+}
+
+/* "SELECT <stored columns> FROM span_rows" + 'tail' (caller frees). */
+static char *select_cols(const char *tail)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = buf_puts(&b, "SELECT ");
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        rc |= buf_printf(&b, "%s%s", c ? "," : "", segment_cols[c].name);
+    rc |= buf_printf(&b, " FROM %s", tail);
+    (void)rc; /* no ceiling */
+    return buf_take(&b, NULL);
+}
+
+int segment_compact(struct segindex *ix, int max_rows, int *moved, char *err, size_t errlen)
+{
+    *moved = 0;
+    if (max_rows > SEGMENT_MAX_ROWS)
+        max_rows = SEGMENT_MAX_ROWS;
+    int ok = 0;
+    char q[160];
+    snprintf(q, sizeof(q),
+             "SELECT max(id) FROM (SELECT id FROM span_rows ORDER BY id LIMIT %d)", max_rows);
+    int64_t last = one_int(ix->db, q, &ok);
+    if (!ok) {
+        snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(ix->db));
+        return -1;
+    }
+    if (last == 0)
+        return 0;
+    char *sql = select_cols("span_rows WHERE id <= ?1 ORDER BY project, start_ns, id");
+    sqlite3_stmt *st = NULL;
+    struct builder b;
+    builder_init(&b);
+    int rc = sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : -1;
+    free(sql);
+    if (rc == 0)
+        sqlite3_bind_int64(st, 1, last);
+    int step;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *project = (const char *)sqlite3_column_text(st, SC_PROJECT);
+        if (b.n && strcmp(b.project, project ? project : "") != 0)
+            rc = builder_flush(ix, &b, err, errlen);
+        if (rc == 0 && b.n == 0)
+            xstrset(&b.project, project ? project : "");
+        if (rc == 0) {
+            builder_add(&b, st);
+            (*moved)++;
+        }
+    }
+    if (rc == 0 && step != SQLITE_DONE) {
+        snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(ix->db));
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && b.n)
+        rc = builder_flush(ix, &b, err, errlen);
+    builder_release(&b);
+    if (rc == 0) {
+        snprintf(q, sizeof(q), "DELETE FROM span_rows WHERE id <= %lld", (long long)last);
+        if (sqlite3_exec(ix->db, q, NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(ix->db));
+            rc = -1;
+        } else {
+            ix->hot_rows -= sqlite3_changes(ix->db);
+        }
+    }
+    return rc;
+}
+
+/* ---- reading ---- */
+
+struct segment_data {
+    size_t rows;
+    struct colenc_column *cols[SEGMENT_NCOLS];
+    uint8_t *deleted; /* bitmap, NULL when no tombstones */
+};
+
+static int load_tombstones(sqlite3 *db, int64_t seg, struct segment_data *d, char *err,
+                           size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT row FROM segment_tombstones WHERE segment_id=?1", -1,
+                                &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_int64(st, 1, seg);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t row = sqlite3_column_int64(st, 0);
+        if (!d->deleted)
+            d->deleted = xcalloc(1, d->rows / 8 + 1);
+        if (row >= 0 && (size_t)row < d->rows)
+            d->deleted[row / 8] |= (uint8_t)(1u << (row % 8));
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+        snprintf(err, errlen, "segment %lld: %s", (long long)seg, sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data **out, char *err,
+                 size_t errlen)
+{
+    struct segment_data *d = xcalloc(1, sizeof(*d));
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    int ok = 0;
+    char q[96];
+    snprintf(q, sizeof(q), "SELECT nrows FROM segments WHERE id=%lld", (long long)seg);
+    d->rows = (size_t)one_int(db, q, &ok);
+    if (!ok) {
+        snprintf(err, errlen, "segment %lld is missing", (long long)seg);
+        goto fail;
+    }
+    if (sqlite3_prepare_v2(db, "SELECT data FROM segment_cols WHERE segment_id=?1 AND col=?2", -1,
+                           &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "segment %lld: %s", (long long)seg, sqlite3_errmsg(db));
+        goto fail;
+    }
+    for (int c = 0; c < SEGMENT_NCOLS; c++) {
+        if (!(colmask & (1ull << c)))
+            continue;
+        sqlite3_bind_int64(st, 1, seg);
+        sqlite3_bind_int(st, 2, c);
+        char why[128] = "the column is missing";
+        int got = sqlite3_step(st) == SQLITE_ROW &&
+                  colenc_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+                                &d->cols[c], why, sizeof(why)) == 0;
+        sqlite3_reset(st);
+        if (!got || colenc_rows(d->cols[c]) != d->rows) {
+            snprintf(err, errlen, "segment %lld column %s: %s", (long long)seg,
+                     segment_cols[c].name, got ? "wrong row count" : why);
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (load_tombstones(db, seg, d, err, errlen))
+        goto fail;
+    *out = d;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    segment_data_free(d);
+    return -1;
+}
+
+void segment_data_free(struct segment_data *d)
+{
+    if (!d)
+        return;
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        colenc_column_free(d->cols[c]);
+    free(d->deleted);
+    free(d);
+}
+
+size_t segment_data_rows(const struct segment_data *d)
+{
+    return d->rows;
+}
+
+const struct colenc_column *segment_data_col(const struct segment_data *d, int col)
+{
+    return col >= 0 && col < SEGMENT_NCOLS ? d->cols[col] : NULL;
+}
+
+int segment_data_deleted(const struct segment_data *d, size_t row)
+{
+    return d->deleted && row < d->rows && (d->deleted[row / 8] & (1u << (row % 8)));
+}
+
+/* ---- finding and resurrecting compacted spans ---- */
+
+static int find_in(struct segindex *ix, const struct seginfo *s, const char *trace_id,
+                   const char *span_id, int64_t *row, char *err, size_t errlen)
+{
+    struct segment_data *d = NULL;
+    uint64_t mask = (1ull << SC_TRACE_ID) | (1ull << SC_SPAN_ID);
+    if (segment_load(ix->db, s->id, mask, &d, err, errlen))
+        return -1;
+    int found = 0;
+    for (size_t i = 0; i < d->rows && !found; i++) {
+        const char *t = colenc_bytes(d->cols[SC_TRACE_ID], i, NULL);
+        const char *sp = colenc_bytes(d->cols[SC_SPAN_ID], i, NULL);
+        if (t && sp && strcmp(t, trace_id) == 0 && strcmp(sp, span_id) == 0 &&
+            !segment_data_deleted(d, i)) {
+            *row = (int64_t)i;
+            found = 1;
+        }
+    }
+    segment_data_free(d);
+    return found;
+}
+
+int segindex_find(struct segindex *ix, const char *project, const char *trace_id,
+                  const char *span_id, int64_t start_ns, int64_t *seg, int64_t *row, char *err,
+                  size_t errlen)
+{
+    uint64_t h = key_hash(trace_id, span_id);
+    int k = bloom_probes(KEY_BLOOM_BITS);
+    for (size_t i = ix->n; i-- > 0;) { /* newest first: resends are recent */
+        const struct seginfo *s = &ix->segs[i];
+        if (start_ns && (start_ns < s->min_start || start_ns > s->max_start))
+            continue;
+        if (strcmp(s->project, project) != 0 || !bloom_has(s->keys, s->nkeys, k, h))
+            continue;
+        int rc = find_in(ix, s, trace_id, span_id, row, err, errlen);
+        if (rc != 0) {
+            *seg = s->id;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void bind_col(sqlite3_stmt *st, int i, const struct colenc_column *c, size_t row)
+{
+    size_t len = 0;
+    const char *p;
+    if (colenc_is_null(c, row)) {
+        sqlite3_bind_null(st, i);
+        return;
+    }
+    switch (colenc_col_type(c)) {
+    case COLENC_INT:
+        sqlite3_bind_int64(st, i, colenc_int(c, row));
+        break;
+    case COLENC_REAL:
+        sqlite3_bind_double(st, i, colenc_real(c, row));
+        break;
+    case COLENC_TEXT:
+        p = colenc_bytes(c, row, &len);
+        sqlite3_bind_text64(st, i, p, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+        break;
+    default:
+        p = colenc_bytes(c, row, &len);
+        sqlite3_bind_blob64(st, i, p, len, SQLITE_TRANSIENT);
+        break;
+    }
+}
+
+int segment_resurrect(struct segindex *ix, int64_t seg, int64_t row, char *err, size_t errlen)
+{
+    struct segment_data *d = NULL;
+    sqlite3_stmt *st = NULL;
+    struct buf sql;
+    buf_init(&sql, 0);
+    int rc = -1;
+    if (segment_load(ix->db, seg, ~0ull >> (64 - SEGMENT_NCOLS), &d, err, errlen))
+        goto done;
+    int brc = buf_puts(&sql, "INSERT INTO span_rows(");
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        brc |= buf_printf(&sql, "%s%s", c ? "," : "", segment_cols[c].name);
+    brc |= buf_puts(&sql, ") VALUES(");
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        brc |= buf_puts(&sql, c ? ",?" : "?");
+    brc |= buf_putc(&sql, ')');
+    (void)brc; /* no ceiling */
+    if (sqlite3_prepare_v2(ix->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "resurrect: %s", sqlite3_errmsg(ix->db));
+        goto done;
+    }
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        bind_col(st, c + 1, d->cols[c], (size_t)row);
+    if (exec_bound(ix->db, st, err, errlen))
+        goto done;
+    char q[160];
+    snprintf(q, sizeof(q),
+             "INSERT INTO segment_tombstones(segment_id, row) VALUES(%lld, %lld);"
+             "UPDATE segments SET tombstones=tombstones+1 WHERE id=%lld",
+             (long long)seg, (long long)row, (long long)seg);
+    if (sqlite3_exec(ix->db, q, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "resurrect: %s", sqlite3_errmsg(ix->db));
+        goto done;
+    }
+    ix->hot_rows++;
+    rc = 0;
+done:
+    sqlite3_finalize(st);
+    segment_data_free(d);
+    buf_release(&sql);
+    return rc;
+}

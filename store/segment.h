@@ -1,0 +1,114 @@
+/*
+ * segment: columnar segments of compacted spans (DESIGN.md §5, "Hot rows ->
+ * columnar segments"). New spans land in the hot row table span_rows; the
+ * compactor moves the oldest of them, in bounded batches, into segments:
+ * one project per segment, rows sorted by start time, every stored column
+ * of span_rows encoded for its type and compressed on its own
+ * (store/colenc.h) in segment_cols, and zone maps in segments (project,
+ * start-time range, a Bloom filter of trace ids) that let readers skip
+ * segments. A compaction step is one transaction: rows leave span_rows in
+ * the same commit that writes their segment, so a crash loses and doubles
+ * nothing.
+ *
+ * A span that is compacted and then merged (a Langfuse update) is moved
+ * back to the hot table first ("resurrected"): its segment row gets a
+ * tombstone, which readers skip.
+ *
+ * struct segindex is the writer's in-memory view of every segment's zone
+ * maps, for the idempotency check of new spans against compacted ones.
+ * Thread-safety: a segindex belongs to the writer thread; segment_load and
+ * a segment_data are used by one thread at a time.
+ */
+#ifndef STORE_SEGMENT_H
+#define STORE_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store/colenc.h"
+
+/* The stored columns of span_rows, in segment column order. */
+enum segment_col {
+    SC_PROJECT, SC_TRACE_ID, SC_SPAN_ID, SC_PARENT_SPAN_ID, SC_NAME, SC_KIND, SC_START_NS,
+    SC_END_NS, SC_TTFT_MS, SC_QUEUE_MS, SC_TOOL_MS, SC_PROVIDER, SC_MODEL, SC_RESPONSE_MODEL,
+    SC_INPUT_TOKENS, SC_OUTPUT_TOKENS, SC_CACHE_READ_TOKENS, SC_CACHE_WRITE_TOKENS,
+    SC_CACHE_WRITE_1H_TOKENS, SC_REASONING_TOKENS, SC_COST_NUSD, SC_PRICE_VERSION, SC_STATUS,
+    SC_ERROR_CODE, SC_ERROR_MESSAGE, SC_USER_ID, SC_SESSION_ID, SC_TENANT, SC_VERSION_SET,
+    SC_PROMPT_NAME, SC_PROMPT_VERSION, SC_PROMPT_VARS, SC_INPUT, SC_OUTPUT, SC_PARAMS, SC_TAGS,
+    SC_ATTRIBUTES, SC_SERVICE_NAME, SC_SERVICE_VERSION, SC_SERVICE_TIER, SC_FINISH_REASON,
+    SC_REPLAY_OF, SC_IO_FROM_LOGS, SC_INGESTED_NS, SC_INPUT_REFS, SC_OUTPUT_REFS,
+    SEGMENT_NCOLS
+};
+
+struct segment_colinfo {
+    const char *name; /* the span_rows column */
+    enum colenc_type type;
+};
+extern const struct segment_colinfo segment_cols[SEGMENT_NCOLS];
+
+#define SEGMENT_MAX_ROWS 8192 /* rows per compaction step (and so per segment) */
+
+/* ---- writer side ---- */
+
+struct segindex;
+
+/* Load the zone maps of every segment through 'db' (the writer's
+ * connection, borrowed). Returns 0, or -1 with a message. Free with
+ * segindex_close (accepts NULL). */
+int segindex_open(struct segindex **out, sqlite3 *db, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void segindex_close(struct segindex *ix);
+
+/* Writer, inside the open transaction: move up to 'max_rows' of the oldest
+ * hot rows into new segments; *moved says how many moved. Returns 0, or -1
+ * with a message (the caller rolls back and calls segindex_reload). */
+int segment_compact(struct segindex *ix, int max_rows, int *moved, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Is (project, trace_id, span_id) in a segment (not tombstoned)? 'start_ns'
+ * narrows the search to segments whose time range holds it; 0 searches
+ * every segment of the project. Returns 1 with its place in *seg / *row, 0
+ * when absent, -1 with a message. */
+int segindex_find(struct segindex *ix, const char *project, const char *trace_id,
+                  const char *span_id, int64_t start_ns, int64_t *seg, int64_t *row, char *err,
+                  size_t errlen) __attribute__((warn_unused_result));
+
+/* Move row 'row' of segment 'seg' back into span_rows (and tombstone it
+ * there), so a merge can update it. Returns 0, or -1 with a message. */
+int segment_resurrect(struct segindex *ix, int64_t seg, int64_t row, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The transaction rolled back: reload the zone maps from the table. */
+int segindex_reload(struct segindex *ix, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Hot rows and segments now (kept by the writer). */
+int64_t segindex_hot_rows(const struct segindex *ix);
+size_t segindex_segments(const struct segindex *ix);
+/* The writer stored 'n' new hot rows. */
+void segindex_add_hot(struct segindex *ix, int64_t n);
+
+/* ---- reader side ---- */
+
+struct segment_data;
+
+/* Decode segment 'seg', the columns whose bit is set in 'colmask' (bit i =
+ * enum segment_col i), through 'db'. Returns 0 with *out (caller frees with
+ * segment_data_free, accepts NULL), or -1 with a message (a missing or
+ * corrupt column). */
+int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data **out, char *err,
+                 size_t errlen) __attribute__((warn_unused_result));
+void segment_data_free(struct segment_data *d);
+size_t segment_data_rows(const struct segment_data *d);
+/* Column 'col' (borrowed; NULL when it was not loaded). */
+const struct colenc_column *segment_data_col(const struct segment_data *d, int col);
+/* 1 when row 'row' was moved back to the hot table. */
+int segment_data_deleted(const struct segment_data *d, size_t row);
+
+/* Could the segment whose trace Bloom filter is 'bloom' ('n' bytes) hold
+ * 'trace_id'? 0 means certainly not. */
+int segment_bloom_maybe(const void *bloom, size_t n, const char *trace_id);
+
+#endif

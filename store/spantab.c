@@ -1,0 +1,566 @@
+/*
+ * spantab: the `spans` virtual table (see spantab.h).
+ *
+ * A cursor has two phases: HOT steps a statement over span_rows built for
+ * the pushed-down constraints and the columns used; SEG steps the segments
+ * that the zone maps do not exclude, decoding the used columns of one
+ * segment at a time and skipping rows that fail the constraints or carry
+ * a tombstone. Rowids: a hot row's own id; segment rows are negative,
+ * -((segment << 20) | row) - 1, so they never meet hot ids.
+ */
+#include "store/spantab.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/xmem.h"
+#include "store/segment.h"
+#include "store/textpack.h"
+
+enum derive { D_PHYS, D_LATENCY, D_COST_USD, D_INPUT, D_OUTPUT };
+
+struct pubcol {
+    const char *name, *type;
+    enum derive d;
+    int phys;
+};
+
+static const struct pubcol pub[] = {
+    {"trace_id", "TEXT", D_PHYS, SC_TRACE_ID},
+    {"span_id", "TEXT", D_PHYS, SC_SPAN_ID},
+    {"parent_span_id", "TEXT", D_PHYS, SC_PARENT_SPAN_ID},
+    {"project", "TEXT", D_PHYS, SC_PROJECT},
+    {"name", "TEXT", D_PHYS, SC_NAME},
+    {"kind", "TEXT", D_PHYS, SC_KIND},
+    {"start_ns", "INTEGER", D_PHYS, SC_START_NS},
+    {"end_ns", "INTEGER", D_PHYS, SC_END_NS},
+    {"latency_ms", "REAL", D_LATENCY, -1},
+    {"ttft_ms", "REAL", D_PHYS, SC_TTFT_MS},
+    {"provider", "TEXT", D_PHYS, SC_PROVIDER},
+    {"model", "TEXT", D_PHYS, SC_MODEL},
+    {"response_model", "TEXT", D_PHYS, SC_RESPONSE_MODEL},
+    {"input_tokens", "INTEGER", D_PHYS, SC_INPUT_TOKENS},
+    {"output_tokens", "INTEGER", D_PHYS, SC_OUTPUT_TOKENS},
+    {"cache_read_tokens", "INTEGER", D_PHYS, SC_CACHE_READ_TOKENS},
+    {"cache_write_tokens", "INTEGER", D_PHYS, SC_CACHE_WRITE_TOKENS},
+    {"reasoning_tokens", "INTEGER", D_PHYS, SC_REASONING_TOKENS},
+    {"cost_usd", "REAL", D_COST_USD, -1},
+    {"status", "TEXT", D_PHYS, SC_STATUS},
+    {"error_code", "TEXT", D_PHYS, SC_ERROR_CODE},
+    {"error_message", "TEXT", D_PHYS, SC_ERROR_MESSAGE},
+    {"user_id", "TEXT", D_PHYS, SC_USER_ID},
+    {"session_id", "TEXT", D_PHYS, SC_SESSION_ID},
+    {"tenant", "TEXT", D_PHYS, SC_TENANT},
+    {"version_set", "TEXT", D_PHYS, SC_VERSION_SET},
+    {"prompt_name", "TEXT", D_PHYS, SC_PROMPT_NAME},
+    {"prompt_version", "INTEGER", D_PHYS, SC_PROMPT_VERSION},
+    {"input", "TEXT", D_INPUT, -1},
+    {"output", "TEXT", D_OUTPUT, -1},
+    {"params", "TEXT", D_PHYS, SC_PARAMS},
+    {"attributes", "TEXT", D_PHYS, SC_ATTRIBUTES},
+    {"replay_of", "TEXT", D_PHYS, SC_REPLAY_OF},
+    {"queue_ms", "REAL", D_PHYS, SC_QUEUE_MS},
+    {"tool_ms", "REAL", D_PHYS, SC_TOOL_MS},
+    {"cache_write_1h_tokens", "INTEGER", D_PHYS, SC_CACHE_WRITE_1H_TOKENS},
+    {"cost_nusd", "INTEGER", D_PHYS, SC_COST_NUSD},
+    {"price_version", "TEXT", D_PHYS, SC_PRICE_VERSION},
+    {"prompt_vars", "TEXT", D_PHYS, SC_PROMPT_VARS},
+    {"tags", "TEXT", D_PHYS, SC_TAGS},
+    {"service_name", "TEXT", D_PHYS, SC_SERVICE_NAME},
+    {"service_version", "TEXT", D_PHYS, SC_SERVICE_VERSION},
+    {"service_tier", "TEXT", D_PHYS, SC_SERVICE_TIER},
+    {"finish_reason", "TEXT", D_PHYS, SC_FINISH_REASON},
+    {"ingested_ns", "INTEGER", D_PHYS, SC_INGESTED_NS},
+};
+#define NPUB ((int)(sizeof(pub) / sizeof(pub[0])))
+#define BIT(c) (1ull << (c))
+
+/* Pushed-down constraints: bits of idxNum, arguments in this order. */
+enum { F_PROJECT = 1, F_TRACE = 2, F_SPAN = 4, F_LO = 8, F_HI = 16 };
+
+struct vtab {
+    sqlite3_vtab base;
+    sqlite3 *db;
+    struct texts_reader *texts;
+    struct textpack_ctx *tp;
+};
+
+struct filter {
+    char *project, *trace, *span; /* owned; NULL = any */
+    int64_t lo, hi;
+};
+
+struct cursor {
+    sqlite3_vtab_cursor base;
+    struct filter f;
+    uint64_t phys;         /* stored columns the query needs */
+    int hot_pos[SEGMENT_NCOLS]; /* result column of each stored one in 'hot' */
+    sqlite3_stmt *hot, *segs;
+    int in_segments, eof;
+    int64_t seg_id;
+    struct segment_data *seg;
+    size_t row;
+    struct buf tmp; /* decoded input / output */
+};
+
+static uint64_t phys_of(int c)
+{
+    switch (pub[c].d) {
+    case D_LATENCY:
+        return BIT(SC_START_NS) | BIT(SC_END_NS);
+    case D_COST_USD:
+        return BIT(SC_COST_NUSD);
+    case D_INPUT:
+        return BIT(SC_INPUT) | BIT(SC_INPUT_REFS);
+    case D_OUTPUT:
+        return BIT(SC_OUTPUT) | BIT(SC_OUTPUT_REFS);
+    default:
+        return BIT(pub[c].phys);
+    }
+}
+
+static int connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                   sqlite3_vtab **out, char **errmsg)
+{
+    (void)argc;
+    (void)argv;
+    (void)errmsg;
+    struct buf decl;
+    buf_init(&decl, 0);
+    int rc = buf_puts(&decl, "CREATE TABLE x(");
+    for (int c = 0; c < NPUB; c++)
+        rc |= buf_printf(&decl, "%s%s %s", c ? "," : "", pub[c].name, pub[c].type);
+    rc |= buf_putc(&decl, ')');
+    (void)rc; /* no ceiling */
+    rc = sqlite3_declare_vtab(db, decl.data);
+    buf_release(&decl);
+    if (rc != SQLITE_OK)
+        return rc;
+    struct vtab *v = xcalloc(1, sizeof(*v));
+    v->db = db;
+    v->texts = aux;
+    v->tp = textpack_new();
+    if (!v->tp) {
+        free(v);
+        return SQLITE_NOMEM;
+    }
+    sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+    *out = &v->base;
+    return SQLITE_OK;
+}
+
+static int disconnect(sqlite3_vtab *base)
+{
+    struct vtab *v = (struct vtab *)base;
+    textpack_free(v->tp);
+    free(v);
+    return SQLITE_OK;
+}
+
+/* Which pushed-down slot a usable constraint fills, or 0. */
+static int slot_of(const struct sqlite3_index_constraint *c)
+{
+    int col = c->iColumn;
+    unsigned char op = c->op;
+    if (!c->usable)
+        return 0;
+    if (op == SQLITE_INDEX_CONSTRAINT_EQ && col >= 0 && pub[col].phys == SC_PROJECT)
+        return F_PROJECT;
+    if (op == SQLITE_INDEX_CONSTRAINT_EQ && col >= 0 && pub[col].phys == SC_TRACE_ID)
+        return F_TRACE;
+    if (op == SQLITE_INDEX_CONSTRAINT_EQ && col >= 0 && pub[col].phys == SC_SPAN_ID)
+        return F_SPAN;
+    if (col >= 0 && pub[col].phys == SC_START_NS && pub[col].d == D_PHYS) {
+        if (op == SQLITE_INDEX_CONSTRAINT_GT || op == SQLITE_INDEX_CONSTRAINT_GE)
+            return F_LO;
+        if (op == SQLITE_INDEX_CONSTRAINT_LT || op == SQLITE_INDEX_CONSTRAINT_LE)
+            return F_HI;
+    }
+    return 0;
+}
+
+static int best_index(sqlite3_vtab *base, sqlite3_index_info *info)
+{
+    (void)base;
+    int which[32] = {0}; /* constraint index of each slot bit, +1 */
+    int mask = 0;
+    for (int i = 0; i < info->nConstraint; i++) {
+        int s = slot_of(&info->aConstraint[i]);
+        if (s && !(mask & s)) {
+            mask |= s;
+            which[s] = i + 1;
+        }
+    }
+    int arg = 1;
+    for (int s = F_PROJECT; s <= F_HI; s <<= 1)
+        if (mask & s)
+            info->aConstraintUsage[which[s] - 1].argvIndex = arg++;
+    info->idxNum = mask;
+    double cost = 1e6;
+    if (mask & (F_TRACE | F_SPAN))
+        cost = 10;
+    else if (mask & (F_LO | F_HI))
+        cost = mask & F_PROJECT ? 1e3 : 1e4;
+    else if (mask & F_PROJECT)
+        cost = 1e5;
+    info->estimatedCost = cost;
+    info->estimatedRows = (sqlite3_int64)cost;
+    info->idxStr = sqlite3_mprintf("%llx", (unsigned long long)info->colUsed);
+    info->needToFreeIdxStr = 1;
+    return SQLITE_OK;
+}
+
+static int open_cursor(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
+{
+    (void)base;
+    struct cursor *c = xcalloc(1, sizeof(*c));
+    buf_init(&c->tmp, TEXTPACK_MAX_TEXT);
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static void cursor_reset(struct cursor *c)
+{
+    sqlite3_finalize(c->hot);
+    sqlite3_finalize(c->segs);
+    segment_data_free(c->seg);
+    free(c->f.project);
+    free(c->f.trace);
+    free(c->f.span);
+    c->hot = c->segs = NULL;
+    c->seg = NULL;
+    memset(&c->f, 0, sizeof(c->f));
+    c->in_segments = c->eof = 0;
+}
+
+static int close_cursor(sqlite3_vtab_cursor *base)
+{
+    struct cursor *c = (struct cursor *)base;
+    cursor_reset(c);
+    buf_release(&c->tmp);
+    free(c);
+    return SQLITE_OK;
+}
+
+static int set_error(struct cursor *c, int rc, const char *msg)
+{
+    sqlite3_vtab *v = c->base.pVtab;
+    sqlite3_free(v->zErrMsg);
+    v->zErrMsg = sqlite3_mprintf("spans: %s", msg);
+    return rc;
+}
+
+static char *dup_arg(sqlite3_value *v)
+{
+    const char *t = (const char *)sqlite3_value_text(v);
+    return xstrdup(t ? t : "");
+}
+
+static void read_filter(struct cursor *c, int mask, sqlite3_value **argv)
+{
+    int a = 0;
+    c->f.lo = INT64_MIN;
+    c->f.hi = INT64_MAX;
+    if (mask & F_PROJECT)
+        c->f.project = dup_arg(argv[a++]);
+    if (mask & F_TRACE)
+        c->f.trace = dup_arg(argv[a++]);
+    if (mask & F_SPAN)
+        c->f.span = dup_arg(argv[a++]);
+    if (mask & F_LO) {
+        sqlite3_value *v = argv[a++];
+        /* a non-integer bound is left to SQLite's own check */
+        if (sqlite3_value_numeric_type(v) == SQLITE_INTEGER)
+            c->f.lo = sqlite3_value_int64(v);
+    }
+    if (mask & F_HI) {
+        sqlite3_value *v = argv[a++];
+        if (sqlite3_value_numeric_type(v) == SQLITE_INTEGER)
+            c->f.hi = sqlite3_value_int64(v);
+    }
+}
+
+/* Bind the filter in the order prepare() wrote it; 'ids' for the hot rows
+ * (segments are matched on ids while decoding). */
+static void bind_filter(sqlite3_stmt *st, const struct filter *f, int ids)
+{
+    int i = 1;
+    if (f->project)
+        sqlite3_bind_text(st, i++, f->project, -1, SQLITE_STATIC);
+    if (ids && f->trace)
+        sqlite3_bind_text(st, i++, f->trace, -1, SQLITE_STATIC);
+    if (ids && f->span)
+        sqlite3_bind_text(st, i++, f->span, -1, SQLITE_STATIC);
+    if (f->lo != INT64_MIN)
+        sqlite3_bind_int64(st, i++, f->lo);
+    if (f->hi != INT64_MAX)
+        sqlite3_bind_int64(st, i++, f->hi);
+}
+
+/* The statements of both phases, for the filter and the used columns. */
+static int prepare(struct cursor *c, sqlite3 *db)
+{
+    struct buf q;
+    buf_init(&q, 0);
+    int rc = buf_puts(&q, "SELECT id");
+    int pos = 1;
+    for (int p = 0; p < SEGMENT_NCOLS; p++)
+        if (c->phys & BIT(p)) {
+            rc |= buf_printf(&q, ",%s", segment_cols[p].name);
+            c->hot_pos[p] = pos++;
+        }
+    rc |= buf_puts(&q, " FROM span_rows WHERE 1");
+    const struct filter *f = &c->f;
+    rc |= buf_puts(&q, f->project ? " AND project=?" : "");
+    rc |= buf_puts(&q, f->trace ? " AND trace_id=?" : "");
+    rc |= buf_puts(&q, f->span ? " AND span_id=?" : "");
+    rc |= buf_puts(&q, f->lo != INT64_MIN ? " AND start_ns>=?" : "");
+    rc |= buf_puts(&q, f->hi != INT64_MAX ? " AND start_ns<=?" : "");
+    (void)rc; /* no ceiling */
+    int src = sqlite3_prepare_v2(db, q.data, -1, &c->hot, NULL);
+    buf_reset(&q);
+    rc = buf_puts(&q, "SELECT id, trace_bloom FROM segments WHERE 1");
+    rc |= buf_puts(&q, f->project ? " AND project=?" : "");
+    rc |= buf_puts(&q, f->lo != INT64_MIN ? " AND max_start>=?" : "");
+    rc |= buf_puts(&q, f->hi != INT64_MAX ? " AND min_start<=?" : "");
+    rc |= buf_puts(&q, " ORDER BY id");
+    (void)rc;
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db, q.data, -1, &c->segs, NULL);
+    buf_release(&q);
+    if (src != SQLITE_OK)
+        return set_error(c, src, sqlite3_errmsg(db));
+    bind_filter(c->hot, f, 1);
+    bind_filter(c->segs, f, 0);
+    return SQLITE_OK;
+}
+
+static int str_is(const struct colenc_column *col, size_t row, const char *want)
+{
+    const char *v = colenc_bytes(col, row, NULL);
+    return v && strcmp(v, want) == 0;
+}
+
+/* Does row 'row' of the loaded segment pass the pushed-down filter? */
+static int row_passes(const struct cursor *c, size_t row)
+{
+    const struct segment_data *d = c->seg;
+    if (segment_data_deleted(d, row))
+        return 0;
+    if (c->f.trace && !str_is(segment_data_col(d, SC_TRACE_ID), row, c->f.trace))
+        return 0;
+    if (c->f.span && !str_is(segment_data_col(d, SC_SPAN_ID), row, c->f.span))
+        return 0;
+    if (c->f.lo != INT64_MIN || c->f.hi != INT64_MAX) {
+        int64_t t = colenc_int(segment_data_col(d, SC_START_NS), row);
+        if (t < c->f.lo || t > c->f.hi)
+            return 0;
+    }
+    return 1;
+}
+
+/* Load the next segment the zone maps allow; 0 at the end. */
+static int next_segment(struct cursor *c, int *got)
+{
+    struct vtab *v = (struct vtab *)c->base.pVtab;
+    *got = 0;
+    for (;;) {
+        int rc = sqlite3_step(c->segs);
+        if (rc == SQLITE_DONE)
+            return SQLITE_OK;
+        if (rc != SQLITE_ROW)
+            return set_error(c, rc, sqlite3_errmsg(v->db));
+        if (c->f.trace && !segment_bloom_maybe(sqlite3_column_blob(c->segs, 1),
+                                               (size_t)sqlite3_column_bytes(c->segs, 1),
+                                               c->f.trace))
+            continue;
+        uint64_t mask = c->phys;
+        mask |= c->f.trace ? BIT(SC_TRACE_ID) : 0;
+        mask |= c->f.span ? BIT(SC_SPAN_ID) : 0;
+        mask |= (c->f.lo != INT64_MIN || c->f.hi != INT64_MAX) ? BIT(SC_START_NS) : 0;
+        segment_data_free(c->seg);
+        c->seg = NULL;
+        c->seg_id = sqlite3_column_int64(c->segs, 0);
+        char err[256];
+        if (segment_load(v->db, c->seg_id, mask, &c->seg, err, sizeof(err)))
+            return set_error(c, SQLITE_CORRUPT, err);
+        c->row = 0;
+        *got = 1;
+        return SQLITE_OK;
+    }
+}
+
+/* Advance to a row that passes, starting at the current position. */
+static int settle(struct cursor *c)
+{
+    struct vtab *v = (struct vtab *)c->base.pVtab;
+    if (!c->in_segments) {
+        int rc = sqlite3_step(c->hot);
+        if (rc == SQLITE_ROW)
+            return SQLITE_OK;
+        if (rc != SQLITE_DONE)
+            return set_error(c, rc, sqlite3_errmsg(v->db));
+        c->in_segments = 1;
+        c->seg = NULL;
+    }
+    for (;;) {
+        while (c->seg && c->row < segment_data_rows(c->seg)) {
+            if (row_passes(c, c->row))
+                return SQLITE_OK;
+            c->row++;
+        }
+        int got = 0;
+        int rc = next_segment(c, &got);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (!got) {
+            c->eof = 1;
+            return SQLITE_OK;
+        }
+    }
+}
+
+static int filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
+                  sqlite3_value **argv)
+{
+    (void)argc;
+    struct cursor *c = (struct cursor *)base;
+    struct vtab *v = (struct vtab *)base->pVtab;
+    cursor_reset(c);
+    read_filter(c, idx_num, argv);
+    uint64_t used = idx_str ? strtoull(idx_str, NULL, 16) : ~0ull;
+    c->phys = 0;
+    for (int i = 0; i < NPUB; i++)
+        if (used & BIT(i < 63 ? i : 63))
+            c->phys |= phys_of(i);
+    int rc = prepare(c, v->db);
+    return rc != SQLITE_OK ? rc : settle(c);
+}
+
+static int next(sqlite3_vtab_cursor *base)
+{
+    struct cursor *c = (struct cursor *)base;
+    if (c->in_segments)
+        c->row++;
+    return settle(c);
+}
+
+static int eof(sqlite3_vtab_cursor *base)
+{
+    return ((struct cursor *)base)->eof;
+}
+
+/* ---- column values ---- */
+
+static int is_null(struct cursor *c, int p)
+{
+    if (!c->in_segments)
+        return sqlite3_column_type(c->hot, c->hot_pos[p]) == SQLITE_NULL;
+    return colenc_is_null(segment_data_col(c->seg, p), c->row);
+}
+
+static int64_t int_of(struct cursor *c, int p)
+{
+    if (!c->in_segments)
+        return sqlite3_column_int64(c->hot, c->hot_pos[p]);
+    return colenc_int(segment_data_col(c->seg, p), c->row);
+}
+
+static const void *bytes_of(struct cursor *c, int p, size_t *len)
+{
+    if (!c->in_segments) {
+        const void *b = sqlite3_column_blob(c->hot, c->hot_pos[p]);
+        *len = (size_t)sqlite3_column_bytes(c->hot, c->hot_pos[p]);
+        return b;
+    }
+    return colenc_bytes(segment_data_col(c->seg, p), c->row, len);
+}
+
+static void phys_result(struct cursor *c, int p, sqlite3_context *ctx)
+{
+    if (!c->in_segments)
+        sqlite3_result_value(ctx, sqlite3_column_value(c->hot, c->hot_pos[p]));
+    else
+        colenc_result(segment_data_col(c->seg, p), c->row, ctx);
+}
+
+/* input / output: the refs when there are, else the packed text. */
+static int text_result(struct cursor *c, int refs, int packed, sqlite3_context *ctx)
+{
+    struct vtab *v = (struct vtab *)c->base.pVtab;
+    size_t len = 0;
+    buf_reset(&c->tmp);
+    int rc;
+    if (!is_null(c, refs)) {
+        const void *b = bytes_of(c, refs, &len);
+        rc = texts_read_refs(v->texts, b, len, &c->tmp);
+    } else if (!is_null(c, packed)) {
+        const void *b = bytes_of(c, packed, &len);
+        rc = textpack_unpack_append(v->tp, b, len, &c->tmp) == 0 ? SQLITE_OK : SQLITE_CORRUPT;
+    } else {
+        sqlite3_result_null(ctx);
+        return SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        return set_error(c, rc, "a stored text does not decode");
+    sqlite3_result_text64(ctx, c->tmp.data ? c->tmp.data : "", c->tmp.len, SQLITE_TRANSIENT,
+                          SQLITE_UTF8);
+    return SQLITE_OK;
+}
+
+static int column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
+{
+    struct cursor *c = (struct cursor *)base;
+    switch (pub[i].d) {
+    case D_LATENCY:
+        sqlite3_result_double(ctx, (double)(int_of(c, SC_END_NS) - int_of(c, SC_START_NS)) / 1e6);
+        return SQLITE_OK;
+    case D_COST_USD:
+        if (is_null(c, SC_COST_NUSD))
+            sqlite3_result_null(ctx);
+        else
+            sqlite3_result_double(ctx, (double)int_of(c, SC_COST_NUSD) / 1e9);
+        return SQLITE_OK;
+    case D_INPUT:
+        return text_result(c, SC_INPUT_REFS, SC_INPUT, ctx);
+    case D_OUTPUT:
+        return text_result(c, SC_OUTPUT_REFS, SC_OUTPUT, ctx);
+    default:
+        phys_result(c, pub[i].phys, ctx);
+        return SQLITE_OK;
+    }
+}
+
+static int rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *out)
+{
+    struct cursor *c = (struct cursor *)base;
+    if (!c->in_segments)
+        *out = sqlite3_column_int64(c->hot, 0);
+    else
+        *out = -(sqlite3_int64)(((uint64_t)c->seg_id << 20) | c->row) - 1;
+    return SQLITE_OK;
+}
+
+static const sqlite3_module module = {
+    .iVersion = 0,
+    .xCreate = NULL, /* eponymous only */
+    .xConnect = connect,
+    .xBestIndex = best_index,
+    .xDisconnect = disconnect,
+    .xDestroy = disconnect,
+    .xOpen = open_cursor,
+    .xClose = close_cursor,
+    .xFilter = filter,
+    .xNext = next,
+    .xEof = eof,
+    .xColumn = column,
+    .xRowid = rowid,
+};
+
+int spantab_register(sqlite3 *db, struct texts_reader *texts)
+{
+    return sqlite3_create_module_v2(db, "spans", &module, texts, NULL);
+}

@@ -1,0 +1,449 @@
+/*
+ * segment + spantab: compaction moves hot rows into columnar segments and
+ * `spans` reads the same rows, column by column, before and after; the
+ * pushed-down constraints select the same rows as SQLite's own filtering; a
+ * resend of a compacted span stores nothing; a merge into a compacted span
+ * updates it in place of a copy; a corrupt segment is an SQL error; and a
+ * SIGKILL at any moment of compaction loses and doubles nothing.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "collector/native.h"
+#include "collector/pipeline.h"
+#include "core/err.h"
+#include "core/ids.h"
+#include "core/xmem.h"
+#include "fixtures/spangen.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "tests/support/testutil.h"
+
+static char *dir, *db;
+static struct store *st;
+static struct writer *w;
+
+static void start(void)
+{
+    char err[256];
+    struct writer_config cfg;
+    writer_config_default(&cfg);
+    cfg.compact_keep_hot = -1; /* the tests compact when they choose */
+    ck_assert_int_eq(store_open(&st, db, STORE_READWRITE, err, sizeof(err)), STORE_OK);
+    ck_assert_int_eq(writer_start(&w, st, &cfg, err, sizeof(err)), LT_OK);
+}
+
+static void stop(void)
+{
+    writer_stop(w);
+    store_close(st);
+    w = NULL;
+    st = NULL;
+}
+
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    db = xasprintf("%s/t.db", dir);
+    start();
+}
+
+static void teardown(void)
+{
+    stop();
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    free(db);
+    free(dir);
+}
+
+/* Decode 'ndjson' and commit it through the pipeline; returns the batch's
+ * results counted as created. */
+static int ingest_body(const char *ndjson, size_t len, int *dups)
+{
+    struct ingest_batch b;
+    struct native_report *rep = NULL;
+    char err[256];
+    ingest_batch_init(&b);
+    ck_assert_int_eq(native_decode(ndjson, len, 1, &b, &rep, err, sizeof(err)), LT_OK);
+    struct pipeline *p = pipeline_new(w, NULL);
+    ck_assert_int_eq(pipeline_commit(p, &b, len, "default", 1, err, sizeof(err)), LT_OK);
+    int created = 0;
+    for (size_t i = 0; i < b.nspans; i++) {
+        created += b.spans[i].result == REC_CREATED;
+        if (dups)
+            *dups += b.spans[i].result == REC_DUPLICATE;
+    }
+    pipeline_free(p);
+    native_report_free(rep);
+    ingest_batch_release(&b);
+    return created;
+}
+
+/* 'n' generated spans, in requests of 500. */
+static void ingest(int n, uint64_t seed, int *created, int *dups)
+{
+    struct spangen *g = spangen_new(seed, 1772409600000000000LL);
+    struct buf body;
+    buf_init(&body, 0);
+    int made = 0;
+    *created = 0;
+    while (made < n) {
+        buf_reset(&body);
+        for (int k = 0; k < 500 && made < n; k++, made++) {
+            ck_assert_int_eq(spangen_next_json(g, &body), 0);
+            ck_assert_int_eq(buf_putc(&body, '\n'), 0);
+        }
+        *created += ingest_body(body.data, body.len, dups);
+    }
+    buf_release(&body);
+    spangen_free(g);
+}
+
+static void compact_all(int64_t keep)
+{
+    char err[256];
+    int64_t moved = 1;
+    while (moved)
+        ck_assert_int_eq(writer_compact_step(w, keep, &moved, err, sizeof(err)), LT_OK);
+}
+
+struct snap {
+    size_t n;
+    uint64_t *rowh; /* hash of each row's every column, rows in key order */
+    char **keys;
+};
+
+static void snap_free(struct snap *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->keys[i]);
+    free(s->keys);
+    free(s->rowh);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Every column of every row of 'sql' (rows hashed one by one). */
+static void snapshot(const char *sql, struct snap *out)
+{
+    char err[256];
+    struct store *ro = NULL;
+    memset(out, 0, sizeof(*out));
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL) == SQLITE_OK, "%s",
+                  sqlite3_errmsg(store_db(ro)));
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            out->rowh = xrealloc(out->rowh, cap * sizeof(*out->rowh));
+            out->keys = xrealloc(out->keys, cap * sizeof(*out->keys));
+        }
+        uint64_t h = 0;
+        for (int c = 0; c < sqlite3_column_count(q); c++) {
+            int type = sqlite3_column_type(q, c);
+            const void *b = sqlite3_column_blob(q, c);
+            size_t len = (size_t)sqlite3_column_bytes(q, c);
+            h = ids_hash64(b ? b : "", len, h ^ (uint64_t)(type * 131 + c));
+        }
+        out->rowh[out->n] = h;
+        out->keys[out->n++] = xasprintf("%s/%s", sqlite3_column_text(q, 0),
+                                        sqlite3_column_text(q, 1));
+    }
+    ck_assert_msg(rc == SQLITE_DONE, "%s", sqlite3_errmsg(store_db(ro)));
+    sqlite3_finalize(q);
+    store_close(ro);
+}
+
+static void expect_same(const struct snap *a, const struct snap *b)
+{
+    ck_assert_uint_eq(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        ck_assert_str_eq(a->keys[i], b->keys[i]);
+        ck_assert_msg(a->rowh[i] == b->rowh[i], "row %zu (%s) differs", i, a->keys[i]);
+    }
+}
+
+static const char all_rows[] = "SELECT * FROM spans ORDER BY trace_id, span_id, project";
+
+static long long ro_int(const char *sql)
+{
+    char err[256];
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    long long v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    store_close(ro);
+    return v;
+}
+
+START_TEST(test_rows_are_identical_before_and_after_compaction)
+{
+    int created = 0, dups = 0;
+    ingest(12000, 11, &created, &dups);
+    ck_assert_int_eq(created, 12000);
+    struct snap before, half, after;
+    snapshot(all_rows, &before);
+    compact_all(5000); /* some hot, some compacted */
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM span_rows"), 5000);
+    snapshot(all_rows, &half);
+    expect_same(&before, &half);
+    compact_all(0);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM span_rows"), 0);
+    ck_assert_int_ge(ro_int("SELECT count(*) FROM segments"), 2);
+    ck_assert_int_eq(ro_int("SELECT sum(nrows) FROM segments"), 12000);
+    snapshot(all_rows, &after);
+    expect_same(&before, &after);
+    snap_free(&before);
+    snap_free(&half);
+    snap_free(&after);
+}
+END_TEST
+
+/* The same rows with the constraint pushed down and with it hidden from
+ * xBestIndex behind a unary plus. */
+static void expect_pushdown_same(const char *where_pushed, const char *where_hidden)
+{
+    char *a = xasprintf("SELECT * FROM spans WHERE %s ORDER BY trace_id, span_id", where_pushed);
+    char *b = xasprintf("SELECT * FROM spans WHERE %s ORDER BY trace_id, span_id", where_hidden);
+    struct snap sa, sb;
+    snapshot(a, &sa);
+    snapshot(b, &sb);
+    expect_same(&sa, &sb);
+    ck_assert_msg(sa.n > 0, "'%s' matched nothing: the test proves nothing", where_pushed);
+    snap_free(&sa);
+    snap_free(&sb);
+    free(a);
+    free(b);
+}
+
+START_TEST(test_pushdown_selects_the_same_rows)
+{
+    int created = 0, dups = 0;
+    ingest(9000, 12, &created, &dups);
+    compact_all(3000);
+    char err[256];
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    sqlite3_stmt *q = NULL;
+    /* one compacted span and one hot span, with their trace and time */
+    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro),
+                                        "SELECT trace_id, span_id, project, start_ns FROM spans"
+                                        " WHERE rowid < 0 LIMIT 1 OFFSET 777",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    char *trace = xstrdup((const char *)sqlite3_column_text(q, 0));
+    char *span = xstrdup((const char *)sqlite3_column_text(q, 1));
+    char *project = xstrdup((const char *)sqlite3_column_text(q, 2));
+    long long t = sqlite3_column_int64(q, 3);
+    sqlite3_finalize(q);
+    store_close(ro);
+    char *p1 = xasprintf("trace_id='%s'", trace), *h1 = xasprintf("+trace_id='%s'", trace);
+    char *p2 = xasprintf("span_id='%s' AND project='%s'", span, project);
+    char *h2 = xasprintf("+span_id='%s' AND +project='%s'", span, project);
+    char *p3 = xasprintf("project='%s' AND start_ns BETWEEN %lld AND %lld", project,
+                         t - 60000000000LL, t + 60000000000LL);
+    char *h3 = xasprintf("+project='%s' AND +start_ns BETWEEN %lld AND %lld", project,
+                         t - 60000000000LL, t + 60000000000LL);
+    char *p4 = xasprintf("start_ns > %lld AND start_ns <= %lld", t, t + 3600000000000LL);
+    char *h4 = xasprintf("+start_ns > %lld AND +start_ns <= %lld", t, t + 3600000000000LL);
+    expect_pushdown_same(p1, h1);
+    expect_pushdown_same(p2, h2);
+    expect_pushdown_same(p3, h3);
+    expect_pushdown_same(p4, h4);
+    expect_pushdown_same("project='acme-support'", "+project='acme-support'");
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans WHERE trace_id='nope'"), 0);
+    char *cnt = xasprintf("SELECT count(*) FROM spans WHERE trace_id='%s' AND span_id='%s'",
+                          trace, span);
+    ck_assert_int_eq(ro_int(cnt), 1);
+    free(cnt);
+    char *all[] = {trace, span, project, p1, h1, p2, h2, p3, h3, p4, h4};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        free(all[i]);
+}
+END_TEST
+
+START_TEST(test_a_resent_compacted_span_stores_nothing)
+{
+    int created = 0, dups = 0;
+    ingest(6000, 13, &created, &dups);
+    compact_all(0);
+    created = dups = 0;
+    ingest(6000, 13, &created, &dups); /* the same spans again */
+    ck_assert_int_eq(created, 0);
+    ck_assert_int_eq(dups, 6000);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans"), 6000);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM span_rows"), 0);
+}
+END_TEST
+
+START_TEST(test_a_merge_into_a_compacted_span_updates_it)
+{
+    int created = 0, dups = 0;
+    ingest(3000, 14, &created, &dups);
+    compact_all(0);
+    char err[256];
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro),
+                                        "SELECT trace_id, span_id, project, input FROM spans"
+                                        " WHERE kind='llm' LIMIT 1 OFFSET 100",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    struct ingest_batch b;
+    ingest_batch_init(&b);
+    struct rec_span *r = ingest_add_span(&b);
+    r->op = REC_MERGE;
+    snprintf(r->span.trace_id, sizeof(r->span.trace_id), "%s", sqlite3_column_text(q, 0));
+    snprintf(r->span.span_id, sizeof(r->span.span_id), "%s", sqlite3_column_text(q, 1));
+    r->span.project = xstrdup((const char *)sqlite3_column_text(q, 2));
+    char *input = xstrdup((const char *)sqlite3_column_text(q, 3));
+    r->span.output = xstrdup("\"merged answer\"");
+    r->span.status = SPAN_STATUS_ERROR;
+    sqlite3_finalize(q);
+    store_close(ro);
+    char *trace = xstrdup(r->span.trace_id);
+    ck_assert_int_eq(writer_submit(w, &b, 100, err, sizeof(err)), LT_OK);
+    ck_assert_int_eq(b.spans[0].result, REC_MERGED);
+    ingest_batch_release(&b);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans"), 3000);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM span_rows"), 1);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segment_tombstones"), 1);
+    char *sql = xasprintf("SELECT count(*) FROM spans WHERE trace_id='%s' AND output='\"merged "
+                          "answer\"' AND status='error' AND input IS NOT NULL",
+                          trace);
+    ck_assert_int_eq(ro_int(sql), 1);
+    free(sql);
+    /* a later compaction takes it back into a segment, still once */
+    compact_all(0);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans"), 3000);
+    sql = xasprintf("SELECT count(*) FROM spans WHERE trace_id='%s' AND output='\"merged "
+                    "answer\"'",
+                    trace);
+    ck_assert_int_eq(ro_int(sql), 1);
+    free(sql);
+    free(trace);
+    free(input);
+}
+END_TEST
+
+START_TEST(test_a_corrupt_segment_is_an_sql_error)
+{
+    int created = 0, dups = 0;
+    ingest(2000, 15, &created, &dups);
+    compact_all(0);
+    char err[256];
+    stop();
+    sqlite3 *raw = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw,
+                                  "UPDATE segment_cols SET data=x'28b52ffd2000' WHERE col=12",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    start();
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro), "SELECT count(model) FROM spans", -1, &q,
+                                        NULL),
+                     SQLITE_OK);
+    ck_assert_int_ne(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_ptr_nonnull(strstr(sqlite3_errmsg(store_db(ro)), "model"));
+    sqlite3_finalize(q);
+    /* columns that are intact still read */
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(store_db(ro), "SELECT count(span_id) FROM spans", -1, &q, NULL),
+        SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 2000);
+    sqlite3_finalize(q);
+    store_close(ro);
+}
+END_TEST
+
+/* Child: compact everything, as fast as it can, until killed. */
+static void compact_until_killed(void)
+{
+    char err[256];
+    struct writer_config cfg;
+    writer_config_default(&cfg);
+    cfg.compact_keep_hot = -1;
+    cfg.compact_batch = 700; /* many small steps: more moments to be killed in */
+    if (store_open(&st, db, STORE_READWRITE, err, sizeof(err)) != STORE_OK ||
+        writer_start(&w, st, &cfg, err, sizeof(err)) != LT_OK)
+        _exit(2);
+    int64_t moved = 1;
+    while (moved)
+        if (writer_compact_step(w, 0, &moved, err, sizeof(err)) != LT_OK)
+            _exit(3);
+    _exit(0);
+}
+
+START_TEST(test_a_kill_during_compaction_loses_and_doubles_nothing)
+{
+    int created = 0, dups = 0;
+    ingest(8000, 16, &created, &dups);
+    struct snap before;
+    snapshot(all_rows, &before);
+    stop();
+    srand(16);
+    for (int round = 0; round < 8; round++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+            compact_until_killed();
+        usleep((useconds_t)(2000 + rand() % 40000));
+        kill(pid, SIGKILL);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        start(); /* a restart after the crash, as the server would */
+        stop();
+        struct snap now;
+        snapshot(all_rows, &now);
+        expect_same(&before, &now);
+        snap_free(&now);
+    }
+    start();
+    compact_all(0);
+    struct snap after;
+    snapshot(all_rows, &after);
+    expect_same(&before, &after);
+    snap_free(&after);
+    snap_free(&before);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("segment");
+    TCase *tc = tcase_create("segment");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_rows_are_identical_before_and_after_compaction);
+    tcase_add_test(tc, test_pushdown_selects_the_same_rows);
+    tcase_add_test(tc, test_a_resent_compacted_span_stores_nothing);
+    tcase_add_test(tc, test_a_merge_into_a_compacted_span_updates_it);
+    tcase_add_test(tc, test_a_corrupt_segment_is_an_sql_error);
+    tcase_add_test(tc, test_a_kill_during_compaction_loses_and_doubles_nothing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(suite());
+}
