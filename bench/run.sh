@@ -45,6 +45,10 @@ echo "bench: server at $url (db $db)"
 } | tee "$tmp/bench.out"
 bench_rc=$(cat "$tmp/bench.rc")
 
+# the writer's own figures: commit and compaction stalls, hot rows, segments
+curl -s "$url/metrics" | grep -E '^llmtap_(commit|compaction|compacted|hot|segments)' \
+    >"$tmp/metrics" || true
+
 # SIGTERM: drain, commit, exit 0 (give it 30 s)
 kill -TERM "$pid"
 i=0
@@ -69,6 +73,9 @@ size=$(du -k "$db" 2>/dev/null | cut -f1)
 status=0
 echo
 echo "== bench summary =="
+if [ -s "$tmp/metrics" ]; then
+    echo "writer        $(tr '\n' ' ' <"$tmp/metrics")"
+fi
 if [ "$server_rc" = 0 ]; then
     echo "server        exited 0 on SIGTERM"
 else

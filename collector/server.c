@@ -472,6 +472,17 @@ static int h_metrics(struct mg_connection *c, void *cb)
         "# TYPE llmtap_commit_seconds_max gauge\nllmtap_commit_seconds_max %.6f\n",
         ws.commits, ws.spans_created, ws.spans_duplicate, ws.spans_merged, ws.logmsgs,
         ws.refused_full, ws.failed_commits, ws.queued_records, (double)ws.max_commit_ns / 1e9);
+    rc |= buf_printf(
+        &b,
+        "# TYPE llmtap_compactions_total counter\nllmtap_compactions_total %" PRIu64 "\n"
+        "# TYPE llmtap_compacted_spans_total counter\nllmtap_compacted_spans_total %" PRIu64 "\n"
+        "# TYPE llmtap_compaction_seconds_max gauge\nllmtap_compaction_seconds_max %.6f\n"
+        "# TYPE llmtap_compactions_stale_total counter\nllmtap_compactions_stale_total %" PRIu64
+        "\n"
+        "# TYPE llmtap_hot_spans gauge\nllmtap_hot_spans %" PRId64 "\n"
+        "# TYPE llmtap_segments gauge\nllmtap_segments %zu\n",
+        ws.compactions, ws.rows_compacted, (double)ws.max_compact_ns / 1e9, ws.compactions_stale,
+        ws.hot_rows, ws.segments);
     (void)rc;
     int status = reply_buf(c, 200, "text/plain; version=0.0.4", &b, 0);
     buf_release(&b);

@@ -71,8 +71,8 @@ void colenc_column_free(struct colenc_column *c);
 size_t colenc_rows(const struct colenc_column *c);
 enum colenc_type colenc_col_type(const struct colenc_column *c);
 int colenc_is_null(const struct colenc_column *c, size_t i);
-int64_t colenc_int(const struct colenc_column *c, size_t i);  /* 0 for NULL */
-double colenc_real(const struct colenc_column *c, size_t i);  /* 0 for NULL */
+int64_t colenc_int(const struct colenc_column *c, size_t i); /* 0 for NULL */
+double colenc_real(const struct colenc_column *c, size_t i); /* 0 for NULL */
 /* Text or blob bytes of row i (borrowed until colenc_column_free; text is
  * NUL-terminated); NULL for a NULL row. */
 const char *colenc_bytes(const struct colenc_column *c, size_t i, size_t *len);

@@ -75,8 +75,8 @@ const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
     {"output_refs", COLENC_BLOB},
 };
 
-#define COL_LEVEL 3        /* zstd level of segment columns */
-#define KEY_BLOOM_BITS 16  /* per row: ~0.05 % false positives */
+#define COL_LEVEL 3         /* zstd level of segment columns */
+#define KEY_BLOOM_BITS 16   /* per row: ~0.05 % false positives */
 #define TRACE_BLOOM_BITS 10 /* per row: ~1 % */
 
 /* ---- Bloom filters ---- */
@@ -249,7 +249,23 @@ void segindex_add_hot(struct segindex *ix, int64_t n)
     ix->hot_rows += n;
 }
 
-/* ---- compaction ---- */
+/* ---- compaction: build (any connection), then apply (writer) ---- */
+
+/* One encoded segment, ready to be written. */
+struct built {
+    char *project;
+    int64_t nrows, min_start, max_start;
+    uint8_t *keys, *traces; /* Bloom filters */
+    size_t nkeys, ntraces;
+    struct buf cols[SEGMENT_NCOLS]; /* colenc frames */
+};
+
+struct segment_batch {
+    int64_t last_id; /* the hot rows it holds: every id <= last_id */
+    int64_t rows;
+    struct built *segs;
+    size_t n, cap;
+};
 
 /* A segment being built: one column writer per stored column. */
 struct builder {
@@ -305,88 +321,56 @@ static uint8_t *make_bloom(const uint64_t *h, size_t n, size_t bits_per_row, siz
     return bits;
 }
 
-static int exec_bound(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
+static void built_release(struct built *g)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
+    free(g->project);
+    free(g->keys);
+    free(g->traces);
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        buf_release(&g->cols[c]);
 }
 
-/* Write the segment 'b' holds and add it to the index; 'b' is emptied. */
-static int builder_flush(struct segindex *ix, struct builder *b, char *err, size_t errlen)
+void segment_batch_free(struct segment_batch *b)
 {
-    sqlite3_stmt *seg = NULL, *col = NULL;
-    uint8_t *keys = NULL, *traces = NULL;
-    size_t nkeys = 0, ntraces = 0;
-    struct buf data;
-    buf_init(&data, 0);
-    int rc = -1;
-    if (sqlite3_prepare_v2(ix->db,
-                           "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
-                           " trace_bloom, bytes, created_ns) VALUES(?1,?2,?3,?4,?5,?6,0,?7)",
-                           -1, &seg, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(ix->db,
-                           "INSERT INTO segment_cols(segment_id, col, data) VALUES(?1,?2,?3)", -1,
-                           &col, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(ix->db));
-        goto done;
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        built_release(&b->segs[i]);
+    free(b->segs);
+    free(b);
+}
+
+int64_t segment_batch_rows(const struct segment_batch *b)
+{
+    return b->rows;
+}
+
+/* Encode the segment 'b' holds into the batch; 'b' is emptied. */
+static int builder_flush(struct segment_batch *out, struct builder *b, char *err, size_t errlen)
+{
+    if (out->n == out->cap) {
+        out->cap = out->cap ? out->cap * 2 : 4;
+        out->segs = xrealloc(out->segs, out->cap * sizeof(*out->segs));
     }
-    keys = make_bloom(b->keyh, b->n, KEY_BLOOM_BITS, &nkeys);
-    traces = make_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, &ntraces);
-    sqlite3_bind_text(seg, 1, b->project, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(seg, 2, (int64_t)b->n);
-    sqlite3_bind_int64(seg, 3, b->min_start);
-    sqlite3_bind_int64(seg, 4, b->max_start);
-    sqlite3_bind_blob(seg, 5, keys, (int)nkeys, SQLITE_STATIC);
-    sqlite3_bind_blob(seg, 6, traces, (int)ntraces, SQLITE_STATIC);
-    sqlite3_bind_int64(seg, 7, time_now_ns());
-    if (exec_bound(ix->db, seg, err, errlen))
-        goto done;
-    int64_t id = sqlite3_last_insert_rowid(ix->db);
-    int64_t bytes = (int64_t)(nkeys + ntraces);
-    for (int c = 0; c < SEGMENT_NCOLS; c++) {
-        buf_reset(&data);
-        if (colenc_finish(b->cols[c], COL_LEVEL, &data) != 0) {
-            snprintf(err, errlen, "segment write: cannot encode column %s", segment_cols[c].name);
-            goto done;
-        }
-        sqlite3_bind_int64(col, 1, id);
-        sqlite3_bind_int(col, 2, c);
-        sqlite3_bind_blob64(col, 3, data.data, data.len, SQLITE_STATIC);
-        if (exec_bound(ix->db, col, err, errlen))
-            goto done;
-        bytes += (int64_t)data.len;
-    }
-    char sql[96];
-    snprintf(sql, sizeof(sql), "UPDATE segments SET bytes=%lld WHERE id=%lld", (long long)bytes,
-             (long long)id);
-    if (sqlite3_exec(ix->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(ix->db));
-        goto done;
-    }
-    struct seginfo *s = index_add(ix);
-    s->id = id;
-    s->nrows = (int64_t)b->n;
-    s->min_start = b->min_start;
-    s->max_start = b->max_start;
-    s->project = b->project;
-    s->keys = keys;
-    s->nkeys = nkeys;
+    struct built *g = &out->segs[out->n++];
+    memset(g, 0, sizeof(*g));
+    g->project = b->project;
     b->project = NULL;
-    keys = NULL;
+    g->nrows = (int64_t)b->n;
+    g->min_start = b->min_start;
+    g->max_start = b->max_start;
+    g->keys = make_bloom(b->keyh, b->n, KEY_BLOOM_BITS, &g->nkeys);
+    g->traces = make_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, &g->ntraces);
+    out->rows += g->nrows;
     b->n = 0;
-    rc = 0;
-done:
-    sqlite3_finalize(seg);
-    sqlite3_finalize(col);
-    free(keys);
-    free(traces);
-    buf_release(&data);
-    return rc;
+    for (int c = 0; c < SEGMENT_NCOLS; c++) {
+        buf_init(&g->cols[c], 0);
+        if (colenc_finish(b->cols[c], COL_LEVEL, &g->cols[c]) != 0) {
+            snprintf(err, errlen, "compaction: cannot encode column %s", segment_cols[c].name);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* "SELECT <stored columns> FROM span_rows" + 'tail' (caller frees). */
@@ -402,58 +386,177 @@ static char *select_cols(const char *tail)
     return buf_take(&b, NULL);
 }
 
-int segment_compact(struct segindex *ix, int max_rows, int *moved, char *err, size_t errlen)
+/* Stream the hot rows with id <= 'last', by project and time, into 'out'. */
+static int build_rows(sqlite3 *db, int64_t last, struct segment_batch *out, char *err,
+                      size_t errlen)
 {
-    *moved = 0;
+    char *sql = select_cols("span_rows WHERE id <= ?1 ORDER BY project, start_ns, id");
+    sqlite3_stmt *st = NULL;
+    struct builder b;
+    builder_init(&b);
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : -1;
+    free(sql);
+    if (rc == 0)
+        sqlite3_bind_int64(st, 1, last);
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *project = (const char *)sqlite3_column_text(st, SC_PROJECT);
+        if (b.n && strcmp(b.project, project ? project : "") != 0)
+            rc = builder_flush(out, &b, err, errlen);
+        if (rc == 0 && b.n == 0)
+            xstrset(&b.project, project ? project : "");
+        if (rc == 0)
+            builder_add(&b, st);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = -1;
+    if (rc && !*err)
+        snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    if (rc == 0 && b.n)
+        rc = builder_flush(out, &b, err, errlen);
+    builder_release(&b);
+    return rc;
+}
+
+int segment_build(sqlite3 *db, int max_rows, struct segment_batch **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (err && errlen)
+        *err = '\0';
     if (max_rows > SEGMENT_MAX_ROWS)
         max_rows = SEGMENT_MAX_ROWS;
     int ok = 0;
     char q[160];
     snprintf(q, sizeof(q),
-             "SELECT max(id) FROM (SELECT id FROM span_rows ORDER BY id LIMIT %d)", max_rows);
-    int64_t last = one_int(ix->db, q, &ok);
+             "SELECT coalesce(max(id), 0) FROM (SELECT id FROM span_rows ORDER BY id LIMIT %d)",
+             max_rows);
+    int64_t last = one_int(db, q, &ok);
     if (!ok) {
-        snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(ix->db));
+        snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(db));
         return -1;
     }
     if (last == 0)
         return 0;
-    char *sql = select_cols("span_rows WHERE id <= ?1 ORDER BY project, start_ns, id");
-    sqlite3_stmt *st = NULL;
-    struct builder b;
-    builder_init(&b);
-    int rc = sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : -1;
-    free(sql);
-    if (rc == 0)
-        sqlite3_bind_int64(st, 1, last);
-    int step;
-    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *project = (const char *)sqlite3_column_text(st, SC_PROJECT);
-        if (b.n && strcmp(b.project, project ? project : "") != 0)
-            rc = builder_flush(ix, &b, err, errlen);
-        if (rc == 0 && b.n == 0)
-            xstrset(&b.project, project ? project : "");
-        if (rc == 0) {
-            builder_add(&b, st);
-            (*moved)++;
-        }
+    struct segment_batch *b = xcalloc(1, sizeof(*b));
+    b->last_id = last;
+    if (build_rows(db, last, b, err, errlen) != 0) {
+        segment_batch_free(b);
+        return -1;
     }
-    if (rc == 0 && step != SQLITE_DONE) {
+    *out = b;
+    return 0;
+}
+
+static int exec_bound(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+/* Write one built segment; its id in *id. */
+static int write_built(sqlite3 *db, sqlite3_stmt *seg, sqlite3_stmt *col, const struct built *g,
+                       int64_t *id, char *err, size_t errlen)
+{
+    int64_t bytes = (int64_t)(g->nkeys + g->ntraces);
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        bytes += (int64_t)g->cols[c].len;
+    sqlite3_bind_text(seg, 1, g->project, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(seg, 2, g->nrows);
+    sqlite3_bind_int64(seg, 3, g->min_start);
+    sqlite3_bind_int64(seg, 4, g->max_start);
+    sqlite3_bind_blob(seg, 5, g->keys, (int)g->nkeys, SQLITE_STATIC);
+    sqlite3_bind_blob(seg, 6, g->traces, (int)g->ntraces, SQLITE_STATIC);
+    sqlite3_bind_int64(seg, 7, bytes);
+    sqlite3_bind_int64(seg, 8, time_now_ns());
+    if (exec_bound(db, seg, err, errlen))
+        return -1;
+    *id = sqlite3_last_insert_rowid(db);
+    for (int c = 0; c < SEGMENT_NCOLS; c++) {
+        sqlite3_bind_int64(col, 1, *id);
+        sqlite3_bind_int(col, 2, c);
+        sqlite3_bind_blob64(col, 3, g->cols[c].data ? g->cols[c].data : "", g->cols[c].len,
+                            SQLITE_STATIC);
+        if (exec_bound(db, col, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+/* Mirror a written segment in the index (takes the project and keys). */
+static void index_take(struct segindex *ix, struct built *g, int64_t id)
+{
+    struct seginfo *s = index_add(ix);
+    s->id = id;
+    s->nrows = g->nrows;
+    s->min_start = g->min_start;
+    s->max_start = g->max_start;
+    s->project = g->project;
+    s->keys = g->keys;
+    s->nkeys = g->nkeys;
+    g->project = NULL;
+    g->keys = NULL;
+}
+
+int segment_apply(struct segindex *ix, struct segment_batch *b, int *moved, char *err,
+                  size_t errlen)
+{
+    sqlite3_stmt *seg = NULL, *col = NULL;
+    int64_t *ids = NULL;
+    int rc = -1;
+    *moved = 0;
+    char q[96];
+    snprintf(q, sizeof(q), "DELETE FROM span_rows WHERE id <= %lld", (long long)b->last_id);
+    if (sqlite3_exec(ix->db, q, NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(ix->db));
-        rc = -1;
+        return -1;
     }
-    sqlite3_finalize(st);
-    if (rc == 0 && b.n)
-        rc = builder_flush(ix, &b, err, errlen);
-    builder_release(&b);
-    if (rc == 0) {
-        snprintf(q, sizeof(q), "DELETE FROM span_rows WHERE id <= %lld", (long long)last);
-        if (sqlite3_exec(ix->db, q, NULL, NULL, NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(ix->db));
-            rc = -1;
-        } else {
-            ix->hot_rows -= sqlite3_changes(ix->db);
-        }
+    if (sqlite3_changes(ix->db) != b->rows)
+        return 1; /* the hot rows changed since the build: the caller rolls back */
+    if (sqlite3_prepare_v2(ix->db,
+                           "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
+                           " trace_bloom, bytes, created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                           -1, &seg, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(ix->db,
+                           "INSERT INTO segment_cols(segment_id, col, data) VALUES(?1,?2,?3)", -1,
+                           &col, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(ix->db));
+        goto done;
+    }
+    ids = xmalloc((b->n + 1) * sizeof(*ids));
+    for (size_t i = 0; i < b->n; i++)
+        if (write_built(ix->db, seg, col, &b->segs[i], &ids[i], err, errlen))
+            goto done;
+    for (size_t i = 0; i < b->n; i++)
+        index_take(ix, &b->segs[i], ids[i]);
+    ix->hot_rows -= b->rows;
+    *moved = (int)b->rows;
+    rc = 0;
+done:
+    sqlite3_finalize(seg);
+    sqlite3_finalize(col);
+    free(ids);
+    return rc;
+}
+
+int segment_compact(struct segindex *ix, int max_rows, int *moved, char *err, size_t errlen)
+{
+    struct segment_batch *b = NULL;
+    *moved = 0;
+    if (segment_build(ix->db, max_rows, &b, err, errlen) != 0)
+        return -1;
+    if (!b)
+        return 0;
+    int rc = segment_apply(ix, b, moved, err, errlen);
+    segment_batch_free(b);
+    if (rc == 1) {
+        snprintf(err, errlen, "compaction: the hot rows changed while compacting");
+        return -1;
     }
     return rc;
 }

@@ -31,14 +31,52 @@
 
 /* The stored columns of span_rows, in segment column order. */
 enum segment_col {
-    SC_PROJECT, SC_TRACE_ID, SC_SPAN_ID, SC_PARENT_SPAN_ID, SC_NAME, SC_KIND, SC_START_NS,
-    SC_END_NS, SC_TTFT_MS, SC_QUEUE_MS, SC_TOOL_MS, SC_PROVIDER, SC_MODEL, SC_RESPONSE_MODEL,
-    SC_INPUT_TOKENS, SC_OUTPUT_TOKENS, SC_CACHE_READ_TOKENS, SC_CACHE_WRITE_TOKENS,
-    SC_CACHE_WRITE_1H_TOKENS, SC_REASONING_TOKENS, SC_COST_NUSD, SC_PRICE_VERSION, SC_STATUS,
-    SC_ERROR_CODE, SC_ERROR_MESSAGE, SC_USER_ID, SC_SESSION_ID, SC_TENANT, SC_VERSION_SET,
-    SC_PROMPT_NAME, SC_PROMPT_VERSION, SC_PROMPT_VARS, SC_INPUT, SC_OUTPUT, SC_PARAMS, SC_TAGS,
-    SC_ATTRIBUTES, SC_SERVICE_NAME, SC_SERVICE_VERSION, SC_SERVICE_TIER, SC_FINISH_REASON,
-    SC_REPLAY_OF, SC_IO_FROM_LOGS, SC_INGESTED_NS, SC_INPUT_REFS, SC_OUTPUT_REFS,
+    SC_PROJECT,
+    SC_TRACE_ID,
+    SC_SPAN_ID,
+    SC_PARENT_SPAN_ID,
+    SC_NAME,
+    SC_KIND,
+    SC_START_NS,
+    SC_END_NS,
+    SC_TTFT_MS,
+    SC_QUEUE_MS,
+    SC_TOOL_MS,
+    SC_PROVIDER,
+    SC_MODEL,
+    SC_RESPONSE_MODEL,
+    SC_INPUT_TOKENS,
+    SC_OUTPUT_TOKENS,
+    SC_CACHE_READ_TOKENS,
+    SC_CACHE_WRITE_TOKENS,
+    SC_CACHE_WRITE_1H_TOKENS,
+    SC_REASONING_TOKENS,
+    SC_COST_NUSD,
+    SC_PRICE_VERSION,
+    SC_STATUS,
+    SC_ERROR_CODE,
+    SC_ERROR_MESSAGE,
+    SC_USER_ID,
+    SC_SESSION_ID,
+    SC_TENANT,
+    SC_VERSION_SET,
+    SC_PROMPT_NAME,
+    SC_PROMPT_VERSION,
+    SC_PROMPT_VARS,
+    SC_INPUT,
+    SC_OUTPUT,
+    SC_PARAMS,
+    SC_TAGS,
+    SC_ATTRIBUTES,
+    SC_SERVICE_NAME,
+    SC_SERVICE_VERSION,
+    SC_SERVICE_TIER,
+    SC_FINISH_REASON,
+    SC_REPLAY_OF,
+    SC_IO_FROM_LOGS,
+    SC_INGESTED_NS,
+    SC_INPUT_REFS,
+    SC_OUTPUT_REFS,
     SEGMENT_NCOLS
 };
 
@@ -61,9 +99,28 @@ int segindex_open(struct segindex **out, sqlite3 *db, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 void segindex_close(struct segindex *ix);
 
-/* Writer, inside the open transaction: move up to 'max_rows' of the oldest
- * hot rows into new segments; *moved says how many moved. Returns 0, or -1
- * with a message (the caller rolls back and calls segindex_reload). */
+/* Compaction in two halves, so the expensive one can run beside the
+ * writer: segment_build reads up to 'max_rows' of the oldest hot rows
+ * through 'db' (any connection; a read-only one holds one snapshot for the
+ * whole call when the caller wraps it in BEGIN ... COMMIT) and encodes them
+ * into a batch (*out NULL when there is nothing to move; caller frees with
+ * segment_batch_free, accepts NULL). Returns 0, or -1 with a message. */
+struct segment_batch;
+int segment_build(sqlite3 *db, int max_rows, struct segment_batch **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void segment_batch_free(struct segment_batch *b);
+int64_t segment_batch_rows(const struct segment_batch *b);
+
+/* Writer, inside the open transaction: write the batch's segments and
+ * delete its rows from span_rows. Returns 0 (*moved rows moved), 1 when
+ * the hot rows it holds are not all there any more (nothing useful was
+ * written: the caller rolls back), or -1 with a message. After 1 or -1 the
+ * caller rolls back and calls segindex_reload. The writer must not have
+ * updated those rows since the build's snapshot (its caller checks). */
+int segment_apply(struct segindex *ix, struct segment_batch *b, int *moved, char *err,
+                  size_t errlen) __attribute__((warn_unused_result));
+
+/* Both halves on the writer's own connection, inside its open transaction. */
 int segment_compact(struct segindex *ix, int max_rows, int *moved, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 

@@ -96,7 +96,7 @@ struct filter {
 struct cursor {
     sqlite3_vtab_cursor base;
     struct filter f;
-    uint64_t phys;         /* stored columns the query needs */
+    uint64_t phys;              /* stored columns the query needs */
     int hot_pos[SEGMENT_NCOLS]; /* result column of each stored one in 'hot' */
     sqlite3_stmt *hot, *segs;
     int in_segments, eof;
@@ -122,8 +122,8 @@ static uint64_t phys_of(int c)
     }
 }
 
-static int connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
-                   sqlite3_vtab **out, char **errmsg)
+static int connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
+                   char **errmsg)
 {
     (void)argc;
     (void)argv;
@@ -373,9 +373,9 @@ static int next_segment(struct cursor *c, int *got)
             return SQLITE_OK;
         if (rc != SQLITE_ROW)
             return set_error(c, rc, sqlite3_errmsg(v->db));
-        if (c->f.trace && !segment_bloom_maybe(sqlite3_column_blob(c->segs, 1),
-                                               (size_t)sqlite3_column_bytes(c->segs, 1),
-                                               c->f.trace))
+        if (c->f.trace &&
+            !segment_bloom_maybe(sqlite3_column_blob(c->segs, 1),
+                                 (size_t)sqlite3_column_bytes(c->segs, 1), c->f.trace))
             continue;
         uint64_t mask = c->phys;
         mask |= c->f.trace ? BIT(SC_TRACE_ID) : 0;

@@ -118,6 +118,25 @@ void texts_hash(const uint64_t key[2], const char *project, const char *text, si
 
 /* ---- cutting a value into texts ---- */
 
+/* Index of the '"' that closes the string whose body starts at 'i', or
+ * 'end' when there is none. memchr does the long runs of prose; a quote is
+ * escaped when an odd number of backslashes precedes it. */
+static size_t string_end(const char *s, size_t i, size_t end)
+{
+    while (i < end) {
+        const char *q = memchr(s + i, '"', end - i);
+        if (!q)
+            return end;
+        size_t at = (size_t)(q - s), bs = 0;
+        while (at - bs > i && s[at - bs - 1] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            return at;
+        i = at + 1;
+    }
+    return end;
+}
+
 /* End of the JSON value starting at 'i' (one past it), stopping at a ',' or
  * ']' outside strings at depth 0; 0 when the bytes end inside it. */
 static size_t element_end(const char *s, size_t i, size_t end)
@@ -126,9 +145,7 @@ static size_t element_end(const char *s, size_t i, size_t end)
     for (; i < end; i++) {
         char c = s[i];
         if (c == '"') {
-            for (i++; i < end && s[i] != '"'; i++)
-                if (s[i] == '\\')
-                    i++;
+            i = string_end(s, i + 1, end);
             if (i >= end)
                 return 0;
         } else if (c == '[' || c == '{') {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/ids.h"
@@ -44,6 +45,11 @@ struct writer {
     size_t queued_records, queued_bytes;
     int stopping;
     int healthy;
+    /* the compactor thread (cfg.compact_thread) */
+    pthread_t compactor;
+    int compactor_started, compactor_stopping;
+    pthread_cond_t compact_cv;
+    uint64_t committed_updates; /* sql.hot_updates as of the last commit */
     struct writer_stats stats;
     struct writer_sql sql; /* writer thread only */
 };
@@ -55,6 +61,7 @@ void writer_config_default(struct writer_config *cfg)
     cfg->txn_max_records = 20000;
     cfg->compact_keep_hot = 16384;
     cfg->compact_batch = SEGMENT_MAX_ROWS;
+    cfg->compact_thread = 1;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -164,6 +171,11 @@ static void commit_group(struct writer *w, struct item *group)
     w->stats.last_commit_ns = took;
     w->stats.hot_rows = segindex_hot_rows(w->sql.segs); /* mirrored for other threads */
     w->stats.segments = segindex_segments(w->sql.segs);
+    if (rc == SQLITE_OK)
+        w->committed_updates = w->sql.hot_updates;
+    if (w->cfg.compact_keep_hot >= 0 &&
+        w->stats.hot_rows >= w->cfg.compact_keep_hot + w->cfg.compact_batch)
+        pthread_cond_signal(&w->compact_cv);
     if (took > w->stats.max_commit_ns)
         w->stats.max_commit_ns = took;
     for (struct item *it = group; it; it = it->next)
@@ -230,7 +242,7 @@ static int compact_txn(struct writer *w, int64_t keep_hot, int64_t *moved, char 
 /* Between group commits: one step when the hot rows are over the mark. */
 static void maybe_compact(struct writer *w)
 {
-    if (w->cfg.compact_keep_hot < 0 ||
+    if (w->cfg.compact_thread || w->cfg.compact_keep_hot < 0 ||
         segindex_hot_rows(w->sql.segs) < w->cfg.compact_keep_hot + w->cfg.compact_batch)
         return;
     char err[256] = "";
@@ -272,6 +284,97 @@ int writer_compact_step(struct writer *w, int64_t keep_hot, int64_t *moved, char
     return rc;
 }
 
+/* ---- the compactor thread ---- */
+
+struct apply_call {
+    struct writer *w;
+    struct segment_batch *batch;
+    uint64_t updates; /* committed hot-row updates when the batch's snapshot began */
+    int stale, moved;
+    int64_t took_ns;
+};
+
+/* In the writer thread: write the batch unless a hot row changed since its
+ * snapshot (an update counted after 'updates', committed or not). */
+static int apply_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    (void)db;
+    struct apply_call *a = ctx;
+    if (a->w->sql.hot_updates != a->updates) {
+        a->stale = 1;
+        return 0;
+    }
+    int64_t t0 = time_mono_ns();
+    int rc = segment_apply(a->w->sql.segs, a->batch, &a->moved, err, errlen);
+    a->took_ns = time_mono_ns() - t0;
+    if (rc == 1)
+        snprintf(err, errlen, "compaction: the hot rows changed while compacting");
+    return rc;
+}
+
+/* Build one batch on 'ro' and hand it to the writer. 0, or -1 on failure. */
+static int compact_once(struct writer *w, struct store *ro)
+{
+    char err[256] = "";
+    struct apply_call a = {.w = w};
+    pthread_mutex_lock(&w->mu);
+    a.updates = w->committed_updates;
+    int64_t excess = w->stats.hot_rows - w->cfg.compact_keep_hot;
+    pthread_mutex_unlock(&w->mu);
+    int batch = excess < w->cfg.compact_batch ? (int)excess : w->cfg.compact_batch;
+    sqlite3 *db = store_db(ro);
+    if (batch <= 0)
+        return 0;
+    int rc =
+        exec(db, "BEGIN") == SQLITE_OK ? segment_build(db, batch, &a.batch, err, sizeof(err)) : -1;
+    exec(db, "COMMIT");
+    if (rc == 0 && a.batch)
+        rc = writer_run(w, apply_fn, &a, err, sizeof(err)) == LT_OK ? 0 : -1;
+    segment_batch_free(a.batch);
+    pthread_mutex_lock(&w->mu);
+    w->stats.compactions_stale += a.stale;
+    if (rc == 0 && a.moved) {
+        w->stats.compactions++;
+        w->stats.rows_compacted += (uint64_t)a.moved;
+        if (a.took_ns > w->stats.max_compact_ns)
+            w->stats.max_compact_ns = a.took_ns;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (rc)
+        log_msg(LOG_ERROR, "writer", "%s", *err ? err : "compaction failed");
+    return rc;
+}
+
+static void *compactor_main(void *arg)
+{
+    struct writer *w = arg;
+    char err[256];
+    struct store *ro = NULL;
+    if (store_open(&ro, store_path(w->st), STORE_READONLY, err, sizeof(err)) != STORE_OK) {
+        log_msg(LOG_ERROR, "writer", "compactor: %s", err);
+        return NULL;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!w->compactor_stopping) {
+        if (w->stats.hot_rows < w->cfg.compact_keep_hot + w->cfg.compact_batch) {
+            pthread_cond_wait(&w->compact_cv, &w->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&w->mu);
+        int failed = compact_once(w, ro);
+        pthread_mutex_lock(&w->mu);
+        if (failed && !w->compactor_stopping) { /* do not spin on a persistent failure */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&w->compact_cv, &w->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    store_close(ro);
+    return NULL;
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -303,6 +406,7 @@ int writer_start(struct writer **out, struct store *st, const struct writer_conf
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work_cv, NULL);
     pthread_cond_init(&w->done_cv, NULL);
+    pthread_cond_init(&w->compact_cv, NULL);
     *out = NULL;
     if (wsql_prepare(&w->sql, store_db(st), err, errlen) != 0)
         goto fail;
@@ -312,6 +416,15 @@ int writer_start(struct writer **out, struct store *st, const struct writer_conf
         goto fail;
     }
     w->started = 1;
+    w->stats.hot_rows = segindex_hot_rows(w->sql.segs);
+    w->stats.segments = segindex_segments(w->sql.segs);
+    if (w->cfg.compact_thread && w->cfg.compact_keep_hot >= 0) {
+        if (pthread_create(&w->compactor, NULL, compactor_main, w) != 0) {
+            snprintf(err, errlen, "cannot start the compactor thread");
+            goto fail;
+        }
+        w->compactor_started = 1;
+    }
     *out = w;
     return LT_OK;
 fail:
@@ -369,6 +482,13 @@ void writer_stop(struct writer *w)
 {
     if (!w)
         return;
+    if (w->compactor_started) { /* first: it may be waiting on the writer */
+        pthread_mutex_lock(&w->mu);
+        w->compactor_stopping = 1;
+        pthread_cond_broadcast(&w->compact_cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->compactor, NULL);
+    }
     if (w->started) {
         pthread_mutex_lock(&w->mu);
         w->stopping = 1;
@@ -379,6 +499,7 @@ void writer_stop(struct writer *w)
     wsql_finalize(&w->sql);
     pthread_cond_destroy(&w->work_cv);
     pthread_cond_destroy(&w->done_cv);
+    pthread_cond_destroy(&w->compact_cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }

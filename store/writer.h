@@ -38,6 +38,10 @@ struct writer_config {
      * compact_keep_hot < 0 turns it off. */
     int64_t compact_keep_hot;
     int compact_batch;
+    /* 1: a compactor thread encodes batches on its own read-only connection
+     * and the writer only applies them (a short stall); 0: the writer does
+     * the whole step itself. */
+    int compact_thread;
 };
 
 struct writer_stats {
@@ -49,7 +53,8 @@ struct writer_stats {
     int64_t last_commit_ns, max_commit_ns; /* wall time of a transaction */
     size_t queued_records;
     uint64_t compactions, rows_compacted;
-    int64_t max_compact_ns; /* the longest compaction transaction: ingest's longest stall */
+    int64_t max_compact_ns;     /* the longest compaction step in the writer: ingest's stall */
+    uint64_t compactions_stale; /* batches built, then dropped: their rows changed meanwhile */
     int64_t hot_rows;
     size_t segments;
 };

@@ -339,7 +339,10 @@ static int join_logs(struct writer_sql *s, const char *project, const char *trac
     bind_text(s->join_msgs, 1, project ? project : "default");
     bind_text(s->join_msgs, 2, trace_id);
     bind_text(s->join_msgs, 3, span_id);
-    return step_done(s, s->join_msgs, err, errlen);
+    if (step_done(s, s->join_msgs, err, errlen))
+        return -1;
+    s->hot_updates += sqlite3_changes(s->db) > 0;
+    return 0;
 }
 
 static int span_exists(struct writer_sql *s, const struct span *sp)
@@ -405,6 +408,7 @@ int wsql_span(struct writer_sql *s, struct rec_span *r, int64_t now_ns, char *er
         r->result = sqlite3_changes(s->db) ? REC_CREATED : REC_DUPLICATE;
     if (r->result == REC_CREATED)
         segindex_add_hot(s->segs, 1);
+    s->hot_updates += r->result == REC_MERGED;
     if (r->result != REC_DUPLICATE && s->has_logmsgs && (!sp->input || !sp->output))
         return join_logs(s, sp->project, sp->trace_id, sp->span_id, err, errlen);
     return 0;

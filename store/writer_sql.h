@@ -28,6 +28,7 @@ struct writer_sql {
     int has_logmsgs;              /* any log message stored: only then do new spans look for them */
     struct texts *texts;          /* the span texts, stored once */
     struct segindex *segs;        /* zone maps of the compacted spans */
+    uint64_t hot_updates;         /* hot rows updated in place (merges, log joins), ever */
     struct buf in_refs, out_refs; /* the current span's refs */
 };
 

@@ -154,8 +154,8 @@ static void snapshot(const char *sql, struct snap *out)
             h = ids_hash64(b ? b : "", len, h ^ (uint64_t)(type * 131 + c));
         }
         out->rowh[out->n] = h;
-        out->keys[out->n++] = xasprintf("%s/%s", sqlite3_column_text(q, 0),
-                                        sqlite3_column_text(q, 1));
+        out->keys[out->n++] =
+            xasprintf("%s/%s", sqlite3_column_text(q, 0), sqlite3_column_text(q, 1));
     }
     ck_assert_msg(rc == SQLITE_DONE, "%s", sqlite3_errmsg(store_db(ro)));
     sqlite3_finalize(q);
@@ -264,8 +264,8 @@ START_TEST(test_pushdown_selects_the_same_rows)
     expect_pushdown_same(p4, h4);
     expect_pushdown_same("project='acme-support'", "+project='acme-support'");
     ck_assert_int_eq(ro_int("SELECT count(*) FROM spans WHERE trace_id='nope'"), 0);
-    char *cnt = xasprintf("SELECT count(*) FROM spans WHERE trace_id='%s' AND span_id='%s'",
-                          trace, span);
+    char *cnt =
+        xasprintf("SELECT count(*) FROM spans WHERE trace_id='%s' AND span_id='%s'", trace, span);
     ck_assert_int_eq(ro_int(cnt), 1);
     free(cnt);
     char *all[] = {trace, span, project, p1, h1, p2, h2, p3, h3, p4, h4};
@@ -349,8 +349,7 @@ START_TEST(test_a_corrupt_segment_is_an_sql_error)
     stop();
     sqlite3 *raw = NULL;
     ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(raw,
-                                  "UPDATE segment_cols SET data=x'28b52ffd2000' WHERE col=12",
+    ck_assert_int_eq(sqlite3_exec(raw, "UPDATE segment_cols SET data=x'28b52ffd2000' WHERE col=12",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(raw);
@@ -358,9 +357,9 @@ START_TEST(test_a_corrupt_segment_is_an_sql_error)
     struct store *ro = NULL;
     ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
     sqlite3_stmt *q = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro), "SELECT count(model) FROM spans", -1, &q,
-                                        NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(store_db(ro), "SELECT count(model) FROM spans", -1, &q, NULL),
+        SQLITE_OK);
     ck_assert_int_ne(sqlite3_step(q), SQLITE_ROW);
     ck_assert_ptr_nonnull(strstr(sqlite3_errmsg(store_db(ro)), "model"));
     sqlite3_finalize(q);

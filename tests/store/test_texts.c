@@ -46,6 +46,10 @@ START_TEST(test_split_cuts_at_top_level_commas_only)
     expect_split("[\"q\\\"],\",[1,[2,3]],{\"b\":{\"c\":[]}}]", 3,
                  (const char *const[]){"\"q\\\"],\"", "[1,[2,3]]", "{\"b\":{\"c\":[]}}"});
     expect_split("[ 1 , 2 ]", 2, (const char *const[]){" 1 ", " 2 "});
+    /* a quote after an even run of backslashes closes the string, after an odd one not */
+    expect_split("[\"x\\\\\",2]", 2, (const char *const[]){"\"x\\\\\"", "2"});
+    expect_split("[\"x\\\\\\\"\",2]", 2, (const char *const[]){"\"x\\\\\\\"\"", "2"});
+    expect_split("[\"x\\\",2]", -1, NULL); /* the quote is escaped: never closed */
     expect_split("\"a plain string\"", -1, NULL);
     expect_split("{\"role\":\"user\"}", -1, NULL);
     expect_split("[1],[2]", -1, NULL);      /* ends in ']' but is two arrays */
