@@ -50,6 +50,7 @@ struct writer {
     int compactor_started, compactor_stopping;
     pthread_cond_t compact_cv;
     uint64_t committed_updates; /* sql.hot_updates as of the last commit */
+    int wal_pages;              /* pages in the WAL after the last commit (wal hook) */
     struct writer_stats stats;
     struct writer_sql sql; /* writer thread only */
 };
@@ -62,6 +63,7 @@ void writer_config_default(struct writer_config *cfg)
     cfg->compact_keep_hot = 16384;
     cfg->compact_batch = SEGMENT_MAX_ROWS;
     cfg->compact_thread = 1;
+    cfg->checkpoint_pages = 8000;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -284,6 +286,37 @@ int writer_compact_step(struct writer *w, int64_t keep_hot, int64_t *moved, char
     return rc;
 }
 
+/* ---- checkpoints ---- */
+
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    ((struct writer *)ctx)->wal_pages = pages; /* writer thread: it made the commit */
+    return SQLITE_OK;
+}
+
+/* Copy the WAL back into the database once it is big, between groups. A
+ * PASSIVE checkpoint: the only other connections are readers, which it
+ * does not wait for (what they still need is copied next time). */
+static void maybe_checkpoint(struct writer *w)
+{
+    if (w->wal_pages < w->cfg.checkpoint_pages)
+        return;
+    int64_t t0 = time_mono_ns();
+    int rc =
+        sqlite3_wal_checkpoint_v2(store_db(w->st), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int64_t took = time_mono_ns() - t0;
+    w->wal_pages = 0;
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        log_msg(LOG_WARN, "writer", "checkpoint failed: %s", sqlite3_errmsg(store_db(w->st)));
+    pthread_mutex_lock(&w->mu);
+    w->stats.checkpoints++;
+    if (took > w->stats.max_checkpoint_ns)
+        w->stats.max_checkpoint_ns = took;
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* ---- the compactor thread ---- */
 
 struct apply_call {
@@ -389,6 +422,7 @@ static void *writer_main(void *arg)
         struct item *group = take_group(w);
         pthread_mutex_unlock(&w->mu);
         commit_group(w, group);
+        maybe_checkpoint(w);
         maybe_compact(w);
     }
     return NULL;
@@ -410,6 +444,9 @@ int writer_start(struct writer **out, struct store *st, const struct writer_conf
     *out = NULL;
     if (wsql_prepare(&w->sql, store_db(st), err, errlen) != 0)
         goto fail;
+    if (w->cfg.checkpoint_pages <= 0)
+        w->cfg.checkpoint_pages = 8000;
+    sqlite3_wal_hook(store_db(st), wal_hook, w); /* replaces the autocheckpoint */
     w->healthy = 1;
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         snprintf(err, errlen, "cannot start the writer thread");
@@ -496,6 +533,8 @@ void writer_stop(struct writer *w)
         pthread_mutex_unlock(&w->mu);
         pthread_join(w->thread, NULL);
     }
+    if (w->st) /* the hook points at 'w': back to SQLite's own checkpoints */
+        sqlite3_wal_autocheckpoint(store_db(w->st), 1000);
     wsql_finalize(&w->sql);
     pthread_cond_destroy(&w->work_cv);
     pthread_cond_destroy(&w->done_cv);

@@ -42,6 +42,10 @@ struct writer_config {
      * and the writer only applies them (a short stall); 0: the writer does
      * the whole step itself. */
     int compact_thread;
+    /* The writer checkpoints the WAL itself, once it holds this many pages
+     * and after it has answered the group that grew it (so no request waits
+     * for a checkpoint it did not need). */
+    int checkpoint_pages;
 };
 
 struct writer_stats {
@@ -55,6 +59,8 @@ struct writer_stats {
     uint64_t compactions, rows_compacted;
     int64_t max_compact_ns;     /* the longest compaction step in the writer: ingest's stall */
     uint64_t compactions_stale; /* batches built, then dropped: their rows changed meanwhile */
+    uint64_t checkpoints;
+    int64_t max_checkpoint_ns;
     int64_t hot_rows;
     size_t segments;
 };
