@@ -46,7 +46,7 @@ echo "bench: server at $url (db $db)"
 bench_rc=$(cat "$tmp/bench.rc")
 
 # the writer's own figures: commit and compaction stalls, hot rows, segments
-curl -s "$url/metrics" | grep -E '^llmtap_(commit|compaction|compacted|checkpoint|hot|segments)' \
+curl -s "$url/metrics" | grep -E '^llmtap_(commit|compaction|compacted|checkpoint|wal|hot|segments)' \
     >"$tmp/metrics" || true
 
 # SIGTERM: drain, commit, exit 0 (give it 30 s)

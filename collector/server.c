@@ -480,11 +480,13 @@ static int h_metrics(struct mg_connection *c, void *cb)
         "# TYPE llmtap_compactions_stale_total counter\nllmtap_compactions_stale_total %" PRIu64
         "\n"
         "# TYPE llmtap_checkpoints_total counter\nllmtap_checkpoints_total %" PRIu64 "\n"
+        "# TYPE llmtap_wal_frames_total counter\nllmtap_wal_frames_total %" PRIu64 "\n"
         "# TYPE llmtap_checkpoint_seconds_max gauge\nllmtap_checkpoint_seconds_max %.6f\n"
         "# TYPE llmtap_hot_spans gauge\nllmtap_hot_spans %" PRId64 "\n"
         "# TYPE llmtap_segments gauge\nllmtap_segments %zu\n",
         ws.compactions, ws.rows_compacted, (double)ws.max_compact_ns / 1e9, ws.compactions_stale,
-        ws.checkpoints, (double)ws.max_checkpoint_ns / 1e9, ws.hot_rows, ws.segments);
+        ws.checkpoints, ws.wal_frames, (double)ws.max_checkpoint_ns / 1e9, ws.hot_rows,
+        ws.segments);
     (void)rc;
     int status = reply_buf(c, 200, "text/plain; version=0.0.4", &b, 0);
     buf_release(&b);

@@ -45,7 +45,8 @@ struct texts {
     pthread_mutex_t mu; /* guards 'gens', 'cur', 'stale' and 'stats' */
     struct gen gens[2]; /* gens[cur] takes new entries; the other is older */
     int cur;
-    int stale; /* emptied by a rollback: refill before use */
+    int stale;      /* emptied by a rollback: refill before use */
+    uint64_t epoch; /* advanced by every rollback: ids handed out before may be gone */
     struct texts_stats stats;
     /* writer thread only */
     sqlite3 *db;
@@ -279,6 +280,7 @@ void texts_rolled_back(struct texts *t)
     pthread_mutex_lock(&t->mu);
     index_clear(t);
     t->stale = 1;
+    t->epoch++;
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -393,15 +395,15 @@ void texts_prepare(struct texts *t, struct rec_span *r, struct textpack_ctx *tp)
         texts_hash(t->key, project, r->texts[i].text, r->texts[i].len, r->texts[i].hash);
     if (!tp)
         return;
-    uint8_t known[64] = {0}; /* the first 512 texts; the rest are packed */
     pthread_mutex_lock(&t->mu);
-    for (size_t i = 0; i < r->ntexts && i < 8 * sizeof(known); i++)
-        if (index_get(t, r->texts[i].hash))
-            known[i / 8] |= (uint8_t)(1u << (i % 8));
+    for (size_t i = 0; i < r->ntexts; i++) {
+        r->texts[i].id = t->stale ? 0 : index_get(t, r->texts[i].hash);
+        r->texts[i].epoch = t->epoch;
+    }
     pthread_mutex_unlock(&t->mu);
     for (size_t i = 0; i < r->ntexts; i++) {
         struct rec_text *x = &r->texts[i];
-        if (i < 8 * sizeof(known) && (known[i / 8] & (1u << (i % 8))))
+        if (x->id)
             continue;
         struct buf b;
         buf_init(&b, 0);
@@ -416,6 +418,11 @@ void texts_prepare(struct texts *t, struct rec_span *r, struct textpack_ctx *tp)
 /* The id of text 'x', appending it to the table when new. */
 static int resolve(struct texts *t, struct rec_text *x, int64_t *id, char *err, size_t errlen)
 {
+    if (x->id && x->epoch == t->epoch) { /* only this thread moves the epoch */
+        *id = x->id;
+        t->stats.reused++;
+        return 0;
+    }
     pthread_mutex_lock(&t->mu);
     int stale = t->stale;
     *id = stale ? 0 : index_get(t, x->hash);

@@ -60,10 +60,10 @@ void writer_config_default(struct writer_config *cfg)
     cfg->queue_max_records = 200000;
     cfg->queue_max_bytes = 512u << 20;
     cfg->txn_max_records = 20000;
-    cfg->compact_keep_hot = 16384;
-    cfg->compact_batch = SEGMENT_MAX_ROWS;
+    cfg->compact_keep_hot = 2048;
+    cfg->compact_batch = 4096;
     cfg->compact_thread = 1;
-    cfg->checkpoint_pages = 8000;
+    cfg->checkpoint_pages = 4000;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -292,7 +292,10 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
 {
     (void)db;
     (void)name;
-    ((struct writer *)ctx)->wal_pages = pages; /* writer thread: it made the commit */
+    struct writer *w = ctx; /* the writer thread: it made the commit */
+    if (pages > w->wal_pages)
+        w->stats.wal_frames += (uint64_t)(pages - w->wal_pages);
+    w->wal_pages = pages;
     return SQLITE_OK;
 }
 

@@ -60,6 +60,7 @@ struct writer_stats {
     int64_t max_compact_ns;     /* the longest compaction step in the writer: ingest's stall */
     uint64_t compactions_stale; /* batches built, then dropped: their rows changed meanwhile */
     uint64_t checkpoints;
+    uint64_t wal_frames; /* pages written to the WAL */
     int64_t max_checkpoint_ns;
     int64_t hot_rows;
     size_t segments;
