@@ -50,6 +50,7 @@ struct rec_text {
     struct rec_blob packed; /* compressed ahead of the writer; NULL data when the
                                text looked stored already (the writer packs it
                                itself if it was not) */
+    int64_t dict;           /* the dictionary 'packed' used (store/texts.h), 0: none */
     int64_t id;             /* the stored text's id when it looked stored, else 0 */
     uint64_t epoch;         /* ... valid while the store's epoch is still this */
 };

@@ -129,5 +129,12 @@ static const char v3[] =
     " segment_id INTEGER NOT NULL, row INTEGER NOT NULL,"
     " PRIMARY KEY (segment_id, row)) WITHOUT ROWID;";
 
-const char *const schema_migrations[] = {v1, v2, v3};
+/* Version 4: zstd dictionaries trained per project for texts (store/texts.h);
+ * texts.dict names the one a text was packed with (0: none). */
+static const char v4[] =
+    "CREATE TABLE text_dicts ("
+    " id INTEGER PRIMARY KEY, project TEXT NOT NULL, created_ns INTEGER NOT NULL,"
+    " samples INTEGER NOT NULL, dict BLOB NOT NULL);";
+
+const char *const schema_migrations[] = {v1, v2, v3, v4};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

@@ -14,7 +14,8 @@
 
 #include "core/xmem.h"
 
-#define PACK_MIN 96 /* below this zstd does not pay for its frame */
+#define PACK_MIN 96      /* below this zstd does not pay for its frame */
+#define PACK_MIN_DICT 24 /* with a dictionary even short texts shrink */
 #define PACK_LEVEL (-3)
 
 struct textpack_ctx {
@@ -92,20 +93,48 @@ char *textpack_unpack(struct textpack_ctx *c, const void *blob, size_t n, size_t
     return text;
 }
 
+int textpack_pack_dict(struct textpack_ctx *c, const ZSTD_CDict *cdict, const char *text,
+                       size_t len, struct buf *out)
+{
+    if (len >= PACK_MIN_DICT) {
+        size_t bound = ZSTD_compressBound(len);
+        if (buf_reserve(out, bound + 1) != 0)
+            return -1;
+        char *z = out->data + out->len;
+        z[0] = 'Y';
+        size_t n = ZSTD_compress_usingCDict(c->cctx, z + 1, bound, text, len, cdict);
+        if (!ZSTD_isError(n) && n < len) {
+            out->len += n + 1;
+            out->data[out->len] = '\0';
+            return 0;
+        }
+    }
+    return buf_putc(out, 'T') || buf_append(out, text, len) ? -1 : 0;
+}
+
 int textpack_unpack_append(struct textpack_ctx *c, const void *blob, size_t n, struct buf *out)
+{
+    return textpack_unpack_append_dict(c, NULL, blob, n, out);
+}
+
+int textpack_unpack_append_dict(struct textpack_ctx *c, const ZSTD_DDict *ddict, const void *blob,
+                                size_t n, struct buf *out)
 {
     const unsigned char *p = blob;
     if (n < 1)
         return -1;
     if (p[0] == 'T')
         return buf_append(out, p + 1, n - 1) ? -1 : 0;
-    if (p[0] != 'Z')
+    if (p[0] != 'Z' && !(p[0] == 'Y' && ddict))
         return -1;
     unsigned long long size = ZSTD_getFrameContentSize(p + 1, n - 1);
     if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
         size > TEXTPACK_MAX_TEXT || buf_reserve(out, (size_t)size) != 0)
         return -1;
-    size_t got = ZSTD_decompressDCtx(c->dctx, out->data + out->len, (size_t)size, p + 1, n - 1);
+    size_t got = p[0] == 'Y' ? ZSTD_decompress_usingDDict(c->dctx, out->data + out->len,
+                                                          (size_t)size, p + 1, n - 1, ddict)
+                             : ZSTD_decompressDCtx(c->dctx, out->data + out->len, (size_t)size,
+                                                   p + 1, n - 1);
     if (ZSTD_isError(got) || got != size)
         return -1;
     out->len += got;

@@ -1,7 +1,9 @@
 /*
  * textpack: how the store keeps large text (a span's input and output
  * messages) in a row: a one-byte header then the bytes — 'T' + the text as
- * is (short texts), or 'Z' + a zstd frame (with its content size). Packing
+ * is (short texts), 'Z' + a zstd frame (with its content size), or 'Y' + a
+ * zstd frame compressed with a trained dictionary (store/texts.h says
+ * which; reading it needs that dictionary). Packing
  * runs in the request threads, before the writer, so the one writer thread
  * copies a third of the bytes. Every connection store_open makes can read
  * packed text back with the SQL functions llmtap_text(x) and llmtap_pack(x),
@@ -14,6 +16,7 @@
 #include <stddef.h>
 
 #include <sqlite3.h>
+#include <zstd.h>
 
 #include "core/buf.h"
 
@@ -38,6 +41,14 @@ char *textpack_unpack(struct textpack_ctx *c, const void *blob, size_t n, size_t
  * blob is not a valid pack or 'out' hits its ceiling. */
 int textpack_unpack_append(struct textpack_ctx *c, const void *blob, size_t n, struct buf *out)
     __attribute__((warn_unused_result));
+
+/* With a dictionary: pack as 'Y' with 'cdict' (borrowed), and unpack any
+ * pack, 'Y' ones with 'ddict' (NULL: a 'Y' pack is refused). Same returns
+ * as above. */
+int textpack_pack_dict(struct textpack_ctx *c, const ZSTD_CDict *cdict, const char *text,
+                       size_t len, struct buf *out) __attribute__((warn_unused_result));
+int textpack_unpack_append_dict(struct textpack_ctx *c, const ZSTD_DDict *ddict, const void *blob,
+                                size_t n, struct buf *out) __attribute__((warn_unused_result));
 
 /* Register llmtap_text() and llmtap_pack() on 'db'. Returns SQLITE_OK or an error. */
 int textpack_register(sqlite3 *db);

@@ -25,7 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zdict.h>
+#include <zstd.h>
+
+#include "core/timeutil.h"
 #include "core/xmem.h"
+#include "store/segment.h"
 
 #define INDEX_SLOTS (1u << 19)           /* per generation: 12 MiB */
 #define INDEX_FULL (INDEX_SLOTS / 4 * 3) /* entries before a generation turns */
@@ -48,16 +53,33 @@ struct texts {
     int stale;      /* emptied by a rollback: refill before use */
     uint64_t epoch; /* advanced by every rollback: ids handed out before may be gone */
     struct texts_stats stats;
+    struct pdict *dicts; /* every dictionary installed; the newest of a project packs
+                            (older ones stay alive: a request thread may hold one) */
+    size_t ndicts;
     /* writer thread only */
     sqlite3 *db;
     sqlite3_stmt *insert;
     struct textpack_ctx *wpack;
 };
 
+/* A project's dictionary for packing. */
+struct pdict {
+    char *project;
+    int64_t id;
+    ZSTD_CDict *cdict;
+};
+
+#define READER_DICTS 32 /* decoding dictionaries a reader keeps */
+
 struct texts_reader {
     sqlite3 *db;
-    sqlite3_stmt *get;
+    sqlite3_stmt *get, *get_dict;
     struct textpack_ctx *tp;
+    struct {
+        int64_t id;
+        ZSTD_DDict *ddict;
+    } dicts[READER_DICTS];
+    size_t ndicts, next_evict;
 };
 
 /* ---- hash ---- */
@@ -284,6 +306,131 @@ void texts_rolled_back(struct texts *t)
     pthread_mutex_unlock(&t->mu);
 }
 
+/* ---- dictionaries ---- */
+
+#define DICT_LEVEL 1 /* packing with a dictionary: its matches make level 1 cheap */
+
+/* The newest dictionary of 'project' (caller holds t->mu), or NULL. */
+static const struct pdict *dict_for(const struct texts *t, const char *project)
+{
+    const struct pdict *best = NULL;
+    for (size_t i = 0; i < t->ndicts; i++)
+        if (strcmp(t->dicts[i].project, project) == 0 && (!best || t->dicts[i].id > best->id))
+            best = &t->dicts[i];
+    return best;
+}
+
+int texts_install_dict(struct texts *t, const char *project, int64_t id, const void *dict, size_t n)
+{
+    ZSTD_CDict *cd = ZSTD_createCDict(dict, n, DICT_LEVEL);
+    if (!cd)
+        return -1;
+    pthread_mutex_lock(&t->mu);
+    t->dicts = xrealloc(t->dicts, (t->ndicts + 1) * sizeof(*t->dicts));
+    t->dicts[t->ndicts++] = (struct pdict){.project = xstrdup(project), .id = id, .cdict = cd};
+    pthread_mutex_unlock(&t->mu);
+    return 0;
+}
+
+int texts_has_dict(struct texts *t, const char *project)
+{
+    pthread_mutex_lock(&t->mu);
+    int has = dict_for(t, project) != NULL;
+    pthread_mutex_unlock(&t->mu);
+    return has;
+}
+
+static int load_dicts(struct texts *t, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(t->db, "SELECT id, project, dict FROM text_dicts ORDER BY id", -1,
+                                &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (texts_install_dict(t, (const char *)sqlite3_column_text(st, 1),
+                               sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 2),
+                               (size_t)sqlite3_column_bytes(st, 2)) != 0)
+            rc = SQLITE_CORRUPT;
+        else
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot load text dictionaries: %s", sqlite3_errmsg(t->db));
+        return -1;
+    }
+    return 0;
+}
+
+int texts_store_dict(sqlite3 *db, const char *project, const void *dict, size_t n, int samples,
+                     int64_t *id, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO text_dicts(project, created_ns, samples, dict)"
+                                " VALUES(?1, ?2, ?3, ?4)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, time_now_ns());
+        sqlite3_bind_int(st, 3, samples);
+        sqlite3_bind_blob64(st, 4, dict, n, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "cannot store a text dictionary: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    *id = sqlite3_last_insert_rowid(db);
+    return 0;
+}
+
+int texts_train(const struct texts_samples *sm, size_t dict_max, struct buf *out, char *err,
+                size_t errlen)
+{
+    if (sm->n < TEXTS_TRAIN_MIN_SAMPLES) {
+        snprintf(err, errlen, "%zu samples; training needs %d", sm->n, TEXTS_TRAIN_MIN_SAMPLES);
+        return -1;
+    }
+    if (buf_reserve(out, dict_max) != 0) {
+        snprintf(err, errlen, "dictionary buffer is full");
+        return -1;
+    }
+    size_t got = ZDICT_trainFromBuffer(out->data + out->len, dict_max, sm->data.data, sm->sizes,
+                                       (unsigned)sm->n);
+    if (ZDICT_isError(got)) {
+        snprintf(err, errlen, "cannot train a dictionary: %s", ZDICT_getErrorName(got));
+        return -1;
+    }
+    out->len += got;
+    return 0;
+}
+
+void texts_samples_init(struct texts_samples *sm)
+{
+    memset(sm, 0, sizeof(*sm));
+    buf_init(&sm->data, 0);
+}
+
+void texts_samples_release(struct texts_samples *sm)
+{
+    buf_release(&sm->data);
+    free(sm->sizes);
+    memset(sm, 0, sizeof(*sm));
+}
+
+int texts_samples_add(struct texts_samples *sm, const void *p, size_t n)
+{
+    if (sm->n == sm->cap) {
+        sm->cap = sm->cap ? sm->cap * 2 : 256;
+        sm->sizes = xrealloc(sm->sizes, sm->cap * sizeof(*sm->sizes));
+    }
+    if (buf_append(&sm->data, p, n) != 0)
+        return -1;
+    sm->sizes[sm->n++] = n;
+    return 0;
+}
+
 /* ---- open / close ---- */
 
 static int read_key(struct texts *t, char *err, size_t errlen)
@@ -311,9 +458,10 @@ int texts_open(struct texts **out, sqlite3 *db, char *err, size_t errlen)
     for (int i = 0; i < 2; i++)
         t->gens[i].slots = xcalloc(INDEX_SLOTS, sizeof(*t->gens[i].slots));
     *out = NULL;
-    if (read_key(t, err, errlen) != 0 || index_load(t, err, errlen) != 0)
+    if (read_key(t, err, errlen) != 0 || index_load(t, err, errlen) != 0 ||
+        load_dicts(t, err, errlen) != 0)
         goto fail;
-    if (sqlite3_prepare_v3(db, "INSERT INTO texts(hash, dict, body) VALUES(?1, 0, ?2)", -1,
+    if (sqlite3_prepare_v3(db, "INSERT INTO texts(hash, dict, body) VALUES(?1, ?2, ?3)", -1,
                            SQLITE_PREPARE_PERSISTENT, &t->insert, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot prepare text statements: %s", sqlite3_errmsg(db));
         goto fail;
@@ -337,6 +485,11 @@ void texts_close(struct texts *t)
     textpack_free(t->wpack);
     for (int i = 0; i < 2; i++)
         free(t->gens[i].slots);
+    for (size_t i = 0; i < t->ndicts; i++) {
+        free(t->dicts[i].project);
+        ZSTD_freeCDict(t->dicts[i].cdict);
+    }
+    free(t->dicts);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
@@ -400,6 +553,9 @@ void texts_prepare(struct texts *t, struct rec_span *r, struct textpack_ctx *tp)
         r->texts[i].id = t->stale ? 0 : index_get(t, r->texts[i].hash);
         r->texts[i].epoch = t->epoch;
     }
+    const struct pdict *d = dict_for(t, project);
+    const ZSTD_CDict *cdict = d ? d->cdict : NULL; /* alive until texts_close */
+    int64_t dict_id = d ? d->id : 0;
     pthread_mutex_unlock(&t->mu);
     for (size_t i = 0; i < r->ntexts; i++) {
         struct rec_text *x = &r->texts[i];
@@ -407,8 +563,12 @@ void texts_prepare(struct texts *t, struct rec_span *r, struct textpack_ctx *tp)
             continue;
         struct buf b;
         buf_init(&b, 0);
-        if (textpack_pack(tp, x->text, x->len, &b) == 0)
+        int rc = cdict ? textpack_pack_dict(tp, cdict, x->text, x->len, &b)
+                       : textpack_pack(tp, x->text, x->len, &b);
+        if (rc == 0) {
             x->packed.data = buf_take(&b, &x->packed.len);
+            x->dict = x->packed.data[0] == 'Y' ? dict_id : 0;
+        }
         buf_release(&b);
     }
 }
@@ -445,10 +605,12 @@ static int resolve(struct texts *t, struct rec_text *x, int64_t *id, char *err, 
             return -1;
         }
         x->packed.data = buf_take(&b, &x->packed.len);
+        x->dict = 0;
         packed_here = 1;
     }
     sqlite3_bind_blob(t->insert, 1, x->hash, 16, SQLITE_STATIC);
-    sqlite3_bind_blob64(t->insert, 2, x->packed.data, x->packed.len, SQLITE_STATIC);
+    sqlite3_bind_int64(t->insert, 2, x->dict);
+    sqlite3_bind_blob64(t->insert, 3, x->packed.data, x->packed.len, SQLITE_STATIC);
     int rc = sqlite3_step(t->insert);
     sqlite3_reset(t->insert);
     if (rc != SQLITE_DONE) {
@@ -520,20 +682,50 @@ static int get_varint(const unsigned char **p, const unsigned char *end, uint64_
 
 /* Append text 'id' to 'out'. Returns 0, or an SQLite code (SQLITE_CORRUPT
  * for a missing or undecodable text). */
+/* The decoding dictionary 'id' (cached; loaded on first use), or NULL. */
+static const ZSTD_DDict *reader_dict(struct texts_reader *rd, int64_t id)
+{
+    for (size_t i = 0; i < rd->ndicts; i++)
+        if (rd->dicts[i].id == id)
+            return rd->dicts[i].ddict;
+    if (!rd->get_dict &&
+        sqlite3_prepare_v3(rd->db, "SELECT dict FROM text_dicts WHERE id=?1", -1,
+                           SQLITE_PREPARE_PERSISTENT, &rd->get_dict, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_int64(rd->get_dict, 1, id);
+    ZSTD_DDict *dd = NULL;
+    if (sqlite3_step(rd->get_dict) == SQLITE_ROW)
+        dd = ZSTD_createDDict(sqlite3_column_blob(rd->get_dict, 0),
+                              (size_t)sqlite3_column_bytes(rd->get_dict, 0));
+    sqlite3_reset(rd->get_dict);
+    if (!dd)
+        return NULL;
+    size_t slot = rd->ndicts < READER_DICTS ? rd->ndicts++ : rd->next_evict++ % READER_DICTS;
+    if (slot < rd->ndicts && rd->dicts[slot].ddict && rd->dicts[slot].id != id)
+        ZSTD_freeDDict(rd->dicts[slot].ddict);
+    rd->dicts[slot].id = id;
+    rd->dicts[slot].ddict = dd;
+    return dd;
+}
+
 static int append_text(struct texts_reader *rd, int64_t id, struct buf *out)
 {
-    if (!rd->get && sqlite3_prepare_v3(rd->db, "SELECT body FROM texts WHERE id=?1", -1,
+    if (!rd->get && sqlite3_prepare_v3(rd->db, "SELECT dict, body FROM texts WHERE id=?1", -1,
                                        SQLITE_PREPARE_PERSISTENT, &rd->get, NULL) != SQLITE_OK)
         return SQLITE_ERROR;
     sqlite3_bind_int64(rd->get, 1, id);
     int rc = sqlite3_step(rd->get);
-    if (rc == SQLITE_ROW)
-        rc = textpack_unpack_append(rd->tp, sqlite3_column_blob(rd->get, 0),
-                                    (size_t)sqlite3_column_bytes(rd->get, 0), out) == 0
+    if (rc == SQLITE_ROW) {
+        int64_t dict = sqlite3_column_int64(rd->get, 0);
+        const ZSTD_DDict *dd = dict ? reader_dict(rd, dict) : NULL;
+        rc = (dict && !dd) ? SQLITE_CORRUPT
+             : textpack_unpack_append_dict(rd->tp, dd, sqlite3_column_blob(rd->get, 1),
+                                           (size_t)sqlite3_column_bytes(rd->get, 1), out) == 0
                  ? SQLITE_OK
                  : SQLITE_CORRUPT;
-    else
+    } else {
         rc = rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    }
     sqlite3_reset(rd->get);
     return rc;
 }
@@ -586,15 +778,23 @@ static void sql_refs(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text64(ctx, text, len, free, SQLITE_UTF8);
 }
 
-int texts_register(sqlite3 *db, struct texts_reader **out)
+static struct texts_reader *reader_new(sqlite3 *db)
 {
     struct texts_reader *rd = xcalloc(1, sizeof(*rd));
     rd->db = db;
-    *out = NULL;
     if (!(rd->tp = textpack_new())) {
         free(rd);
-        return SQLITE_NOMEM;
+        return NULL;
     }
+    return rd;
+}
+
+int texts_register(sqlite3 *db, struct texts_reader **out)
+{
+    struct texts_reader *rd = reader_new(db);
+    *out = NULL;
+    if (!rd)
+        return SQLITE_NOMEM;
     /* not DETERMINISTIC (it reads a table); INNOCUOUS, so views may use it */
     int rc = sqlite3_create_function_v2(db, "llmtap_refs", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, rd,
                                         sql_refs, NULL, NULL, NULL);
@@ -606,11 +806,136 @@ int texts_register(sqlite3 *db, struct texts_reader **out)
     return SQLITE_OK;
 }
 
+/* ---- sampling a project's texts (for training) ---- */
+
+/* Append the text ids of refs blob 'p' to 'ids'; malformed blobs add none. */
+static void refs_ids(const unsigned char *p, size_t n, int64_t **ids, size_t *nids, size_t *cap)
+{
+    const unsigned char *end = p + n;
+    uint64_t count = 0;
+    if (n < 2 || (p[0] != 'A' && p[0] != 'V'))
+        return;
+    p++;
+    if (get_varint(&p, end, &count))
+        return;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t id = 0;
+        if (get_varint(&p, end, &id))
+            return;
+        if (*nids == *cap) {
+            *cap = *cap ? *cap * 2 : 1024;
+            *ids = xrealloc(*ids, *cap * sizeof(**ids));
+        }
+        (*ids)[(*nids)++] = (int64_t)id;
+    }
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Add the text ids of the newest segments of 'project' until 'want'. */
+static int segment_ids(sqlite3 *db, const char *project, size_t want, int64_t **ids, size_t *n,
+                       size_t *cap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT id FROM segments WHERE project=?1 ORDER BY id DESC", -1,
+                                &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && *n < want && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct segment_data *d = NULL;
+        char err[128];
+        rc = SQLITE_OK;
+        if (segment_load(db, sqlite3_column_int64(st, 0),
+                         (1ull << SC_INPUT_REFS) | (1ull << SC_OUTPUT_REFS), &d, err,
+                         sizeof(err)) != 0)
+            continue; /* an undecodable segment gives no samples */
+        for (size_t r = 0; r < segment_data_rows(d); r++)
+            for (int c = SC_INPUT_REFS; c <= SC_OUTPUT_REFS; c++) {
+                size_t len = 0;
+                const char *b = colenc_bytes(segment_data_col(d, c), r, &len);
+                if (b)
+                    refs_ids((const unsigned char *)b, len, ids, n, cap);
+            }
+        segment_data_free(d);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The distinct text ids the newest 'max_spans' hot rows of 'project' use,
+ * and its newest segments' when the hot rows have too few. */
+static int sample_ids(sqlite3 *db, const char *project, int max_spans, int64_t **ids, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    *ids = NULL;
+    *n = 0;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT input_refs, output_refs FROM span_rows WHERE project=?1"
+                                " ORDER BY id DESC LIMIT ?2",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, max_spans);
+    }
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int c = 0; c < 2; c++)
+            refs_ids(sqlite3_column_blob(st, c), (size_t)sqlite3_column_bytes(st, c), ids, n, &cap);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if ((rc == SQLITE_DONE || rc == SQLITE_OK) && *n < (size_t)max_spans)
+        rc = segment_ids(db, project, (size_t)max_spans, ids, n, &cap) == 0 ? SQLITE_OK
+                                                                            : SQLITE_ERROR;
+    if (*n)
+        qsort(*ids, *n, sizeof(**ids), cmp_id);
+    size_t u = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (u == 0 || (*ids)[u - 1] != (*ids)[i])
+            (*ids)[u++] = (*ids)[i];
+    *n = u;
+    return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : -1;
+}
+
+#define SAMPLE_MAX_BYTES (16u << 10) /* longer texts are cut: zstd trains on short samples */
+
+int texts_sample(sqlite3 *db, const char *project, int max_spans, size_t max_samples,
+                 struct texts_samples *out, char *err, size_t errlen)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    struct texts_reader *rd = reader_new(db);
+    struct buf one;
+    buf_init(&one, 0);
+    int rc = rd ? sample_ids(db, project, max_spans, &ids, &n) : -1;
+    /* the newest texts are the best guide to what comes next */
+    for (size_t i = n; rc == 0 && i-- > 0 && out->n < max_samples;) {
+        buf_reset(&one);
+        if (append_text(rd, ids[i], &one) != SQLITE_OK)
+            continue; /* a text that does not decode is not a sample */
+        rc = texts_samples_add(out, one.data ? one.data : "",
+                               one.len < SAMPLE_MAX_BYTES ? one.len : SAMPLE_MAX_BYTES);
+    }
+    if (rc)
+        snprintf(err, errlen, "cannot sample texts of '%s': %s", project, sqlite3_errmsg(db));
+    buf_release(&one);
+    free(ids);
+    texts_reader_free(rd);
+    return rc;
+}
+
 void texts_reader_free(struct texts_reader *r)
 {
     if (!r)
         return;
     sqlite3_finalize(r->get);
+    sqlite3_finalize(r->get_dict);
+    for (size_t i = 0; i < r->ndicts; i++)
+        ZSTD_freeDDict(r->dicts[i].ddict);
     textpack_free(r->tp);
     free(r);
 }

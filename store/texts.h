@@ -74,6 +74,47 @@ struct texts_stats {
 };
 void texts_get_stats(struct texts *t, struct texts_stats *out);
 
+/* Dictionaries (DESIGN.md §5: "zstd-compressed with a dictionary trained
+ * per project"). Once a project has enough texts, a dictionary is trained
+ * on a sample of them (texts_train), stored as a new version in
+ * text_dicts (texts_store_dict, writer thread) and, after that commit,
+ * installed (texts_install_dict): new texts of the project are packed
+ * with it from then on, and every text row names the dictionary it was
+ * packed with, so older texts keep theirs. */
+#define TEXTS_TRAIN_MIN_SAMPLES 200
+#define TEXTS_DICT_BYTES (32u << 10)
+
+struct texts_samples {
+    struct buf data; /* the samples, end to end */
+    size_t *sizes, n, cap;
+};
+void texts_samples_init(struct texts_samples *sm);
+void texts_samples_release(struct texts_samples *sm);
+int texts_samples_add(struct texts_samples *sm, const void *p, size_t n)
+    __attribute__((warn_unused_result));
+
+/* Sample the distinct texts that the newest 'max_spans' hot rows of
+ * 'project' refer to, newest first, at most 'max_samples', through 'db'
+ * (any connection). Returns 0, or -1 with a message. */
+int texts_sample(sqlite3 *db, const char *project, int max_spans, size_t max_samples,
+                 struct texts_samples *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Train a dictionary of at most 'dict_max' bytes on 'sm', appended to 'out'.
+ * Returns 0, or -1 with a message (too few samples, or zstd refused). */
+int texts_train(const struct texts_samples *sm, size_t dict_max, struct buf *out, char *err,
+                size_t errlen) __attribute__((warn_unused_result));
+/* Writer thread: store dictionary 'dict' of 'project' as a new version;
+ * its id in *id. Returns 0, or -1 with a message. */
+int texts_store_dict(sqlite3 *db, const char *project, const void *dict, size_t n, int samples,
+                     int64_t *id, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Any thread, once the dictionary's row is committed: pack the project's
+ * new texts with it. Returns 0, or -1 when zstd refuses the dictionary. */
+int texts_install_dict(struct texts *t, const char *project, int64_t id, const void *dict, size_t n)
+    __attribute__((warn_unused_result));
+/* 1 when 'project' has a dictionary. Any thread. */
+int texts_has_dict(struct texts *t, const char *project);
+
 /* Register llmtap_refs(refs) on 'db', which decodes a refs blob to its
  * text (NULL passes through). The reader it returns belongs to 'db' and
  * must be freed with texts_reader_free before 'db' is closed. Returns

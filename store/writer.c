@@ -51,6 +51,7 @@ struct writer {
     pthread_cond_t compact_cv;
     uint64_t committed_updates; /* sql.hot_updates as of the last commit */
     int wal_pages;              /* pages in the WAL after the last commit (wal hook) */
+    uint64_t wal_frames;        /* pages written to the WAL (writer thread; see stats) */
     struct writer_stats stats;
     struct writer_sql sql; /* writer thread only */
 };
@@ -61,9 +62,9 @@ void writer_config_default(struct writer_config *cfg)
     cfg->queue_max_bytes = 512u << 20;
     cfg->txn_max_records = 20000;
     cfg->compact_keep_hot = 2048;
-    cfg->compact_batch = 4096;
+    cfg->compact_batch = 2048;
     cfg->compact_thread = 1;
-    cfg->checkpoint_pages = 4000;
+    cfg->checkpoint_pages = 2000;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -173,6 +174,7 @@ static void commit_group(struct writer *w, struct item *group)
     w->stats.last_commit_ns = took;
     w->stats.hot_rows = segindex_hot_rows(w->sql.segs); /* mirrored for other threads */
     w->stats.segments = segindex_segments(w->sql.segs);
+    w->stats.wal_frames = w->wal_frames;
     if (rc == SQLITE_OK)
         w->committed_updates = w->sql.hot_updates;
     if (w->cfg.compact_keep_hot >= 0 &&
@@ -294,7 +296,7 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
     (void)name;
     struct writer *w = ctx; /* the writer thread: it made the commit */
     if (pages > w->wal_pages)
-        w->stats.wal_frames += (uint64_t)(pages - w->wal_pages);
+        w->wal_frames += (uint64_t)(pages - w->wal_pages);
     w->wal_pages = pages;
     return SQLITE_OK;
 }
@@ -381,6 +383,99 @@ static int compact_once(struct writer *w, struct store *ro)
     return rc;
 }
 
+/* ---- text dictionaries, trained beside the writer ---- */
+
+#define TRAIN_SAMPLES 2000                 /* texts a dictionary is trained on */
+#define TRAIN_EVERY_NS 1000000000LL        /* how often the compactor looks */
+#define TRAIN_RETRY_NS (30 * 1000000000LL) /* a project with too few texts waits this long */
+
+struct dict_call {
+    const char *project;
+    const struct buf *dict;
+    int samples;
+    int64_t id;
+};
+
+static int store_dict_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct dict_call *d = ctx;
+    return texts_store_dict(db, d->project, d->dict->data, d->dict->len, d->samples, &d->id, err,
+                            errlen);
+}
+
+/* Train, store and install a dictionary for 'project'. */
+static void train_one(struct writer *w, sqlite3 *ro, const char *project)
+{
+    char err[256] = "";
+    struct texts_samples sm;
+    struct buf dict;
+    texts_samples_init(&sm);
+    buf_init(&dict, 0);
+    int64_t t0 = time_mono_ns();
+    int rc = texts_sample(ro, project, 4 * TRAIN_SAMPLES, TRAIN_SAMPLES, &sm, err, sizeof(err));
+    if (rc == 0 && sm.n >= TEXTS_TRAIN_MIN_SAMPLES) {
+        struct dict_call d = {.project = project, .dict = &dict, .samples = (int)sm.n};
+        rc = texts_train(&sm, TEXTS_DICT_BYTES, &dict, err, sizeof(err)) ||
+             writer_run(w, store_dict_fn, &d, err, sizeof(err)) != LT_OK ||
+             texts_install_dict(writer_texts(w), project, d.id, dict.data, dict.len);
+        if (rc == 0)
+            log_msg(LOG_INFO, "writer",
+                    "trained text dictionary %lld for '%s': %zu samples, %zu bytes, %.0f ms",
+                    (long long)d.id, project, sm.n, dict.len, (time_mono_ns() - t0) / 1e6);
+    }
+    if (rc)
+        log_msg(LOG_WARN, "writer", "no text dictionary for '%s' yet: %s", project,
+                *err ? err : "cannot install it");
+    texts_samples_release(&sm);
+    buf_release(&dict);
+}
+
+/* A project that could not be trained yet waits before the next try. */
+struct train_wait {
+    char *project;
+    int64_t next_ns;
+};
+
+static int train_due(struct train_wait **waits, size_t *n, const char *project, int64_t now)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*waits)[i].project, project) == 0) {
+            if (now < (*waits)[i].next_ns)
+                return 0;
+            (*waits)[i].next_ns = now + TRAIN_RETRY_NS;
+            return 1;
+        }
+    *waits = xrealloc(*waits, (*n + 1) * sizeof(**waits));
+    (*waits)[(*n)++] = (struct train_wait){xstrdup(project), now + TRAIN_RETRY_NS};
+    return 1;
+}
+
+/* Every second: a dictionary for each project, hot or compacted, that
+ * has none yet (each project tried at most every TRAIN_RETRY_NS). */
+static void maybe_train(struct writer *w, sqlite3 *ro, int64_t *next_ns, struct train_wait **waits,
+                        size_t *nwaits)
+{
+    int64_t now = time_mono_ns();
+    if (now < *next_ns)
+        return;
+    *next_ns = now + TRAIN_EVERY_NS;
+    sqlite3_stmt *st = NULL;
+    char *names[64];
+    int n = 0;
+    if (sqlite3_prepare_v2(ro,
+                           "SELECT project FROM (SELECT DISTINCT project FROM span_rows) UNION"
+                           " SELECT DISTINCT project FROM segments",
+                           -1, &st, NULL) == SQLITE_OK)
+        while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
+            names[n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    for (int i = 0; i < n; i++) {
+        if (!texts_has_dict(writer_texts(w), names[i]) && train_due(waits, nwaits, names[i], now))
+            train_one(w, ro, names[i]);
+        free(names[i]);
+    }
+}
+
 static void *compactor_main(void *arg)
 {
     struct writer *w = arg;
@@ -390,10 +485,21 @@ static void *compactor_main(void *arg)
         log_msg(LOG_ERROR, "writer", "compactor: %s", err);
         return NULL;
     }
+    int64_t next_train = 0;
+    struct train_wait *waits = NULL;
+    size_t nwaits = 0;
     pthread_mutex_lock(&w->mu);
     while (!w->compactor_stopping) {
+        pthread_mutex_unlock(&w->mu);
+        maybe_train(w, store_db(ro), &next_train, &waits, &nwaits);
+        pthread_mutex_lock(&w->mu);
+        if (w->compactor_stopping)
+            break;
         if (w->stats.hot_rows < w->cfg.compact_keep_hot + w->cfg.compact_batch) {
-            pthread_cond_wait(&w->compact_cv, &w->mu);
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&w->compact_cv, &w->mu, &ts);
             continue;
         }
         pthread_mutex_unlock(&w->mu);
@@ -407,6 +513,9 @@ static void *compactor_main(void *arg)
         }
     }
     pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < nwaits; i++)
+        free(waits[i].project);
+    free(waits);
     store_close(ro);
     return NULL;
 }

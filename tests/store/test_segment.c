@@ -426,6 +426,50 @@ START_TEST(test_a_kill_during_compaction_loses_and_doubles_nothing)
 }
 END_TEST
 
+START_TEST(test_the_running_writer_compacts_and_trains_dictionaries_itself)
+{
+    stop();
+    char err[256];
+    struct writer_config cfg;
+    writer_config_default(&cfg); /* as the server runs it: the compactor thread on */
+    cfg.compact_keep_hot = 1000;
+    cfg.compact_batch = 1000;
+    ck_assert_int_eq(store_open(&st, db, STORE_READWRITE, err, sizeof(err)), STORE_OK);
+    ck_assert_int_eq(writer_start(&w, st, &cfg, err, sizeof(err)), LT_OK);
+    int created = 0, dups = 0;
+    ingest(6000, 17, &created, &dups);
+    struct snap before;
+    snapshot(all_rows, &before);
+    long long first_batch_end = ro_int("SELECT max(ingested_ns) FROM spans");
+    struct writer_stats ws;
+    int i = 0;
+    for (; i < 100; i++) { /* the compactor and the trainer run on their own */
+        writer_get_stats(w, &ws);
+        if (ws.hot_rows < 2000 && ro_int("SELECT count(DISTINCT project) FROM text_dicts") == 3)
+            break;
+        usleep(100000);
+    }
+    ck_assert_msg(i < 100, "hot rows %lld, dictionaries %lld", (long long)ws.hot_rows,
+                  ro_int("SELECT count(*) FROM text_dicts"));
+    ck_assert_uint_ge(ws.compactions, 4);
+    ingest(3000, 18, &created, &dups); /* new texts, packed with the dictionaries */
+    ck_assert_int_gt(ro_int("SELECT count(*) FROM texts WHERE dict > 0"), 1000);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans WHERE input IS NOT NULL"),
+                     ro_int("SELECT count(*) FROM spans WHERE input <> ''"));
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans"), 9000);
+    /* the first 6000, compacted with and without dictionaries, read as they were written */
+    struct snap after;
+    char *q = xasprintf("SELECT * FROM spans WHERE ingested_ns <= %lld ORDER BY trace_id, "
+                        "span_id, project",
+                        first_batch_end);
+    snapshot(q, &after);
+    free(q);
+    expect_same(&before, &after);
+    snap_free(&after);
+    snap_free(&before);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("segment");
@@ -438,6 +482,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_a_merge_into_a_compacted_span_updates_it);
     tcase_add_test(tc, test_a_corrupt_segment_is_an_sql_error);
     tcase_add_test(tc, test_a_kill_during_compaction_loses_and_doubles_nothing);
+    tcase_add_test(tc, test_the_running_writer_compacts_and_trains_dictionaries_itself);
     suite_add_tcase(s, tc);
     return s;
 }

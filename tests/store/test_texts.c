@@ -384,6 +384,102 @@ START_TEST(test_corrupt_refs_are_an_sql_error)
 }
 END_TEST
 
+struct dict_ctx {
+    const struct buf *d;
+    int64_t id;
+};
+
+/* A writer_fn: store the dictionary in 'ctx' for project "p". */
+static int store_dict(sqlite3 *conn, void *ctx, char *err, size_t errlen)
+{
+    struct dict_ctx *dc = ctx;
+    return texts_store_dict(conn, "p", dc->d->data, dc->d->len, 600, &dc->id, err, errlen);
+}
+
+/* A support-chat message of turn 'i' (varied, but in one style). */
+static char *chat_msg(int i)
+{
+    static const char *const topics[] = {"refund", "delivery", "exchange", "invoice", "account"};
+    return xasprintf("{\"role\":\"%s\",\"content\":\"Hello, about my %s for order A-%05d: "
+                     "could you check the status and tell me when it will be done? Thanks, "
+                     "customer %d\"}",
+                     i % 2 ? "assistant" : "user", topics[i % 5], i * 37 % 99991, i % 613);
+}
+
+static void ingest_chats(int first, int n)
+{
+    struct ingest_batch b;
+    ingest_batch_init(&b);
+    for (int i = first; i < first + n; i++) {
+        char *m = chat_msg(i);
+        char *in = xasprintf("[%s]", m);
+        add(&b, "p", i, in, NULL);
+        free(in);
+        free(m);
+    }
+    submit(&b);
+}
+
+static void expect_chat(int i)
+{
+    char *m = chat_msg(i);
+    char *in = xasprintf("[%s]", m);
+    expect_io(i, in, NULL);
+    free(in);
+    free(m);
+}
+
+static long long count_dict(int64_t id)
+{
+    char *q = xasprintf("SELECT count(*) FROM texts WHERE dict=%lld", (long long)id);
+    long long n = ro_int(q);
+    free(q);
+    return n;
+}
+
+START_TEST(test_a_trained_dictionary_packs_new_texts_and_old_ones_keep_theirs)
+{
+    ingest_chats(0, 600); /* packed without a dictionary */
+    char err[256];
+    struct store *rs = NULL;
+    ck_assert_int_eq(store_open(&rs, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    struct texts_samples sm;
+    texts_samples_init(&sm);
+    ck_assert_int_eq(texts_sample(store_db(rs), "p", 1000, 1000, &sm, err, sizeof(err)), 0);
+    ck_assert_uint_eq(sm.n, 600);
+    struct buf dict;
+    buf_init(&dict, 0);
+    ck_assert_msg(texts_train(&sm, TEXTS_DICT_BYTES, &dict, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_gt(dict.len, 100);
+    store_close(rs);
+    /* stored as the writer does it, then installed */
+    struct dict_ctx dc = {&dict, 0};
+    ck_assert_int_eq(writer_run(w, store_dict, &dc, err, sizeof(err)), LT_OK);
+    ck_assert_int_eq(texts_install_dict(writer_texts(w), "p", dc.id, dict.data, dict.len), 0);
+    ck_assert(texts_has_dict(writer_texts(w), "p"));
+    ck_assert(!texts_has_dict(writer_texts(w), "other"));
+    ingest_chats(600, 600); /* packed with it */
+    ck_assert_int_eq(count_dict(0), 600);
+    ck_assert_int_eq(count_dict(dc.id), 600);
+    char *q = xasprintf("SELECT avg(length(body)) * 2 < (SELECT avg(length(body)) FROM texts WHERE "
+                        "dict=0) FROM texts WHERE dict=%lld",
+                        (long long)dc.id);
+    ck_assert_int_eq(ro_int(q), 1); /* less than half the bytes */
+    free(q);
+    for (int i = 0; i < 1200; i += 97) /* both generations read back exactly */
+        expect_chat(i);
+    /* after a restart the dictionary is loaded again and still used */
+    stop();
+    start();
+    ck_assert(texts_has_dict(writer_texts(w), "p"));
+    ingest_chats(1200, 10);
+    ck_assert_int_eq(count_dict(dc.id), 610);
+    expect_chat(1205);
+    texts_samples_release(&sm);
+    buf_release(&dict);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("texts");
@@ -401,6 +497,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_the_index_survives_a_restart);
     tcase_add_test(tc, test_a_rollback_leaves_no_reference_to_a_lost_row);
     tcase_add_test(tc, test_corrupt_refs_are_an_sql_error);
+    tcase_add_test(tc, test_a_trained_dictionary_packs_new_texts_and_old_ones_keep_theirs);
     suite_add_tcase(s, tc);
     return s;
 }
