@@ -15,13 +15,44 @@ static const char stats_usage[] =
     "usage: llmtap stats [--db PATH] [--json]\n"
     "\n"
     "Counts (spans, traces, projects, errors, unpriced calls), tokens, total cost, time range,\n"
-    "calls per model, and bytes on disk (database + WAL).\n";
+    "calls per model, the store's parts (hot spans, segments, texts, dictionaries) and bytes\n"
+    "on disk (database + WAL, and by part: hot rows, segments, text, other).\n";
 
 struct totals {
     int64_t spans, traces, projects, errors, unpriced, in_tok, out_tok, first_ns, last_ns;
     int64_t logmsgs, scores, price_sets;
+    int64_t hot, segments, texts, dicts;
+    int64_t bytes_hot, bytes_segments, bytes_text, bytes_other; /* -1: dbstat missing */
     double cost;
 };
+
+/* Bytes on disk by part of the store, from SQLite's dbstat table. */
+static void read_bytes(sqlite3 *db, struct totals *t)
+{
+    sqlite3_stmt *st = NULL;
+    t->bytes_hot = t->bytes_segments = t->bytes_text = t->bytes_other = -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT CASE"
+                           " WHEN name IN ('span_rows','sqlite_autoindex_span_rows_1',"
+                           "  'span_rows_start') THEN 0"
+                           " WHEN name LIKE 'segment%' OR name LIKE 'sqlite_autoindex_segment%'"
+                           "  THEN 1"
+                           " WHEN name IN ('texts','text_dicts') THEN 2 ELSE 3 END,"
+                           " sum(pgsize) FROM dbstat GROUP BY 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return;
+    }
+    int64_t *slot[] = {&t->bytes_hot, &t->bytes_segments, &t->bytes_text, &t->bytes_other};
+    for (int i = 0; i < 4; i++)
+        *slot[i] = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int k = sqlite3_column_int(st, 0);
+        if (k >= 0 && k < 4)
+            *slot[k] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+}
 
 static int64_t one_int(sqlite3 *db, const char *sql)
 {
@@ -61,6 +92,11 @@ static int read_totals(sqlite3 *db, struct totals *t)
     t->logmsgs = one_int(db, "SELECT count(*) FROM log_messages");
     t->scores = one_int(db, "SELECT count(*) FROM scores");
     t->price_sets = one_int(db, "SELECT count(*) FROM price_sets");
+    t->hot = one_int(db, "SELECT count(*) FROM span_rows");
+    t->segments = one_int(db, "SELECT count(*) FROM segments");
+    t->texts = one_int(db, "SELECT count(*) FROM texts");
+    t->dicts = one_int(db, "SELECT count(*) FROM text_dicts");
+    read_bytes(db, t);
     return 0;
 }
 
@@ -108,11 +144,19 @@ static void print_stats(struct store *st, const struct totals *t, int json)
             "\"unpriced_calls\":%lld,\"input_tokens\":%lld,\"output_tokens\":%lld,"
             "\"cost_usd\":%.9f,\"first\":\"%s\",\"last\":\"%s\","
             "\"log_messages\":%lld,\"scores\":%lld,\"price_sets\":%lld,"
-            "\"db_bytes\":%lld,\"wal_bytes\":%lld,\"schema_version\":%d,\"models\":[",
+            "\"db_bytes\":%lld,\"wal_bytes\":%lld,\"schema_version\":%d,",
             (long long)t->spans, (long long)t->traces, (long long)t->projects, (long long)t->errors,
             (long long)t->unpriced, (long long)t->in_tok, (long long)t->out_tok, t->cost, first,
             last, (long long)t->logmsgs, (long long)t->scores, (long long)t->price_sets,
             (long long)store_file_bytes(st), (long long)store_wal_bytes(st), STORE_SCHEMA_VERSION);
+        r |= buf_printf(&b,
+                        "\"hot_spans\":%lld,\"segments\":%lld,\"texts\":%lld,"
+                        "\"text_dictionaries\":%lld,\"bytes\":{\"hot\":%lld,\"segments\":%lld,"
+                        "\"text\":%lld,\"other\":%lld},\"bytes_per_span\":%.1f,\"models\":[",
+                        (long long)t->hot, (long long)t->segments, (long long)t->texts,
+                        (long long)t->dicts, (long long)t->bytes_hot, (long long)t->bytes_segments,
+                        (long long)t->bytes_text, (long long)t->bytes_other,
+                        t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
         r |= models_json(store_db(st), &b, 1);
         r |= buf_puts(&b, "]}\n");
     } else {
@@ -125,13 +169,21 @@ static void print_stats(struct store *st, const struct totals *t, int json)
                         "cost          $%.6f\n"
                         "time range    %s .. %s\n"
                         "log messages  %lld   scores %lld   price sets %lld\n"
+                        "store         %lld hot spans, %lld segments, %lld texts, %lld "
+                        "dictionaries\n"
+                        "bytes         hot %lld, segments %lld, text %lld, other %lld "
+                        "(%.1f per span)\n"
                         "top models:\n",
                         store_path(st), (long long)store_file_bytes(st),
                         (long long)store_wal_bytes(st), STORE_SCHEMA_VERSION, (long long)t->spans,
                         (long long)t->traces, (long long)t->projects, (long long)t->errors,
                         (long long)t->unpriced, (long long)t->in_tok, (long long)t->out_tok,
                         t->cost, first, last, (long long)t->logmsgs, (long long)t->scores,
-                        (long long)t->price_sets);
+                        (long long)t->price_sets, (long long)t->hot, (long long)t->segments,
+                        (long long)t->texts, (long long)t->dicts, (long long)t->bytes_hot,
+                        (long long)t->bytes_segments, (long long)t->bytes_text,
+                        (long long)t->bytes_other,
+                        t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
         r |= models_json(store_db(st), &b, 0);
     }
     (void)r;

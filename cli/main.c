@@ -22,6 +22,7 @@ static const char usage[] =
     "  query    read-only SQL over the spans table\n"
     "  stats    counts, bytes on disk, time range, cost\n"
     "  prices   show the price table; `prices import FILE` adds a LiteLLM price file\n"
+    "  compact  move every hot span into columnar segments now\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -34,7 +35,7 @@ struct command {
 
 static const struct command commands[] = {
     {"serve", cmd_serve}, {"import", cmd_import}, {"query", cmd_query},
-    {"stats", cmd_stats}, {"prices", cmd_prices},
+    {"stats", cmd_stats}, {"prices", cmd_prices}, {"compact", cmd_compact},
 };
 
 int main(int argc, char **argv)

@@ -543,6 +543,34 @@ done:
     return status ? status : 400;
 }
 
+/* POST /api/v1/admin/compact: move every hot span into segments now, in
+ * bounded steps (each its own transaction), for `llmtap compact`.
+ * Loopback only. */
+static int h_admin_compact(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "POST"))
+        return no_route(c, "POST");
+    if (!is_loopback(c))
+        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    char err[512];
+    int64_t moved = 0, step = 0;
+    int rc;
+    do {
+        rc = writer_compact_step(s->w, 0, &step, err, sizeof(err));
+        moved += step;
+    } while (rc == LT_OK && step > 0);
+    if (rc != LT_OK)
+        return reply_err(c, (enum lt_err)rc, err, 0, 0);
+    struct writer_stats ws;
+    writer_get_stats(s->w, &ws);
+    char msg[160];
+    int n = snprintf(msg, sizeof(msg),
+                     "{\"status\":\"ok\",\"compacted\":%lld,\"hot_spans\":%lld,\"segments\":%zu}",
+                     (long long)moved, (long long)ws.hot_rows, ws.segments);
+    return reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
+}
+
 static int h_fallback(struct mg_connection *c, void *cb)
 {
     (void)cb;
@@ -620,6 +648,7 @@ static void routes(struct server *s)
     mg_set_request_handler(s->ctx, "/api/v1/spans$", h_spans, s);
     mg_set_request_handler(s->ctx, "/api/public/ingestion$", h_langfuse, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/prices$", h_admin_prices, s);
+    mg_set_request_handler(s->ctx, "/api/v1/admin/compact$", h_admin_compact, s);
     mg_set_request_handler(s->ctx, "/", h_fallback, s); /* CivetWeb takes the first match: last */
 }
 

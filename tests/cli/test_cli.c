@@ -4,12 +4,14 @@
  * stats, prices, usage errors and exit codes.
  */
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "core/xmem.h"
+#include "tests/support/srv.h"
 #include "tests/support/testutil.h"
 
 static char *dir, *db;
@@ -116,12 +118,50 @@ START_TEST(test_prices_list_and_import_without_a_server)
     free(out);
     ck_assert_int_eq(llmtap(NULL, "prices import --db '%s' '%s/none.json'", db, dir), 1);
     for (const char *const *c =
-             (const char *const[]){"serve", "import", "query", "stats", "prices", NULL};
+             (const char *const[]){"serve", "import", "query", "stats", "prices", "compact", NULL};
          *c; c++) {
         ck_assert_int_eq(llmtap(&out, "%s --help", *c), 0);
         ck_assert_ptr_nonnull(strstr(out, "usage: llmtap"));
         free(out);
     }
+}
+END_TEST
+
+START_TEST(test_compact_moves_every_span_and_changes_no_answer)
+{
+    char *out = NULL, *before = NULL, *after = NULL;
+    char *genai = xstrdup(tu_shared("payloads/otlp-genai-span.json"));
+    char *oi = xstrdup(tu_shared("payloads/openinference-span.json"));
+    ck_assert_int_eq(llmtap(&out, "import --db '%s' '%s' '%s'", db, genai, oi), 0);
+    free(out);
+    static const char all[] = "query --db '%s' --json \"SELECT * FROM spans ORDER BY span_id\"";
+    ck_assert_int_eq(llmtap(&before, all, db), 0);
+    ck_assert_int_eq(llmtap(&out, "compact --db '%s' --json", db), 0); /* no server: in-process */
+    ck_assert_msg(strstr(out, "\"compacted\":5,\"hot_spans\":0,\"segments\":2"), "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(&after, all, db), 0);
+    ck_assert_str_eq(before, after); /* every column of every span, as before */
+    free(after);
+    /* resending compacted spans stores nothing */
+    ck_assert_int_eq(llmtap(&out, "import --db '%s' '%s'", db, genai), 0);
+    ck_assert_msg(strstr(out, "imported 0 records (3 already stored"), "got: %s", out);
+    free(out);
+    /* with a server on the database, the server does the work */
+    struct srv s;
+    ck_assert_int_eq(srv_start(&s, db, NULL), 0);
+    ck_assert_int_eq(llmtap(&out, "import --db '%s' '%s'", db, oi), 0);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "compact --db '%s'", db), 0);
+    ck_assert_msg(strstr(out, "compacted by the server at http://127.0.0.1:"), "got: %s", out);
+    free(out);
+    ck_assert_int_eq(srv_stop(&s, SIGTERM, 30000), 0);
+    srv_release(&s);
+    ck_assert_int_eq(llmtap(&after, all, db), 0);
+    ck_assert_str_eq(before, after);
+    free(after);
+    free(before);
+    free(genai);
+    free(oi);
 }
 END_TEST
 
@@ -133,6 +173,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_import_without_a_server_is_durable_and_idempotent);
     tcase_add_test(tc, test_query_refuses_writes_and_bad_sql);
+    tcase_add_test(tc, test_compact_moves_every_span_and_changes_no_answer);
     tcase_add_test(tc, test_prices_list_and_import_without_a_server);
     suite_add_tcase(s, tc);
     return s;
