@@ -30,8 +30,8 @@ static int via_server(const char *url, int json)
     struct buf resp;
     buf_init(&resp, 1u << 16);
     long status = 0;
-    int rc = cli_http_post(endpoint, "application/json", NULL, "", 0, &resp, &status, err,
-                           sizeof(err));
+    int rc =
+        cli_http_post(endpoint, "application/json", NULL, "", 0, &resp, &status, err, sizeof(err));
     free(endpoint);
     if (rc == 0 && status != 200)
         rc = cli_fail("compact", "server answered %ld: %.300s", status, buf_str(&resp));
@@ -89,8 +89,7 @@ int cmd_compact(int argc, char **argv)
         if (r == CLI_HELP)
             return 0;
         if (r == 0) {
-            fprintf(stderr, "llmtap compact: unexpected argument '%s'\n%s", argv[i],
-                    compact_usage);
+            fprintf(stderr, "llmtap compact: unexpected argument '%s'\n%s", argv[i], compact_usage);
             return CLI_USAGE_ERROR;
         }
         if (r < 0)

@@ -171,15 +171,31 @@ static struct seginfo *index_add(struct segindex *ix)
     return s;
 }
 
-static int64_t one_int(sqlite3 *db, const char *sql, int *ok)
+/* Run 'sql' with ?1 = 'a' and ?2 = 'b' (when it has them): the first column
+ * of its first row (0 when none), *ok 1 when it ran. */
+static int64_t one_int2(sqlite3 *db, const char *sql, int64_t a, int64_t b, int *ok)
 {
     sqlite3_stmt *st = NULL;
     int64_t v = 0;
-    *ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
-    if (*ok)
-        v = sqlite3_column_int64(st, 0);
+    *ok = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        int n = sqlite3_bind_parameter_count(st);
+        if (n >= 1)
+            sqlite3_bind_int64(st, 1, a);
+        if (n >= 2)
+            sqlite3_bind_int64(st, 2, b);
+        int rc = sqlite3_step(st);
+        *ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+        if (rc == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+    }
     sqlite3_finalize(st);
     return v;
+}
+
+static int64_t one_int(sqlite3 *db, const char *sql, int *ok)
+{
+    return one_int2(db, sql, 0, 0, ok);
 }
 
 int segindex_reload(struct segindex *ix, char *err, size_t errlen)
@@ -427,11 +443,9 @@ int segment_build(sqlite3 *db, int max_rows, struct segment_batch **out, char *e
     if (max_rows > SEGMENT_MAX_ROWS)
         max_rows = SEGMENT_MAX_ROWS;
     int ok = 0;
-    char q[160];
-    snprintf(q, sizeof(q),
-             "SELECT coalesce(max(id), 0) FROM (SELECT id FROM span_rows ORDER BY id LIMIT %d)",
-             max_rows);
-    int64_t last = one_int(db, q, &ok);
+    int64_t last = one_int2(
+        db, "SELECT coalesce(max(id), 0) FROM (SELECT id FROM span_rows ORDER BY id LIMIT ?1)",
+        max_rows, 0, &ok);
     if (!ok) {
         snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(db));
         return -1;
@@ -510,9 +524,9 @@ int segment_apply(struct segindex *ix, struct segment_batch *b, int *moved, char
     int64_t *ids = NULL;
     int rc = -1;
     *moved = 0;
-    char q[96];
-    snprintf(q, sizeof(q), "DELETE FROM span_rows WHERE id <= %lld", (long long)b->last_id);
-    if (sqlite3_exec(ix->db, q, NULL, NULL, NULL) != SQLITE_OK) {
+    int ok = 0;
+    one_int2(ix->db, "DELETE FROM span_rows WHERE id <= ?1", b->last_id, 0, &ok);
+    if (!ok) {
         snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(ix->db));
         return -1;
     }
@@ -600,9 +614,9 @@ int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data
     sqlite3_stmt *st = NULL;
     *out = NULL;
     int ok = 0;
-    char q[96];
-    snprintf(q, sizeof(q), "SELECT nrows FROM segments WHERE id=%lld", (long long)seg);
-    d->rows = (size_t)one_int(db, q, &ok);
+    d->rows = (size_t)one_int2(db, "SELECT nrows FROM segments WHERE id=?1", seg, 0, &ok);
+    if (ok && one_int2(db, "SELECT count(*) FROM segments WHERE id=?1", seg, 0, &ok) != 1)
+        ok = 0;
     if (!ok) {
         snprintf(err, errlen, "segment %lld is missing", (long long)seg);
         goto fail;
@@ -760,12 +774,12 @@ int segment_resurrect(struct segindex *ix, int64_t seg, int64_t row, char *err, 
         bind_col(st, c + 1, d->cols[c], (size_t)row);
     if (exec_bound(ix->db, st, err, errlen))
         goto done;
-    char q[160];
-    snprintf(q, sizeof(q),
-             "INSERT INTO segment_tombstones(segment_id, row) VALUES(%lld, %lld);"
-             "UPDATE segments SET tombstones=tombstones+1 WHERE id=%lld",
-             (long long)seg, (long long)row, (long long)seg);
-    if (sqlite3_exec(ix->db, q, NULL, NULL, NULL) != SQLITE_OK) {
+    int ok = 0;
+    one_int2(ix->db, "INSERT INTO segment_tombstones(segment_id, row) VALUES(?1, ?2)", seg, row,
+             &ok);
+    if (ok)
+        one_int2(ix->db, "UPDATE segments SET tombstones=tombstones+1 WHERE id=?1", seg, 0, &ok);
+    if (!ok) {
         snprintf(err, errlen, "resurrect: %s", sqlite3_errmsg(ix->db));
         goto done;
     }
