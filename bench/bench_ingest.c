@@ -535,7 +535,7 @@ static void report(const struct run *r, const struct baseline *bl, size_t total_
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_ingest --url http://127.0.0.1:PORT [--conns 8] "
+    fprintf(stderr, "usage: bench_ingest --url http://127.0.0.1:PORT [--conns 6] "
                     "[--spans 200000] [--batch 100] [--seed 1] [--workdir DIR]\n"
                     "                    [--baseline-spans 100000] [--no-baselines] "
                     "[--max-seconds 120]\n");
@@ -545,7 +545,7 @@ static void usage(void)
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
     *o = (struct opts){.workdir = ".",
-                       .conns = 8,
+                       .conns = 6,
                        .batch = 100,
                        .spans = 200000,
                        .baseline_spans = 100000,
