@@ -430,7 +430,20 @@ int wsql_logmsg(struct writer_sql *s, struct rec_logmsg *m, char *err, size_t er
         return -1;
     m->result = sqlite3_changes(s->db) ? REC_CREATED : REC_DUPLICATE;
     s->has_logmsgs = 1;
-    return join_logs(s, m->project, m->trace_id, m->span_id, err, errlen);
+    const char *project = m->project ? m->project : "default";
+    if (join_logs(s, project, m->trace_id, m->span_id, err, errlen))
+        return -1;
+    if (sqlite3_changes(s->db) > 0 || segindex_segments(s->segs) == 0)
+        return 0; /* joined to the hot span, or the span has not come yet */
+    /* a message later than its span's compaction: move the span back to join it */
+    int64_t seg = 0, row = 0;
+    int found =
+        segindex_find(s->segs, project, m->trace_id, m->span_id, 0, &seg, &row, err, errlen);
+    if (found <= 0)
+        return found;
+    if (segment_resurrect(s->segs, seg, row, err, errlen))
+        return -1;
+    return join_logs(s, project, m->trace_id, m->span_id, err, errlen);
 }
 
 int wsql_score(struct writer_sql *s, struct rec_score *r, char *err, size_t errlen)

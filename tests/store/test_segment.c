@@ -340,6 +340,40 @@ START_TEST(test_a_merge_into_a_compacted_span_updates_it)
 }
 END_TEST
 
+START_TEST(test_a_log_message_after_compaction_still_joins_its_span)
+{
+    struct ingest_batch b;
+    ingest_batch_init(&b);
+    struct span *sp = &ingest_add_span(&b)->span; /* an OTel span: messages come in logs */
+    snprintf(sp->trace_id, sizeof(sp->trace_id), "%032x", 77);
+    snprintf(sp->span_id, sizeof(sp->span_id), "%016x", 77);
+    sp->project = xstrdup("p");
+    sp->kind = SPAN_KIND_LLM;
+    sp->start_ns = 1000;
+    sp->end_ns = 2000;
+    char err[256];
+    ck_assert_int_eq(writer_submit(w, &b, 100, err, sizeof(err)), LT_OK);
+    ingest_batch_release(&b);
+    int created = 0, dups = 0;
+    ingest(3000, 19, &created, &dups); /* others around it */
+    compact_all(0);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM span_rows"), 0);
+    ingest_batch_init(&b);
+    struct rec_logmsg *m = ingest_add_logmsg(&b);
+    m->project = xstrdup("p");
+    snprintf(m->trace_id, sizeof(m->trace_id), "%032x", 77);
+    snprintf(m->span_id, sizeof(m->span_id), "%016x", 77);
+    m->time_ns = 1500;
+    m->message = xstrdup("{\"role\":\"user\",\"content\":\"late but joined\"}");
+    ck_assert_int_eq(writer_submit(w, &b, 100, err, sizeof(err)), LT_OK);
+    ingest_batch_release(&b);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans"), 3001);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans WHERE span_id=printf('%016x', 77)"
+                            " AND input='[{\"role\":\"user\",\"content\":\"late but joined\"}]'"),
+                     1);
+}
+END_TEST
+
 START_TEST(test_a_corrupt_segment_is_an_sql_error)
 {
     int created = 0, dups = 0;
@@ -480,6 +514,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_pushdown_selects_the_same_rows);
     tcase_add_test(tc, test_a_resent_compacted_span_stores_nothing);
     tcase_add_test(tc, test_a_merge_into_a_compacted_span_updates_it);
+    tcase_add_test(tc, test_a_log_message_after_compaction_still_joins_its_span);
     tcase_add_test(tc, test_a_corrupt_segment_is_an_sql_error);
     tcase_add_test(tc, test_a_kill_during_compaction_loses_and_doubles_nothing);
     tcase_add_test(tc, test_the_running_writer_compacts_and_trains_dictionaries_itself);
