@@ -113,18 +113,24 @@ static void compact_all(int64_t keep)
         ck_assert_int_eq(writer_compact_step(w, keep, &moved, err, sizeof(err)), LT_OK);
 }
 
+#define SNAP_COLS 64
+
 struct snap {
     size_t n;
-    uint64_t *rowh; /* hash of each row's every column, rows in key order */
+    int ncols;
+    uint64_t *cellh; /* hash of each row's each column (type and bytes), rows in key order */
     char **keys;
+    char *names[SNAP_COLS];
 };
 
 static void snap_free(struct snap *s)
 {
     for (size_t i = 0; i < s->n; i++)
         free(s->keys[i]);
+    for (int c = 0; c < s->ncols; c++)
+        free(s->names[c]);
     free(s->keys);
-    free(s->rowh);
+    free(s->cellh);
     memset(s, 0, sizeof(*s));
 }
 
@@ -140,20 +146,23 @@ static void snapshot(const char *sql, struct snap *out)
                   sqlite3_errmsg(store_db(ro)));
     size_t cap = 0;
     int rc;
+    out->ncols = sqlite3_column_count(q);
+    ck_assert_int_le(out->ncols, SNAP_COLS);
+    for (int c = 0; c < out->ncols; c++)
+        out->names[c] = xstrdup(sqlite3_column_name(q, c));
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 1024;
-            out->rowh = xrealloc(out->rowh, cap * sizeof(*out->rowh));
+            out->cellh = xrealloc(out->cellh, cap * SNAP_COLS * sizeof(*out->cellh));
             out->keys = xrealloc(out->keys, cap * sizeof(*out->keys));
         }
-        uint64_t h = 0;
-        for (int c = 0; c < sqlite3_column_count(q); c++) {
+        for (int c = 0; c < out->ncols; c++) {
             int type = sqlite3_column_type(q, c);
             const void *b = sqlite3_column_blob(q, c);
             size_t len = (size_t)sqlite3_column_bytes(q, c);
-            h = ids_hash64(b ? b : "", len, h ^ (uint64_t)(type * 131 + c));
+            out->cellh[out->n * SNAP_COLS + (size_t)c] =
+                ids_hash64(b ? b : "", len, (uint64_t)type * 131);
         }
-        out->rowh[out->n] = h;
         out->keys[out->n++] =
             xasprintf("%s/%s", sqlite3_column_text(q, 0), sqlite3_column_text(q, 1));
     }
@@ -162,12 +171,16 @@ static void snapshot(const char *sql, struct snap *out)
     store_close(ro);
 }
 
+/* Same rows, and in every row every column the same (type and bytes). */
 static void expect_same(const struct snap *a, const struct snap *b)
 {
     ck_assert_uint_eq(a->n, b->n);
+    ck_assert_int_eq(a->ncols, b->ncols);
     for (size_t i = 0; i < a->n; i++) {
         ck_assert_str_eq(a->keys[i], b->keys[i]);
-        ck_assert_msg(a->rowh[i] == b->rowh[i], "row %zu (%s) differs", i, a->keys[i]);
+        for (int c = 0; c < a->ncols; c++)
+            ck_assert_msg(a->cellh[i * SNAP_COLS + (size_t)c] == b->cellh[i * SNAP_COLS + (size_t)c],
+                          "row %zu (%s) column %s differs", i, a->keys[i], a->names[c]);
     }
 }
 
