@@ -23,6 +23,7 @@ static const char usage[] =
     "  stats    counts, bytes on disk, time range, cost\n"
     "  prices   show the price table; `prices import FILE` adds a LiteLLM price file\n"
     "  compact  move every hot span into columnar segments now\n"
+    "  check    verify the store: integrity, segments, text references\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -34,8 +35,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", cmd_serve}, {"import", cmd_import}, {"query", cmd_query},
-    {"stats", cmd_stats}, {"prices", cmd_prices}, {"compact", cmd_compact},
+    {"serve", cmd_serve},   {"import", cmd_import},   {"query", cmd_query}, {"stats", cmd_stats},
+    {"prices", cmd_prices}, {"compact", cmd_compact}, {"check", cmd_check},
 };
 
 int main(int argc, char **argv)

@@ -778,7 +778,7 @@ static void sql_refs(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text64(ctx, text, len, free, SQLITE_UTF8);
 }
 
-static struct texts_reader *reader_new(sqlite3 *db)
+struct texts_reader *texts_reader_open(sqlite3 *db)
 {
     struct texts_reader *rd = xcalloc(1, sizeof(*rd));
     rd->db = db;
@@ -791,7 +791,7 @@ static struct texts_reader *reader_new(sqlite3 *db)
 
 int texts_register(sqlite3 *db, struct texts_reader **out)
 {
-    struct texts_reader *rd = reader_new(db);
+    struct texts_reader *rd = texts_reader_open(db);
     *out = NULL;
     if (!rd)
         return SQLITE_NOMEM;
@@ -808,26 +808,35 @@ int texts_register(sqlite3 *db, struct texts_reader **out)
 
 /* ---- sampling a project's texts (for training) ---- */
 
-/* Append the text ids of refs blob 'p' to 'ids'; malformed blobs add none. */
-static void refs_ids(const unsigned char *p, size_t n, int64_t **ids, size_t *nids, size_t *cap)
+int texts_refs_ids(const void *blob, size_t n, int64_t **ids, size_t *nids, size_t *cap)
 {
+    const unsigned char *p = blob;
     const unsigned char *end = p + n;
     uint64_t count = 0;
     if (n < 2 || (p[0] != 'A' && p[0] != 'V'))
-        return;
+        return -1;
     p++;
     if (get_varint(&p, end, &count))
-        return;
+        return -1;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t id = 0;
         if (get_varint(&p, end, &id))
-            return;
+            return -1;
         if (*nids == *cap) {
             *cap = *cap ? *cap * 2 : 1024;
             *ids = xrealloc(*ids, *cap * sizeof(**ids));
         }
         (*ids)[(*nids)++] = (int64_t)id;
     }
+    return p == end ? 0 : -1;
+}
+
+/* Append the text ids of refs blob 'p' to 'ids'; malformed blobs add none. */
+static void refs_ids(const unsigned char *p, size_t n, int64_t **ids, size_t *nids, size_t *cap)
+{
+    size_t before = *nids;
+    if (texts_refs_ids(p, n, ids, nids, cap) != 0)
+        *nids = before;
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -908,7 +917,7 @@ int texts_sample(sqlite3 *db, const char *project, int max_spans, size_t max_sam
 {
     int64_t *ids = NULL;
     size_t n = 0;
-    struct texts_reader *rd = reader_new(db);
+    struct texts_reader *rd = texts_reader_open(db);
     struct buf one;
     buf_init(&one, 0);
     int rc = rd ? sample_ids(db, project, max_spans, &ids, &n) : -1;

@@ -122,6 +122,17 @@ int texts_has_dict(struct texts *t, const char *project);
 int texts_register(sqlite3 *db, struct texts_reader **out);
 void texts_reader_free(struct texts_reader *r);
 
+/* A reader on 'db' without the SQL function, for code that reads texts
+ * itself (sampling, `llmtap check`); NULL when zstd cannot start. Free with
+ * texts_reader_free. */
+struct texts_reader *texts_reader_open(sqlite3 *db);
+
+/* Append the text ids of the 'n'-byte refs blob to '*ids' (grown as needed;
+ * '*nids' used, '*cap' allocated). Returns 0, or -1 when the blob is
+ * malformed (what was appended is kept). */
+int texts_refs_ids(const void *blob, size_t n, int64_t **ids, size_t *nids, size_t *cap)
+    __attribute__((warn_unused_result));
+
 /* Append the text that the 'n'-byte refs blob stands for to 'out', reading
  * through 'r''s connection. Returns SQLITE_OK, SQLITE_CORRUPT (a malformed
  * blob, or a text that is missing or does not decode), SQLITE_NOMEM (past

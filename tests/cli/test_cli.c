@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <sqlite3.h>
+
 #include "core/xmem.h"
 #include "tests/support/srv.h"
 #include "tests/support/testutil.h"
@@ -117,8 +119,8 @@ START_TEST(test_prices_list_and_import_without_a_server)
     ck_assert_ptr_nonnull(strstr(out, "\"price_sets\":1"));
     free(out);
     ck_assert_int_eq(llmtap(NULL, "prices import --db '%s' '%s/none.json'", db, dir), 1);
-    for (const char *const *c =
-             (const char *const[]){"serve", "import", "query", "stats", "prices", "compact", NULL};
+    for (const char *const *c = (const char *const[]){"serve", "import", "query", "stats", "prices",
+                                                      "compact", "check", NULL};
          *c; c++) {
         ck_assert_int_eq(llmtap(&out, "%s --help", *c), 0);
         ck_assert_ptr_nonnull(strstr(out, "usage: llmtap"));
@@ -165,6 +167,48 @@ START_TEST(test_compact_moves_every_span_and_changes_no_answer)
 }
 END_TEST
 
+/* Run one statement on the database file directly (as a damaged disk or a
+ * careless hand would). */
+static void raw_exec(const char *sql)
+{
+    sqlite3 *h = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+}
+
+START_TEST(test_check_passes_a_whole_store_and_names_what_is_broken)
+{
+    char *out = NULL;
+    char *genai = xstrdup(tu_shared("payloads/otlp-genai-span.json"));
+    char *oi = xstrdup(tu_shared("payloads/openinference-span.json"));
+    ck_assert_int_eq(llmtap(&out, "import --db '%s' '%s' '%s'", db, genai, oi), 0);
+    free(out);
+    free(genai);
+    free(oi);
+    ck_assert_int_eq(llmtap(&out, "check --db '%s'", db), 0); /* hot rows only */
+    ck_assert_msg(strstr(out, "ok: the store is whole"), "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "compact --db '%s'", db), 0);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "check --db '%s' --json", db), 0);
+    ck_assert_msg(strstr(out, "\"ok\":true,\"integrity\":\"ok\",\"hot_spans\":0,\"segments\":2,"
+                              "\"segment_spans\":5,\"segments_bad\":0"),
+                  "got: %s", out);
+    free(out);
+    /* a text that spans refer to goes missing; a segment column is damaged */
+    raw_exec("DELETE FROM texts WHERE id = (SELECT min(id) FROM texts)");
+    raw_exec("UPDATE segment_cols SET data = x'28b52ffd' WHERE col = 12 AND segment_id = "
+             "(SELECT max(id) FROM segments)"); /* the other segment: its refs still read */
+    ck_assert_int_eq(llmtap(&out, "check --db '%s'", db), 1);
+    ck_assert_msg(strstr(out, "is referred to but missing"), "got: %s", out);
+    ck_assert_msg(strstr(out, "column model"), "got: %s", out);
+    ck_assert_msg(strstr(out, "FAILED"), "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(NULL, "check --db '%s/none.db'", dir), 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -174,6 +218,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_import_without_a_server_is_durable_and_idempotent);
     tcase_add_test(tc, test_query_refuses_writes_and_bad_sql);
     tcase_add_test(tc, test_compact_moves_every_span_and_changes_no_answer);
+    tcase_add_test(tc, test_check_passes_a_whole_store_and_names_what_is_broken);
     tcase_add_test(tc, test_prices_list_and_import_without_a_server);
     suite_add_tcase(s, tc);
     return s;

@@ -179,7 +179,8 @@ static void expect_same(const struct snap *a, const struct snap *b)
     for (size_t i = 0; i < a->n; i++) {
         ck_assert_str_eq(a->keys[i], b->keys[i]);
         for (int c = 0; c < a->ncols; c++)
-            ck_assert_msg(a->cellh[i * SNAP_COLS + (size_t)c] == b->cellh[i * SNAP_COLS + (size_t)c],
+            ck_assert_msg(a->cellh[i * SNAP_COLS + (size_t)c] ==
+                              b->cellh[i * SNAP_COLS + (size_t)c],
                           "row %zu (%s) column %s differs", i, a->keys[i], a->names[c]);
     }
 }
