@@ -15,7 +15,8 @@ static const char check_usage[] =
     "\n"
     "Verify the store: SQLite's integrity_check, every segment's columns decode with the row\n"
     "count of their zone map, and every text reference of every span resolves to a text that\n"
-    "decodes. Counts texts nothing refers to. Exit 0 when whole, 1 otherwise.\n";
+    "decodes, and every rollup equals a recount from the spans. Counts texts nothing refers\n"
+    "to. Exit 0 when whole, 1 otherwise.\n";
 
 static void print_report(const struct check_report *r, int json)
 {
@@ -23,22 +24,23 @@ static void print_report(const struct check_report *r, int json)
         printf("{\"ok\":%s,\"integrity\":\"%s\",\"hot_spans\":%lld,\"segments\":%lld,"
                "\"segment_spans\":%lld,\"segments_bad\":%lld,\"refs\":%lld,\"texts\":%lld,"
                "\"texts_missing\":%lld,\"texts_bad\":%lld,\"texts_unreferenced\":%lld,"
-               "\"problems\":%d}\n",
+               "\"rollup_rows_bad\":%lld,\"problems\":%d}\n",
                r->ok ? "true" : "false", r->ok ? "ok" : "failed", (long long)r->hot_spans,
                (long long)r->segments, (long long)r->segment_rows, (long long)r->segments_bad,
                (long long)r->refs, (long long)r->texts, (long long)r->texts_missing,
-               (long long)r->texts_bad, (long long)r->texts_unreferenced, r->nproblems);
+               (long long)r->texts_bad, (long long)r->texts_unreferenced,
+               (long long)r->rollup_rows_bad, r->nproblems);
         return;
     }
     printf("integrity     %s\n"
            "segments      %lld (%lld spans), %lld bad; %lld hot spans\n"
            "texts         %lld references to %lld texts: %lld missing, %lld undecodable, "
            "%lld unreferenced\n"
-           "rollups       none in this version\n",
+           "rollups       %lld rows differ from a recount of the spans\n",
            r->integrity, (long long)r->segments, (long long)r->segment_rows,
            (long long)r->segments_bad, (long long)r->hot_spans, (long long)r->refs,
            (long long)r->texts, (long long)r->texts_missing, (long long)r->texts_bad,
-           (long long)r->texts_unreferenced);
+           (long long)r->texts_unreferenced, (long long)r->rollup_rows_bad);
     if (r->problems.len)
         fputs(r->problems.data, stdout);
     printf("%s\n", r->ok ? "ok: the store is whole" : "FAILED: problems above");

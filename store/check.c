@@ -79,8 +79,10 @@ static void add_refs(struct check_report *r, struct ids *ids, const void *blob, 
 static int hot_refs(sqlite3 *db, struct check_report *r, struct ids *ids)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT trace_id, span_id, input_refs, output_refs"
-                                    " FROM span_rows", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT trace_id, span_id, input_refs, output_refs"
+                                " FROM span_rows",
+                                -1, &st, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         char where[96];
         snprintf(where, sizeof(where), "span %s/%s", sqlite3_column_text(st, 0),
@@ -210,6 +212,53 @@ static int check_texts(sqlite3 *db, struct check_report *r, struct ids *ids)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+#define RECOUNT_SUMS                                                                               \
+    " count(*), CAST(total(max(input_tokens, 0)) AS INTEGER),"                                     \
+    " CAST(total(max(output_tokens, 0)) AS INTEGER),"                                              \
+    " CAST(total(max(cache_read_tokens, 0)) AS INTEGER),"                                          \
+    " CAST(total(max(cache_write_tokens, 0)) AS INTEGER),"                                         \
+    " CAST(total(max(reasoning_tokens, 0)) AS INTEGER), CAST(total(cost_nusd) AS INTEGER),"        \
+    " CAST(total(kind IN ('llm','embedding') AND cost_nusd IS NULL) AS INTEGER),"                  \
+    " CAST(total(status = 'error') AS INTEGER)"
+
+/* Each rollup view against a recount from the spans, both ways. */
+static int check_rollups(sqlite3 *db, struct check_report *r)
+{
+    static const char *const views[3][2] = {
+        {"rollup_hourly",
+         "SELECT project, start_ns / 3600000000000, coalesce(model, response_model, ''),"
+         " coalesce(provider, ''), coalesce(version_set, ''), status," RECOUNT_SUMS
+         ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms) FROM spans"
+         " GROUP BY 1, 2, 3, 4, 5, 6"},
+        {"rollup_daily_user", "SELECT project, start_ns / 86400000000000, user_id," RECOUNT_SUMS
+                              " FROM spans WHERE user_id IS NOT NULL GROUP BY 1, 2, 3"},
+        {"rollup_daily_tenant", "SELECT project, start_ns / 86400000000000, tenant," RECOUNT_SUMS
+                                " FROM spans WHERE tenant IS NOT NULL GROUP BY 1, 2, 3"},
+    };
+    for (int k = 0; k < 3; k++) {
+        char sql[2048];
+        snprintf(sql, sizeof(sql),
+                 "SELECT (SELECT count(*) FROM (SELECT * FROM %s EXCEPT %s))"
+                 " + (SELECT count(*) FROM (%s EXCEPT SELECT * FROM %s))",
+                 views[k][0], views[k][1], views[k][1], views[k][0]);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+            return -1;
+        int64_t bad = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        if (bad < 0) /* the spans do not all read (a problem reported above) */
+            problem(r, &r->rollup_rows_bad, "%s cannot be recounted: %s", views[k][0],
+                    sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        if (bad < 0)
+            continue;
+        r->rollup_rows_bad += bad;
+        if (bad)
+            problem(r, NULL, "%s: %lld rows differ from a recount of the spans", views[k][0],
+                    (long long)bad);
+    }
+    return 0;
+}
+
 int check_store(sqlite3 *db, struct check_report *r, char *err, size_t errlen)
 {
     struct ids ids = {0};
@@ -222,6 +271,8 @@ int check_store(sqlite3 *db, struct check_report *r, char *err, size_t errlen)
         rc = check_segments(db, r, &ids);
     if (rc == 0)
         rc = check_texts(db, r, &ids);
+    if (rc == 0)
+        rc = check_rollups(db, r);
     if (rc)
         snprintf(err, errlen, "cannot check the store: %s", sqlite3_errmsg(db));
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

@@ -6,8 +6,8 @@
  *    says, and its tombstones name rows it has;
  *  - every text reference of every span (hot and compacted) names a text
  *    that exists and decodes (with its dictionary);
- *  - texts that nothing refers to are counted (retention frees them later).
- * Rollups are not in this version, so there is nothing to match yet.
+ *  - texts that nothing refers to are counted (retention frees them later);
+ *  - every rollup view equals a recount from the spans, row by row.
  */
 #ifndef STORE_CHECK_H
 #define STORE_CHECK_H
@@ -20,13 +20,14 @@
 #include "core/buf.h"
 
 struct check_report {
-    int ok;                      /* 1 when no problem was found */
-    char integrity[256];         /* "ok", or SQLite's first complaint */
+    int ok;              /* 1 when no problem was found */
+    char integrity[256]; /* "ok", or SQLite's first complaint */
     int64_t segments, segments_bad, segment_rows;
     int64_t hot_spans;
     int64_t refs, texts, texts_missing, texts_bad, texts_unreferenced;
-    struct buf problems;         /* one line per problem found (the first 100) */
-    int nproblems;               /* problems found, all of them */
+    int64_t rollup_rows_bad;
+    struct buf problems; /* one line per problem found (the first 100) */
+    int nproblems;       /* problems found, all of them */
 };
 
 void check_report_init(struct check_report *r);

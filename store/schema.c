@@ -136,5 +136,70 @@ static const char v4[] =
     " id INTEGER PRIMARY KEY, project TEXT NOT NULL, created_ns INTEGER NOT NULL,"
     " samples INTEGER NOT NULL, dict BLOB NOT NULL);";
 
-const char *const schema_migrations[] = {v1, v2, v3, v4};
+/* Version 5: rollups (store/rollup.h). The *_c tables count the compacted
+ * spans (the compactor adds a batch's rows in the transaction that moves
+ * them; moving a span back to the hot rows takes it out); the public views
+ * add the hot rows, counted as they are read, so every reader sees rollups
+ * that match exactly the spans it sees, and a resend, never stored twice,
+ * is never counted twice. An existing database counts its segments here. */
+#define RU_SUMS                                                                                    \
+    " calls INTEGER NOT NULL, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"      \
+    " cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,"                    \
+    " reasoning_tokens INTEGER NOT NULL, cost_nusd INTEGER NOT NULL, unpriced INTEGER NOT NULL,"   \
+    " errors INTEGER NOT NULL,"
+#define RU_COUNT                                                                                   \
+    " count(*), total(max(input_tokens, 0)), total(max(output_tokens, 0)),"                        \
+    " total(max(cache_read_tokens, 0)), total(max(cache_write_tokens, 0)),"                        \
+    " total(max(reasoning_tokens, 0)), total(cost_nusd),"                                          \
+    " total(kind IN ('llm','embedding') AND cost_nusd IS NULL), total(status = 'error')"
+#define RU_SUM_UP                                                                                  \
+    " CAST(sum(calls) AS INTEGER) AS calls, CAST(sum(input_tokens) AS INTEGER) AS input_tokens,"   \
+    " CAST(sum(output_tokens) AS INTEGER) AS output_tokens,"                                       \
+    " CAST(sum(cache_read_tokens) AS INTEGER) AS cache_read_tokens,"                               \
+    " CAST(sum(cache_write_tokens) AS INTEGER) AS cache_write_tokens,"                             \
+    " CAST(sum(reasoning_tokens) AS INTEGER) AS reasoning_tokens,"                                 \
+    " CAST(sum(cost_nusd) AS INTEGER) AS cost_nusd, CAST(sum(unpriced) AS INTEGER) AS unpriced,"   \
+    " CAST(sum(errors) AS INTEGER) AS errors"
+#define RU_HOURLY_KEY                                                                              \
+    " project, start_ns / 3600000000000, coalesce(model, response_model, ''),"                     \
+    " coalesce(provider, ''), coalesce(version_set, ''), status"
+static const char v5[] =
+    "CREATE TABLE rollup_hourly_c ("
+    " project TEXT NOT NULL, hour INTEGER NOT NULL, model TEXT NOT NULL, provider TEXT NOT NULL,"
+    " version_set TEXT NOT NULL, status TEXT NOT NULL," RU_SUMS
+    " latency_hist BLOB, ttft_hist BLOB,"
+    " PRIMARY KEY (project, hour, model, provider, version_set, status)) WITHOUT ROWID;"
+    "CREATE TABLE rollup_daily_user_c ("
+    " project TEXT NOT NULL, day INTEGER NOT NULL, user_id TEXT NOT NULL," RU_SUMS
+    " PRIMARY KEY (project, day, user_id)) WITHOUT ROWID;"
+    "CREATE TABLE rollup_daily_tenant_c ("
+    " project TEXT NOT NULL, day INTEGER NOT NULL, tenant TEXT NOT NULL," RU_SUMS
+    " PRIMARY KEY (project, day, tenant)) WITHOUT ROWID;"
+    "INSERT INTO rollup_hourly_c SELECT" RU_HOURLY_KEY "," RU_COUNT
+    ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms)"
+    " FROM spans WHERE rowid < 0 GROUP BY 1, 2, 3, 4, 5, 6;"
+    "INSERT INTO rollup_daily_user_c SELECT project, start_ns / 86400000000000, user_id," RU_COUNT
+    " FROM spans WHERE rowid < 0 AND user_id IS NOT NULL GROUP BY 1, 2, 3;"
+    "INSERT INTO rollup_daily_tenant_c SELECT project, start_ns / 86400000000000, tenant," RU_COUNT
+    " FROM spans WHERE rowid < 0 AND tenant IS NOT NULL GROUP BY 1, 2, 3;"
+    "CREATE VIEW rollup_hourly AS SELECT project, hour, model, provider, version_set, "
+    "status," RU_SUM_UP ", llmtap_hist_sum(latency_hist) AS latency_hist,"
+    " llmtap_hist_sum(ttft_hist) AS ttft_hist FROM ("
+    " SELECT * FROM rollup_hourly_c UNION ALL"
+    " SELECT" RU_HOURLY_KEY "," RU_COUNT
+    ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms)"
+    " FROM span_rows GROUP BY 1, 2, 3, 4, 5, 6)"
+    " GROUP BY project, hour, model, provider, version_set, status;"
+    "CREATE VIEW rollup_daily_user AS SELECT project, day, user_id," RU_SUM_UP " FROM ("
+    " SELECT * FROM rollup_daily_user_c UNION ALL"
+    " SELECT project, start_ns / 86400000000000, user_id," RU_COUNT
+    " FROM span_rows WHERE user_id IS NOT NULL GROUP BY 1, 2, 3)"
+    " GROUP BY project, day, user_id;"
+    "CREATE VIEW rollup_daily_tenant AS SELECT project, day, tenant," RU_SUM_UP " FROM ("
+    " SELECT * FROM rollup_daily_tenant_c UNION ALL"
+    " SELECT project, start_ns / 86400000000000, tenant," RU_COUNT
+    " FROM span_rows WHERE tenant IS NOT NULL GROUP BY 1, 2, 3)"
+    " GROUP BY project, day, tenant;";
+
+const char *const schema_migrations[] = {v1, v2, v3, v4, v5};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

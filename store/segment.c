@@ -17,6 +17,7 @@
  */
 #include "store/segment.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "core/ids.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
+#include "store/rollup.h"
 
 const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
     {"project", COLENC_TEXT},
@@ -281,10 +283,12 @@ struct segment_batch {
     int64_t rows;
     struct built *segs;
     size_t n, cap;
+    struct rollup_acc *ru; /* what its rows add to the compacted rollups */
 };
 
 /* A segment being built: one column writer per stored column. */
 struct builder {
+    struct rollup_acc *ru; /* the batch's (borrowed) */
     struct colenc_writer *cols[SEGMENT_NCOLS];
     char *project;
     int64_t min_start, max_start;
@@ -311,6 +315,46 @@ static void builder_release(struct builder *b)
     memset(b, 0, sizeof(*b));
 }
 
+static int64_t stmt_count(sqlite3_stmt *st, int c)
+{
+    return sqlite3_column_type(st, c) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, c);
+}
+
+static int is_llm_kind(const char *kind)
+{
+    return kind && (strcmp(kind, "llm") == 0 || strcmp(kind, "embedding") == 0);
+}
+
+/* Count the current row of 'st' (stored columns in segment order) into 'ru'. */
+static void count_stmt_row(struct rollup_acc *ru, sqlite3_stmt *st)
+{
+    const char *model = (const char *)sqlite3_column_text(st, SC_MODEL);
+    int64_t start = sqlite3_column_int64(st, SC_START_NS);
+    struct rollup_span r = {
+        .project = (const char *)sqlite3_column_text(st, SC_PROJECT),
+        .model = model ? model : (const char *)sqlite3_column_text(st, SC_RESPONSE_MODEL),
+        .provider = (const char *)sqlite3_column_text(st, SC_PROVIDER),
+        .version_set = (const char *)sqlite3_column_text(st, SC_VERSION_SET),
+        .status = (const char *)sqlite3_column_text(st, SC_STATUS),
+        .user_id = (const char *)sqlite3_column_text(st, SC_USER_ID),
+        .tenant = (const char *)sqlite3_column_text(st, SC_TENANT),
+        .start_ns = start,
+        .input_tokens = stmt_count(st, SC_INPUT_TOKENS),
+        .output_tokens = stmt_count(st, SC_OUTPUT_TOKENS),
+        .cache_read_tokens = stmt_count(st, SC_CACHE_READ_TOKENS),
+        .cache_write_tokens = stmt_count(st, SC_CACHE_WRITE_TOKENS),
+        .reasoning_tokens = stmt_count(st, SC_REASONING_TOKENS),
+        .has_cost = sqlite3_column_type(st, SC_COST_NUSD) != SQLITE_NULL,
+        .cost_nusd = sqlite3_column_int64(st, SC_COST_NUSD),
+        .is_llm = is_llm_kind((const char *)sqlite3_column_text(st, SC_KIND)),
+        .latency_ms = (double)(sqlite3_column_int64(st, SC_END_NS) - start) / 1e6,
+        .ttft_ms = sqlite3_column_type(st, SC_TTFT_MS) == SQLITE_NULL
+                       ? NAN
+                       : sqlite3_column_double(st, SC_TTFT_MS),
+    };
+    rollup_add(ru, &r, 1);
+}
+
 /* Append the current row of 'st' (the stored columns in segment order). */
 static void builder_add(struct builder *b, sqlite3_stmt *st)
 {
@@ -326,6 +370,7 @@ static void builder_add(struct builder *b, sqlite3_stmt *st)
     b->keyh[b->n] = key_hash(trace, span);
     b->traceh[b->n] = trace_hash(trace ? trace : "");
     b->n++;
+    count_stmt_row(b->ru, st);
 }
 
 static uint8_t *make_bloom(const uint64_t *h, size_t n, size_t bits_per_row, size_t *len)
@@ -353,6 +398,7 @@ void segment_batch_free(struct segment_batch *b)
     for (size_t i = 0; i < b->n; i++)
         built_release(&b->segs[i]);
     free(b->segs);
+    rollup_acc_free(b->ru);
     free(b);
 }
 
@@ -410,6 +456,7 @@ static int build_rows(sqlite3 *db, int64_t last, struct segment_batch *out, char
     sqlite3_stmt *st = NULL;
     struct builder b;
     builder_init(&b);
+    b.ru = out->ru;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : -1;
     free(sql);
     if (rc == 0)
@@ -454,6 +501,7 @@ int segment_build(sqlite3 *db, int max_rows, struct segment_batch **out, char *e
         return 0;
     struct segment_batch *b = xcalloc(1, sizeof(*b));
     b->last_id = last;
+    b->ru = rollup_acc_new();
     if (build_rows(db, last, b, err, errlen) != 0) {
         segment_batch_free(b);
         return -1;
@@ -546,6 +594,8 @@ int segment_apply(struct segindex *ix, struct segment_batch *b, int *moved, char
     for (size_t i = 0; i < b->n; i++)
         if (write_built(ix->db, seg, col, &b->segs[i], &ids[i], err, errlen))
             goto done;
+    if (rollup_flush(b->ru, ix->db, err, errlen) != 0) /* the rows' counts move with them */
+        goto done;
     for (size_t i = 0; i < b->n; i++)
         index_take(ix, &b->segs[i], ids[i]);
     ix->hot_rows -= b->rows;
@@ -749,6 +799,47 @@ static void bind_col(sqlite3_stmt *st, int i, const struct colenc_column *c, siz
     }
 }
 
+static int64_t seg_count(const struct segment_data *d, int c, size_t row)
+{
+    const struct colenc_column *col = d->cols[c];
+    return colenc_is_null(col, row) ? -1 : colenc_int(col, row);
+}
+
+/* Take row 'row' of 'd' out of the compacted rollups (it moves back to the
+ * hot rows, which the rollup views count as they are read). */
+static int uncount_row(sqlite3 *db, const struct segment_data *d, size_t row, char *err,
+                       size_t errlen)
+{
+    const char *model = colenc_bytes(d->cols[SC_MODEL], row, NULL);
+    int64_t start = colenc_int(d->cols[SC_START_NS], row);
+    const struct colenc_column *ttft = d->cols[SC_TTFT_MS];
+    struct rollup_span r = {
+        .project = colenc_bytes(d->cols[SC_PROJECT], row, NULL),
+        .model = model ? model : colenc_bytes(d->cols[SC_RESPONSE_MODEL], row, NULL),
+        .provider = colenc_bytes(d->cols[SC_PROVIDER], row, NULL),
+        .version_set = colenc_bytes(d->cols[SC_VERSION_SET], row, NULL),
+        .status = colenc_bytes(d->cols[SC_STATUS], row, NULL),
+        .user_id = colenc_bytes(d->cols[SC_USER_ID], row, NULL),
+        .tenant = colenc_bytes(d->cols[SC_TENANT], row, NULL),
+        .start_ns = start,
+        .input_tokens = seg_count(d, SC_INPUT_TOKENS, row),
+        .output_tokens = seg_count(d, SC_OUTPUT_TOKENS, row),
+        .cache_read_tokens = seg_count(d, SC_CACHE_READ_TOKENS, row),
+        .cache_write_tokens = seg_count(d, SC_CACHE_WRITE_TOKENS, row),
+        .reasoning_tokens = seg_count(d, SC_REASONING_TOKENS, row),
+        .has_cost = !colenc_is_null(d->cols[SC_COST_NUSD], row),
+        .cost_nusd = colenc_int(d->cols[SC_COST_NUSD], row),
+        .is_llm = is_llm_kind(colenc_bytes(d->cols[SC_KIND], row, NULL)),
+        .latency_ms = (double)(colenc_int(d->cols[SC_END_NS], row) - start) / 1e6,
+        .ttft_ms = colenc_is_null(ttft, row) ? NAN : colenc_real(ttft, row),
+    };
+    struct rollup_acc *ru = rollup_acc_new();
+    rollup_add(ru, &r, -1);
+    int rc = rollup_flush(ru, db, err, errlen);
+    rollup_acc_free(ru);
+    return rc;
+}
+
 int segment_resurrect(struct segindex *ix, int64_t seg, int64_t row, char *err, size_t errlen)
 {
     struct segment_data *d = NULL;
@@ -773,6 +864,8 @@ int segment_resurrect(struct segindex *ix, int64_t seg, int64_t row, char *err, 
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         bind_col(st, c + 1, d->cols[c], (size_t)row);
     if (exec_bound(ix->db, st, err, errlen))
+        goto done;
+    if (uncount_row(ix->db, d, (size_t)row, err, errlen) != 0)
         goto done;
     int ok = 0;
     one_int2(ix->db, "INSERT INTO segment_tombstones(segment_id, row) VALUES(?1, ?2)", seg, row,

@@ -18,6 +18,7 @@
 #include "core/xmem.h"
 #include "store/schema.h"
 #include "store/textpack.h"
+#include "store/rollup.h"
 #include "store/spantab.h"
 #include "store/texts.h"
 
@@ -148,7 +149,7 @@ int store_open(struct store **out, const char *path, enum store_mode mode, char 
     }
     sqlite3_busy_timeout(st->db, 5000);
     if (textpack_register(st->db) != SQLITE_OK || texts_register(st->db, &st->texts) != SQLITE_OK ||
-        spantab_register(st->db, st->texts) != SQLITE_OK) {
+        spantab_register(st->db, st->texts) != SQLITE_OK || rollup_register(st->db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot register SQL functions on '%s'", path);
         rc = STORE_ERR_SQL;
         goto fail;

@@ -203,6 +203,7 @@ START_TEST(test_check_passes_a_whole_store_and_names_what_is_broken)
     ck_assert_int_eq(llmtap(&out, "check --db '%s'", db), 1);
     ck_assert_msg(strstr(out, "is referred to but missing"), "got: %s", out);
     ck_assert_msg(strstr(out, "column model"), "got: %s", out);
+    ck_assert_msg(strstr(out, "rollup_hourly cannot be recounted"), "got: %s", out);
     ck_assert_msg(strstr(out, "FAILED"), "got: %s", out);
     free(out);
     ck_assert_int_eq(llmtap(NULL, "check --db '%s/none.db'", dir), 1);

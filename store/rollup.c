@@ -1,0 +1,478 @@
+/*
+ * rollup: per-request accumulation of span contributions and their UPSERT
+ * into the rollup tables; the histogram encoding and its SQL functions
+ * (see rollup.h).
+ *
+ * An accumulator holds one entry per distinct rollup key met in the
+ * request (few: spans of one request share projects, hours, models and
+ * users), so a request of 100 spans costs tens of UPSERTs, not 300.
+ */
+#include "store/rollup.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ids.h"
+#include "core/xmem.h"
+
+#define NS_PER_HOUR 3600000000000LL
+#define NS_PER_DAY (24 * NS_PER_HOUR)
+#define HIST_BASE_MS 0.01
+#define HIST_RATIO 1.02
+
+enum rollup_kind { RK_HOURLY, RK_USER, RK_TENANT, RK_KINDS };
+
+/* A sparse histogram being built: (bucket, count) pairs, unsorted. */
+struct hist {
+    int *bucket;
+    int64_t *count;
+    size_t n, cap;
+};
+
+struct entry {
+    enum rollup_kind kind;
+    uint64_t h;
+    char *k[5]; /* key strings: project + model/provider/version_set/status, or user / tenant */
+    int64_t slot; /* hour or day */
+    int64_t calls, tok[5], cost, unpriced, errors;
+    struct hist lat, ttft;
+};
+
+struct rollup_acc {
+    struct entry *e;
+    size_t n, cap;
+    sqlite3 *db;
+    sqlite3_stmt *up[RK_KINDS];
+};
+
+/* ---- histograms ---- */
+
+int rollup_bucket(double ms)
+{
+    if (!(ms > HIST_BASE_MS))
+        return 0;
+    int b = (int)floor(log(ms / HIST_BASE_MS) / log(HIST_RATIO));
+    return b < 0 ? 0 : b >= ROLLUP_HIST_BUCKETS ? ROLLUP_HIST_BUCKETS - 1 : b;
+}
+
+static void hist_add(struct hist *h, int bucket, int64_t n)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (h->bucket[i] == bucket) {
+            h->count[i] += n;
+            return;
+        }
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 8;
+        h->bucket = xrealloc(h->bucket, h->cap * sizeof(*h->bucket));
+        h->count = xrealloc(h->count, h->cap * sizeof(*h->count));
+    }
+    h->bucket[h->n] = bucket;
+    h->count[h->n++] = n;
+}
+
+static void hist_release(struct hist *h)
+{
+    free(h->bucket);
+    free(h->count);
+    memset(h, 0, sizeof(*h));
+}
+
+static int put_varint(struct buf *b, uint64_t v)
+{
+    unsigned char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        tmp[n] |= v ? 0x80 : 0;
+        n++;
+    } while (v);
+    return buf_append(b, tmp, n);
+}
+
+static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; *p < end && shift < 64; shift += 7) {
+        unsigned char c = *(*p)++;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Add the encoded histogram 'p' into 'h'. -1 when malformed. */
+static int hist_decode_into(struct hist *h, const unsigned char *p, size_t n)
+{
+    const unsigned char *end = p + n;
+    uint64_t bucket = 0;
+    while (p < end) {
+        uint64_t d = 0, z = 0;
+        if (get_varint(&p, end, &d) || get_varint(&p, end, &z))
+            return -1;
+        bucket += d;
+        if (bucket >= ROLLUP_HIST_BUCKETS)
+            return -1;
+        int64_t c = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+        hist_add(h, (int)bucket, c);
+    }
+    return 0;
+}
+
+static int cmp_bucket(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Encode 'h' (sorted, zero counts dropped) into 'out'. */
+static int hist_encode(const struct hist *h, struct buf *out)
+{
+    int64_t *pairs = xmalloc((h->n + 1) * 2 * sizeof(*pairs));
+    for (size_t i = 0; i < h->n; i++) {
+        pairs[2 * i] = h->bucket[i];
+        pairs[2 * i + 1] = h->count[i];
+    }
+    qsort(pairs, h->n, 2 * sizeof(*pairs), cmp_bucket);
+    int rc = 0;
+    int64_t prev = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        int64_t c = pairs[2 * i + 1];
+        if (c == 0)
+            continue;
+        rc |= put_varint(out, (uint64_t)(pairs[2 * i] - prev));
+        rc |= put_varint(out, ((uint64_t)c << 1) ^ (uint64_t)(c >> 63));
+        prev = pairs[2 * i];
+    }
+    free(pairs);
+    return rc ? -1 : 0;
+}
+
+static void bind_hist(sqlite3_stmt *st, int i, const struct hist *h, struct buf *tmp)
+{
+    buf_reset(tmp);
+    if (h->n == 0 || hist_encode(h, tmp) != 0 || tmp->len == 0)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_blob64(st, i, tmp->data, tmp->len, SQLITE_TRANSIENT);
+}
+
+/* ---- accumulating ---- */
+
+struct rollup_acc *rollup_acc_new(void)
+{
+    return xcalloc(1, sizeof(struct rollup_acc));
+}
+
+static void entry_release(struct entry *e)
+{
+    for (int i = 0; i < 5; i++)
+        free(e->k[i]);
+    hist_release(&e->lat);
+    hist_release(&e->ttft);
+}
+
+void rollup_reset(struct rollup_acc *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        entry_release(&a->e[i]);
+    a->n = 0;
+}
+
+void rollup_acc_free(struct rollup_acc *a)
+{
+    if (!a)
+        return;
+    rollup_reset(a);
+    for (int k = 0; k < RK_KINDS; k++)
+        sqlite3_finalize(a->up[k]);
+    free(a->e);
+    free(a);
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+/* The entry of 'kind' for key strings 'k' and 'slot', made when new. */
+static struct entry *entry_for(struct rollup_acc *a, enum rollup_kind kind, const char *const *k,
+                               int nk, int64_t slot)
+{
+    uint64_t h = (uint64_t)kind * 0x9e3779b97f4a7c15ULL ^ (uint64_t)slot;
+    for (int i = 0; i < nk; i++)
+        h = ids_hash64(k[i], strlen(k[i]), h + (uint64_t)i);
+    for (size_t i = 0; i < a->n; i++) {
+        struct entry *e = &a->e[i];
+        int same = e->h == h && e->kind == kind && e->slot == slot;
+        for (int j = 0; same && j < nk; j++)
+            same = strcmp(e->k[j], k[j]) == 0;
+        if (same)
+            return e;
+    }
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 32;
+        a->e = xrealloc(a->e, a->cap * sizeof(*a->e));
+    }
+    struct entry *e = &a->e[a->n++];
+    memset(e, 0, sizeof(*e));
+    e->kind = kind;
+    e->h = h;
+    e->slot = slot;
+    for (int j = 0; j < nk; j++)
+        e->k[j] = xstrdup(k[j]);
+    return e;
+}
+
+static void count_into(struct entry *e, const struct rollup_span *sp, int sign)
+{
+    const int64_t tok[5] = {sp->input_tokens, sp->output_tokens, sp->cache_read_tokens,
+                            sp->cache_write_tokens, sp->reasoning_tokens};
+    e->calls += sign;
+    for (int i = 0; i < 5; i++)
+        e->tok[i] += tok[i] > 0 ? sign * tok[i] : 0;
+    e->cost += sp->has_cost ? sign * sp->cost_nusd : 0;
+    e->unpriced += sp->is_llm && !sp->has_cost ? sign : 0;
+    e->errors += sp->status && strcmp(sp->status, "error") == 0 ? sign : 0;
+}
+
+void rollup_add(struct rollup_acc *a, const struct rollup_span *sp, int sign)
+{
+    const char *hk[5] = {nz(sp->project), nz(sp->model), nz(sp->provider), nz(sp->version_set),
+                         nz(sp->status)};
+    int64_t hour = sp->start_ns / NS_PER_HOUR, day = sp->start_ns / NS_PER_DAY;
+    struct entry *e = entry_for(a, RK_HOURLY, hk, 5, hour);
+    count_into(e, sp, sign);
+    hist_add(&e->lat, rollup_bucket(sp->latency_ms), sign);
+    if (!isnan(sp->ttft_ms))
+        hist_add(&e->ttft, rollup_bucket(sp->ttft_ms), sign);
+    if (sp->user_id) {
+        const char *uk[2] = {nz(sp->project), sp->user_id};
+        count_into(entry_for(a, RK_USER, uk, 2, day), sp, sign);
+    }
+    if (sp->tenant) {
+        const char *tk[2] = {nz(sp->project), sp->tenant};
+        count_into(entry_for(a, RK_TENANT, tk, 2, day), sp, sign);
+    }
+}
+
+/* ---- writing ---- */
+
+#define SUMS "calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens," \
+             " reasoning_tokens, cost_nusd, unpriced, errors"
+#define ADD(c) c "=" c "+excluded." c
+#define ADD_SUMS                                                                                   \
+    ADD("calls") "," ADD("input_tokens") "," ADD("output_tokens") "," ADD(                         \
+        "cache_read_tokens") "," ADD("cache_write_tokens") "," ADD("reasoning_tokens") "," ADD(  \
+        "cost_nusd") "," ADD("unpriced") "," ADD("errors")
+
+static const char *const upsert_sql[RK_KINDS] = {
+    "INSERT INTO rollup_hourly_c(project, hour, model, provider, version_set, status, " SUMS
+    ", latency_hist, ttft_hist) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+    " ON CONFLICT(project, hour, model, provider, version_set, status) DO UPDATE SET " ADD_SUMS
+    ", latency_hist=llmtap_hist_merge(latency_hist, excluded.latency_hist),"
+    " ttft_hist=llmtap_hist_merge(ttft_hist, excluded.ttft_hist)",
+    "INSERT INTO rollup_daily_user_c(project, day, user_id, " SUMS
+    ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+    " ON CONFLICT(project, day, user_id) DO UPDATE SET " ADD_SUMS,
+    "INSERT INTO rollup_daily_tenant_c(project, day, tenant, " SUMS
+    ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+    " ON CONFLICT(project, day, tenant) DO UPDATE SET " ADD_SUMS,
+};
+
+static int write_entry(struct rollup_acc *a, const struct entry *e, struct buf *tmp)
+{
+    sqlite3_stmt *st = a->up[e->kind];
+    int nk = e->kind == RK_HOURLY ? 5 : 2, i = 1;
+    sqlite3_bind_text(st, i++, e->k[0], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i++, e->slot);
+    for (int j = 1; j < nk; j++)
+        sqlite3_bind_text(st, i++, e->k[j], -1, SQLITE_STATIC);
+    const int64_t sums[9] = {e->calls,  e->tok[0], e->tok[1],    e->tok[2], e->tok[3],
+                             e->tok[4], e->cost,   e->unpriced, e->errors};
+    for (int j = 0; j < 9; j++)
+        sqlite3_bind_int64(st, i++, sums[j]);
+    if (e->kind == RK_HOURLY) {
+        bind_hist(st, i++, &e->lat, tmp);
+        bind_hist(st, i++, &e->ttft, tmp);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int hist_is_zero(const struct hist *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (h->count[i])
+            return 0;
+    return 1;
+}
+
+/* Does 'e' change nothing (a merge that counted a row out and back in)? */
+static int entry_is_zero(const struct entry *e)
+{
+    int zero = e->calls == 0 && e->cost == 0 && e->unpriced == 0 && e->errors == 0;
+    for (int i = 0; i < 5; i++)
+        zero = zero && e->tok[i] == 0;
+    return zero && hist_is_zero(&e->lat) && hist_is_zero(&e->ttft);
+}
+
+int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
+{
+    if (a->db != db) { /* statements belong to one connection */
+        for (int k = 0; k < RK_KINDS; k++) {
+            sqlite3_finalize(a->up[k]);
+            a->up[k] = NULL;
+        }
+        a->db = db;
+    }
+    int rc = 0;
+    for (int k = 0; k < RK_KINDS && rc == 0; k++)
+        if (!a->up[k] && sqlite3_prepare_v3(db, upsert_sql[k], -1, SQLITE_PREPARE_PERSISTENT,
+                                            &a->up[k], NULL) != SQLITE_OK)
+            rc = -1;
+    struct buf tmp;
+    buf_init(&tmp, 0);
+    for (size_t i = 0; i < a->n && rc == 0; i++)
+        if (!entry_is_zero(&a->e[i])) /* a merge that changed nothing adds nothing */
+            rc = write_entry(a, &a->e[i], &tmp);
+    buf_release(&tmp);
+    if (rc)
+        snprintf(err, errlen, "rollups: %s", sqlite3_errmsg(db));
+    rollup_reset(a);
+    return rc;
+}
+
+/* ---- SQL functions ---- */
+
+static void result_hist(sqlite3_context *ctx, const struct hist *h)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (h->n == 0 || hist_encode(h, &b) != 0 || b.len == 0) {
+        buf_release(&b);
+        sqlite3_result_null(ctx);
+        return;
+    }
+    size_t n = b.len;
+    sqlite3_result_blob64(ctx, buf_take(&b, NULL), n, free);
+}
+
+static void hist_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct hist *h = sqlite3_aggregate_context(ctx, sizeof(*h));
+    if (!h || sqlite3_value_type(argv[0]) == SQLITE_NULL)
+        return;
+    hist_add(h, rollup_bucket(sqlite3_value_double(argv[0])), 1);
+}
+
+static void hist_final(sqlite3_context *ctx)
+{
+    struct hist *h = sqlite3_aggregate_context(ctx, 0);
+    if (!h) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    result_hist(ctx, h);
+    hist_release(h);
+}
+
+/* Decode argv[0..argc) into one histogram; -1 (and an error set) if any is malformed. */
+static int decode_args(sqlite3_context *ctx, int argc, sqlite3_value **argv, struct hist *h)
+{
+    for (int i = 0; i < argc; i++) {
+        if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
+            continue;
+        if (hist_decode_into(h, sqlite3_value_blob(argv[i]),
+                             (size_t)sqlite3_value_bytes(argv[i])) != 0) {
+            sqlite3_result_error(ctx, "llmtap_hist: not a histogram", -1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void hist_sum_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct hist *h = sqlite3_aggregate_context(ctx, sizeof(*h));
+    if (h)
+        (void)decode_args(ctx, argc, argv, h);
+}
+
+static void hist_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct hist h = {0};
+    if (decode_args(ctx, argc, argv, &h) == 0)
+        result_hist(ctx, &h);
+    hist_release(&h);
+}
+
+static void hist_count(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct hist h = {0};
+    if (decode_args(ctx, argc, argv, &h) == 0) {
+        int64_t n = 0;
+        for (size_t i = 0; i < h.n; i++)
+            n += h.count[i];
+        sqlite3_result_int64(ctx, n);
+    }
+    hist_release(&h);
+}
+
+/* Nearest rank: the bucket holding value number ceil(q * n); its geometric middle. */
+static void hist_quantile(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct hist h = {0};
+    double q = sqlite3_value_double(argv[1]);
+    if (decode_args(ctx, 1, argv, &h) != 0) {
+        hist_release(&h);
+        return;
+    }
+    int64_t *pairs = xmalloc((h.n + 1) * 2 * sizeof(*pairs)), n = 0;
+    for (size_t i = 0; i < h.n; i++) {
+        pairs[2 * i] = h.bucket[i];
+        pairs[2 * i + 1] = h.count[i];
+        n += h.count[i];
+    }
+    qsort(pairs, h.n, 2 * sizeof(*pairs), cmp_bucket);
+    int64_t want = (int64_t)ceil((q < 0 ? 0 : q > 1 ? 1 : q) * (double)n), seen = 0;
+    if (want < 1)
+        want = 1;
+    if (n <= 0)
+        sqlite3_result_null(ctx);
+    for (size_t i = 0; n > 0 && i < h.n; i++) {
+        seen += pairs[2 * i + 1];
+        if (seen >= want || i + 1 == h.n) {
+            double lo = HIST_BASE_MS * pow(HIST_RATIO, (double)pairs[2 * i]);
+            sqlite3_result_double(ctx, pairs[2 * i] == 0 ? lo : lo * sqrt(HIST_RATIO));
+            break;
+        }
+    }
+    free(pairs);
+    hist_release(&h);
+}
+
+int rollup_register(sqlite3 *db)
+{
+    int f = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+    int rc = sqlite3_create_function(db, "llmtap_hist", 1, f, NULL, NULL, hist_step, hist_final);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(db, "llmtap_hist_sum", 1, f, NULL, NULL, hist_sum_step,
+                                     hist_final);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(db, "llmtap_hist_merge", 2, f, NULL, hist_merge, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(db, "llmtap_hist_quantile", 2, f, NULL, hist_quantile, NULL,
+                                     NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(db, "llmtap_hist_count", 1, f, NULL, hist_count, NULL, NULL);
+    return rc;
+}
