@@ -16,13 +16,13 @@ static const char stats_usage[] =
     "\n"
     "Counts (spans, traces, projects, errors, unpriced calls), tokens, total cost, time range,\n"
     "calls per model, the store's parts (hot spans, segments, texts, dictionaries) and bytes\n"
-    "on disk (database + WAL, and by part: hot rows, segments, text, other).\n";
+    "on disk (database + WAL, and by part: hot rows, segments, text, rollups, other).\n";
 
 struct totals {
     int64_t spans, traces, projects, errors, unpriced, in_tok, out_tok, first_ns, last_ns;
     int64_t logmsgs, scores, price_sets;
     int64_t hot, segments, texts, dicts;
-    int64_t bytes_hot, bytes_segments, bytes_text, bytes_other; /* -1: dbstat missing */
+    int64_t bytes_hot, bytes_segments, bytes_text, bytes_rollups, bytes_other; /* -1: no dbstat */
     double cost;
 };
 
@@ -30,25 +30,27 @@ struct totals {
 static void read_bytes(sqlite3 *db, struct totals *t)
 {
     sqlite3_stmt *st = NULL;
-    t->bytes_hot = t->bytes_segments = t->bytes_text = t->bytes_other = -1;
+    t->bytes_hot = t->bytes_segments = t->bytes_text = t->bytes_rollups = t->bytes_other = -1;
     if (sqlite3_prepare_v2(db,
                            "SELECT CASE"
                            " WHEN name IN ('span_rows','sqlite_autoindex_span_rows_1',"
                            "  'span_rows_start') THEN 0"
                            " WHEN name LIKE 'segment%' OR name LIKE 'sqlite_autoindex_segment%'"
                            "  THEN 1"
-                           " WHEN name IN ('texts','text_dicts') THEN 2 ELSE 3 END,"
+                           " WHEN name IN ('texts','text_dicts') THEN 2"
+                           " WHEN name LIKE 'rollup%' THEN 3 ELSE 4 END,"
                            " sum(pgsize) FROM dbstat GROUP BY 1",
                            -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
         return;
     }
-    int64_t *slot[] = {&t->bytes_hot, &t->bytes_segments, &t->bytes_text, &t->bytes_other};
-    for (int i = 0; i < 4; i++)
+    int64_t *slot[] = {&t->bytes_hot, &t->bytes_segments, &t->bytes_text, &t->bytes_rollups,
+                       &t->bytes_other};
+    for (int i = 0; i < 5; i++)
         *slot[i] = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int k = sqlite3_column_int(st, 0);
-        if (k >= 0 && k < 4)
+        if (k >= 0 && k < 5)
             *slot[k] = sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
@@ -152,10 +154,11 @@ static void print_stats(struct store *st, const struct totals *t, int json)
         r |= buf_printf(&b,
                         "\"hot_spans\":%lld,\"segments\":%lld,\"texts\":%lld,"
                         "\"text_dictionaries\":%lld,\"bytes\":{\"hot\":%lld,\"segments\":%lld,"
-                        "\"text\":%lld,\"other\":%lld},\"bytes_per_span\":%.1f,\"models\":[",
+                        "\"text\":%lld,\"rollups\":%lld,\"other\":%lld},\"bytes_per_span\":%.1f,\"models\":[",
                         (long long)t->hot, (long long)t->segments, (long long)t->texts,
                         (long long)t->dicts, (long long)t->bytes_hot, (long long)t->bytes_segments,
-                        (long long)t->bytes_text, (long long)t->bytes_other,
+                        (long long)t->bytes_text, (long long)t->bytes_rollups,
+                        (long long)t->bytes_other,
                         t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
         r |= models_json(store_db(st), &b, 1);
         r |= buf_puts(&b, "]}\n");
@@ -171,7 +174,7 @@ static void print_stats(struct store *st, const struct totals *t, int json)
                         "log messages  %lld   scores %lld   price sets %lld\n"
                         "store         %lld hot spans, %lld segments, %lld texts, %lld "
                         "dictionaries\n"
-                        "bytes         hot %lld, segments %lld, text %lld, other %lld "
+                        "bytes         hot %lld, segments %lld, text %lld, rollups %lld, other %lld "
                         "(%.1f per span)\n"
                         "top models:\n",
                         store_path(st), (long long)store_file_bytes(st),
@@ -182,7 +185,7 @@ static void print_stats(struct store *st, const struct totals *t, int json)
                         (long long)t->price_sets, (long long)t->hot, (long long)t->segments,
                         (long long)t->texts, (long long)t->dicts, (long long)t->bytes_hot,
                         (long long)t->bytes_segments, (long long)t->bytes_text,
-                        (long long)t->bytes_other,
+                        (long long)t->bytes_rollups, (long long)t->bytes_other,
                         t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
         r |= models_json(store_db(st), &b, 0);
     }
