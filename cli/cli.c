@@ -49,6 +49,21 @@ int cli_common_opt(int argc, char **argv, int *i, const char *usage, const char 
     return cli_opt(argc, argv, i, "--db", db);
 }
 
+int cli_only_common_opts(const char *cmd, int argc, char **argv, const char *usage, const char **db,
+                         int *json)
+{
+    for (int i = 1; i < argc; i++) {
+        int r = cli_common_opt(argc, argv, &i, usage, db, json);
+        if (r == CLI_HELP)
+            return 0;
+        if (r == 0)
+            fprintf(stderr, "llmtap %s: unexpected argument '%s'\n%s", cmd, argv[i], usage);
+        if (r <= 0)
+            return CLI_USAGE_ERROR;
+    }
+    return -1;
+}
+
 const char *cli_db_path(const char *given)
 {
     if (given && *given)

@@ -33,6 +33,12 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
 #define CLI_HELP 3
 int cli_common_opt(int argc, char **argv, int *i, const char *usage, const char **db, int *json);
 
+/* For commands that take only those: parse all of argv[1..]. Returns -1 to
+ * go on, else the exit code (0 after --help, CLI_USAGE_ERROR after a
+ * message naming 'cmd'). */
+int cli_only_common_opts(const char *cmd, int argc, char **argv, const char *usage, const char **db,
+                         int *json);
+
 /* The database path: 'given' (from --db), else $LLMTAP_DB, else "llmtap.db". */
 const char *cli_db_path(const char *given);
 

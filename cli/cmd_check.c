@@ -50,17 +50,9 @@ int cmd_check(int argc, char **argv)
 {
     const char *db = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, check_usage, &db, &json);
-        if (r == CLI_HELP)
-            return 0;
-        if (r == 0) {
-            fprintf(stderr, "llmtap check: unexpected argument '%s'\n%s", argv[i], check_usage);
-            return CLI_USAGE_ERROR;
-        }
-        if (r < 0)
-            return CLI_USAGE_ERROR;
-    }
+    int done = cli_only_common_opts("check", argc, argv, check_usage, &db, &json);
+    if (done >= 0)
+        return done;
     char err[512];
     struct store *st = NULL;
     if (store_open(&st, cli_db_path(db), STORE_READONLY, err, sizeof(err)) != STORE_OK)

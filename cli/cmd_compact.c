@@ -84,17 +84,9 @@ int cmd_compact(int argc, char **argv)
 {
     const char *db = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, compact_usage, &db, &json);
-        if (r == CLI_HELP)
-            return 0;
-        if (r == 0) {
-            fprintf(stderr, "llmtap compact: unexpected argument '%s'\n%s", argv[i], compact_usage);
-            return CLI_USAGE_ERROR;
-        }
-        if (r < 0)
-            return CLI_USAGE_ERROR;
-    }
+    int done = cli_only_common_opts("compact", argc, argv, compact_usage, &db, &json);
+    if (done >= 0)
+        return done;
     const char *path = cli_db_path(db);
     char *url = cli_find_server(path);
     int rc = url ? via_server(url, json) : in_process(path, json);

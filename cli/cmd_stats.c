@@ -151,42 +151,42 @@ static void print_stats(struct store *st, const struct totals *t, int json)
             (long long)t->unpriced, (long long)t->in_tok, (long long)t->out_tok, t->cost, first,
             last, (long long)t->logmsgs, (long long)t->scores, (long long)t->price_sets,
             (long long)store_file_bytes(st), (long long)store_wal_bytes(st), STORE_SCHEMA_VERSION);
-        r |= buf_printf(&b,
-                        "\"hot_spans\":%lld,\"segments\":%lld,\"texts\":%lld,"
-                        "\"text_dictionaries\":%lld,\"bytes\":{\"hot\":%lld,\"segments\":%lld,"
-                        "\"text\":%lld,\"rollups\":%lld,\"other\":%lld},\"bytes_per_span\":%.1f,\"models\":[",
-                        (long long)t->hot, (long long)t->segments, (long long)t->texts,
-                        (long long)t->dicts, (long long)t->bytes_hot, (long long)t->bytes_segments,
-                        (long long)t->bytes_text, (long long)t->bytes_rollups,
-                        (long long)t->bytes_other,
-                        t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
+        r |= buf_printf(
+            &b,
+            "\"hot_spans\":%lld,\"segments\":%lld,\"texts\":%lld,"
+            "\"text_dictionaries\":%lld,\"bytes\":{\"hot\":%lld,\"segments\":%lld,"
+            "\"text\":%lld,\"rollups\":%lld,\"other\":%lld},\"bytes_per_span\":%.1f,\"models\":[",
+            (long long)t->hot, (long long)t->segments, (long long)t->texts, (long long)t->dicts,
+            (long long)t->bytes_hot, (long long)t->bytes_segments, (long long)t->bytes_text,
+            (long long)t->bytes_rollups, (long long)t->bytes_other,
+            t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
         r |= models_json(store_db(st), &b, 1);
         r |= buf_puts(&b, "]}\n");
     } else {
-        r |= buf_printf(&b,
-                        "database      %s (%lld bytes + %lld WAL, schema v%d)\n"
-                        "spans         %lld in %lld traces, %lld projects\n"
-                        "errors        %lld\n"
-                        "unpriced      %lld LLM calls with no known price\n"
-                        "tokens        %lld in, %lld out\n"
-                        "cost          $%.6f\n"
-                        "time range    %s .. %s\n"
-                        "log messages  %lld   scores %lld   price sets %lld\n"
-                        "store         %lld hot spans, %lld segments, %lld texts, %lld "
-                        "dictionaries\n"
-                        "bytes         hot %lld, segments %lld, text %lld, rollups %lld, other %lld "
-                        "(%.1f per span)\n"
-                        "top models:\n",
-                        store_path(st), (long long)store_file_bytes(st),
-                        (long long)store_wal_bytes(st), STORE_SCHEMA_VERSION, (long long)t->spans,
-                        (long long)t->traces, (long long)t->projects, (long long)t->errors,
-                        (long long)t->unpriced, (long long)t->in_tok, (long long)t->out_tok,
-                        t->cost, first, last, (long long)t->logmsgs, (long long)t->scores,
-                        (long long)t->price_sets, (long long)t->hot, (long long)t->segments,
-                        (long long)t->texts, (long long)t->dicts, (long long)t->bytes_hot,
-                        (long long)t->bytes_segments, (long long)t->bytes_text,
-                        (long long)t->bytes_rollups, (long long)t->bytes_other,
-                        t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
+        r |= buf_printf(
+            &b,
+            "database      %s (%lld bytes + %lld WAL, schema v%d)\n"
+            "spans         %lld in %lld traces, %lld projects\n"
+            "errors        %lld\n"
+            "unpriced      %lld LLM calls with no known price\n"
+            "tokens        %lld in, %lld out\n"
+            "cost          $%.6f\n"
+            "time range    %s .. %s\n"
+            "log messages  %lld   scores %lld   price sets %lld\n"
+            "store         %lld hot spans, %lld segments, %lld texts, %lld "
+            "dictionaries\n"
+            "bytes         hot %lld, segments %lld, text %lld, rollups %lld, other %lld "
+            "(%.1f per span)\n"
+            "top models:\n",
+            store_path(st), (long long)store_file_bytes(st), (long long)store_wal_bytes(st),
+            STORE_SCHEMA_VERSION, (long long)t->spans, (long long)t->traces, (long long)t->projects,
+            (long long)t->errors, (long long)t->unpriced, (long long)t->in_tok,
+            (long long)t->out_tok, t->cost, first, last, (long long)t->logmsgs,
+            (long long)t->scores, (long long)t->price_sets, (long long)t->hot,
+            (long long)t->segments, (long long)t->texts, (long long)t->dicts,
+            (long long)t->bytes_hot, (long long)t->bytes_segments, (long long)t->bytes_text,
+            (long long)t->bytes_rollups, (long long)t->bytes_other,
+            t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
         r |= models_json(store_db(st), &b, 0);
     }
     (void)r;
@@ -198,17 +198,9 @@ int cmd_stats(int argc, char **argv)
 {
     const char *db = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_opt(argc, argv, &i, stats_usage, &db, &json);
-        if (r == CLI_HELP)
-            return 0;
-        if (r == 0) {
-            fprintf(stderr, "llmtap stats: unexpected argument '%s'\n%s", argv[i], stats_usage);
-            return CLI_USAGE_ERROR;
-        }
-        if (r < 0)
-            return CLI_USAGE_ERROR;
-    }
+    int done = cli_only_common_opts("stats", argc, argv, stats_usage, &db, &json);
+    if (done >= 0)
+        return done;
     char err[512];
     struct store *st = NULL;
     if (store_open(&st, cli_db_path(db), STORE_READONLY, err, sizeof(err)) != STORE_OK)

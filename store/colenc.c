@@ -30,10 +30,10 @@
 
 #include <zstd.h>
 
+#include "core/varint.h"
 #include "core/xmem.h"
 
 #define COLENC_MAX_RAW (64u << 20) /* bytes of one encoded column before zstd */
-#define VARINT_MAX 10              /* bytes of the longest 64-bit varint */
 #define CONV_MAX 64                /* bytes of a text looked at to read a number */
 
 /* One distinct byte string of a text/blob column: 'len' bytes at 'off' in
@@ -95,28 +95,6 @@ struct rd {
 };
 
 /* ---- shared helpers ---- */
-
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static int put_varint(struct buf *b, uint64_t v)
-{
-    unsigned char tmp[VARINT_MAX];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (unsigned char)v;
-    return buf_append(b, tmp, n) ? -1 : 0;
-}
 
 /* Zigzag on the two's-complement bits, so any delta (wrapped) fits. */
 static uint64_t zigzag(uint64_t d)
@@ -440,7 +418,7 @@ static int encode_ints(const struct colenc_writer *w, struct buf *raw)
     uint64_t prev = 0;
     for (size_t i = 0; i < w->nvals; i++) {
         uint64_t v = (uint64_t)w->ints[i];
-        if (put_varint(raw, zigzag(v - prev)))
+        if (varint_put(raw, zigzag(v - prev)))
             return -1;
         prev = v;
     }
@@ -464,7 +442,7 @@ static int encode_reals(const struct colenc_writer *w, struct buf *raw)
 static int put_entry(const struct dict *d, size_t k, struct buf *raw)
 {
     const struct dict_ent *e = &d->ents[k];
-    if (put_varint(raw, e->len) || buf_append(raw, d->bytes.data + e->off, e->len))
+    if (varint_put(raw, e->len) || buf_append(raw, d->bytes.data + e->off, e->len))
         return -1;
     return 0;
 }
@@ -479,13 +457,13 @@ static int encode_plain(const struct colenc_writer *w, struct buf *raw)
 
 static int encode_dict(const struct colenc_writer *w, struct buf *raw)
 {
-    if (put_varint(raw, w->dict.nents))
+    if (varint_put(raw, w->dict.nents))
         return -1;
     for (size_t k = 0; k < w->dict.nents; k++)
         if (put_entry(&w->dict, k, raw))
             return -1;
     for (size_t i = 0; i < w->nvals; i++)
-        if (put_varint(raw, w->idx[i]))
+        if (varint_put(raw, w->idx[i]))
             return -1;
     return 0;
 }
@@ -494,7 +472,7 @@ static int encode_dict(const struct colenc_writer *w, struct buf *raw)
 static int encode(const struct colenc_writer *w, struct buf *raw)
 {
     char enc = choose_enc(w);
-    if (buf_putc(raw, enc) || put_varint(raw, w->rows) ||
+    if (buf_putc(raw, enc) || varint_put(raw, w->rows) ||
         buf_append(raw, w->nulls.data, w->nulls.len))
         return -1;
     switch (enc) {
@@ -548,20 +526,7 @@ static size_t rd_left(const struct rd *r)
 /* At most VARINT_MAX bytes, none past the end, no bits past 64. */
 static int rd_varint(struct rd *r, uint64_t *v)
 {
-    uint64_t x = 0;
-    for (int i = 0; i < VARINT_MAX; i++) {
-        if (r->p == r->end)
-            return -1;
-        unsigned b = *r->p++;
-        if (i == VARINT_MAX - 1 && b > 1)
-            return -1;
-        x |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
+    return varint_get(&r->p, r->end, v);
 }
 
 static int row_null(const struct colenc_column *c, size_t i)

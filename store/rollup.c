@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/ids.h"
+#include "core/varint.h"
 #include "core/xmem.h"
 
 #define NS_PER_HOUR 3600000000000LL
@@ -34,7 +35,7 @@ struct hist {
 struct entry {
     enum rollup_kind kind;
     uint64_t h;
-    char *k[5]; /* key strings: project + model/provider/version_set/status, or user / tenant */
+    char *k[5];   /* key strings: project + model/provider/version_set/status, or user / tenant */
     int64_t slot; /* hour or day */
     int64_t calls, tok[5], cost, unpriced, errors;
     struct hist lat, ttft;
@@ -80,31 +81,6 @@ static void hist_release(struct hist *h)
     memset(h, 0, sizeof(*h));
 }
 
-static int put_varint(struct buf *b, uint64_t v)
-{
-    unsigned char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        tmp[n] |= v ? 0x80 : 0;
-        n++;
-    } while (v);
-    return buf_append(b, tmp, n);
-}
-
-static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; *p < end && shift < 64; shift += 7) {
-        unsigned char c = *(*p)++;
-        *v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80))
-            return 0;
-    }
-    return -1;
-}
-
 /* Add the encoded histogram 'p' into 'h'. -1 when malformed. */
 static int hist_decode_into(struct hist *h, const unsigned char *p, size_t n)
 {
@@ -112,7 +88,7 @@ static int hist_decode_into(struct hist *h, const unsigned char *p, size_t n)
     uint64_t bucket = 0;
     while (p < end) {
         uint64_t d = 0, z = 0;
-        if (get_varint(&p, end, &d) || get_varint(&p, end, &z))
+        if (varint_get(&p, end, &d) || varint_get(&p, end, &z))
             return -1;
         bucket += d;
         if (bucket >= ROLLUP_HIST_BUCKETS)
@@ -144,8 +120,8 @@ static int hist_encode(const struct hist *h, struct buf *out)
         int64_t c = pairs[2 * i + 1];
         if (c == 0)
             continue;
-        rc |= put_varint(out, (uint64_t)(pairs[2 * i] - prev));
-        rc |= put_varint(out, ((uint64_t)c << 1) ^ (uint64_t)(c >> 63));
+        rc |= varint_put(out, (uint64_t)(pairs[2 * i] - prev));
+        rc |= varint_put(out, ((uint64_t)c << 1) ^ (uint64_t)(c >> 63));
         prev = pairs[2 * i];
     }
     free(pairs);
@@ -262,13 +238,17 @@ void rollup_add(struct rollup_acc *a, const struct rollup_span *sp, int sign)
 
 /* ---- writing ---- */
 
-#define SUMS "calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens," \
-             " reasoning_tokens, cost_nusd, unpriced, errors"
+#define SUMS                                                                                       \
+    "calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"                   \
+    " reasoning_tokens, cost_nusd, unpriced, errors"
 #define ADD(c) c "=" c "+excluded." c
-#define ADD_SUMS                                                                                   \
-    ADD("calls") "," ADD("input_tokens") "," ADD("output_tokens") "," ADD(                         \
-        "cache_read_tokens") "," ADD("cache_write_tokens") "," ADD("reasoning_tokens") "," ADD(  \
-        "cost_nusd") "," ADD("unpriced") "," ADD("errors")
+#define ADD_SUMS                                                                                        \
+    ADD("calls")                                                                                        \
+    "," ADD("input_tokens") "," ADD("output_tokens") "," ADD("cache_read_tokens") "," ADD("cache_"      \
+                                                                                          "write_"      \
+                                                                                          "token"       \
+                                                                                          "s") "," ADD( \
+        "reasoning_tokens") "," ADD("cost_nusd") "," ADD("unpriced") "," ADD("errors")
 
 static const char *const upsert_sql[RK_KINDS] = {
     "INSERT INTO rollup_hourly_c(project, hour, model, provider, version_set, status, " SUMS
@@ -292,7 +272,7 @@ static int write_entry(struct rollup_acc *a, const struct entry *e, struct buf *
     sqlite3_bind_int64(st, i++, e->slot);
     for (int j = 1; j < nk; j++)
         sqlite3_bind_text(st, i++, e->k[j], -1, SQLITE_STATIC);
-    const int64_t sums[9] = {e->calls,  e->tok[0], e->tok[1],    e->tok[2], e->tok[3],
+    const int64_t sums[9] = {e->calls,  e->tok[0], e->tok[1],   e->tok[2], e->tok[3],
                              e->tok[4], e->cost,   e->unpriced, e->errors};
     for (int j = 0; j < 9; j++)
         sqlite3_bind_int64(st, i++, sums[j]);

@@ -48,7 +48,7 @@ struct rollup_span {
         reasoning_tokens; /* < 0: unknown */
     int has_cost;
     int64_t cost_nusd;
-    int is_llm; /* kind llm or embedding: counted as unpriced when it has no cost */
+    int is_llm;                 /* kind llm or embedding: counted as unpriced when it has no cost */
     double latency_ms, ttft_ms; /* ttft NaN: unknown */
 };
 
@@ -66,7 +66,6 @@ int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 /* Empty 'a' without writing (its request rolled back). */
 void rollup_reset(struct rollup_acc *a);
-
 
 /* The bucket of 'ms' (exposed for tests). */
 int rollup_bucket(double ms);

@@ -29,6 +29,7 @@
 #include <zstd.h>
 
 #include "core/timeutil.h"
+#include "core/varint.h"
 #include "core/xmem.h"
 #include "store/segment.h"
 
@@ -626,30 +627,16 @@ static int resolve(struct texts *t, struct rec_text *x, int64_t *id, char *err, 
     return 0;
 }
 
-static int put_varint(struct buf *b, uint64_t v)
-{
-    unsigned char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    return buf_append(b, tmp, n);
-}
-
 static int encode(struct texts *t, struct rec_text *x, size_t n, char shape, struct buf *out,
                   char *err, size_t errlen)
 {
     if (!shape)
         return 0;
-    if (buf_putc(out, shape) || put_varint(out, n))
+    if (buf_putc(out, shape) || varint_put(out, n))
         return -1;
     for (size_t i = 0; i < n; i++) {
         int64_t id = 0;
-        if (resolve(t, &x[i], &id, err, errlen) || put_varint(out, (uint64_t)id))
+        if (resolve(t, &x[i], &id, err, errlen) || varint_put(out, (uint64_t)id))
             return -1;
     }
     return 0;
@@ -667,18 +654,6 @@ int texts_store(struct texts *t, struct rec_span *r, struct buf *in_refs, struct
 }
 
 /* ---- reading: llmtap_refs() ---- */
-
-static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; *p < end && shift < 64; shift += 7) {
-        unsigned char c = *(*p)++;
-        *v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80))
-            return 0;
-    }
-    return -1;
-}
 
 /* Append text 'id' to 'out'. Returns 0, or an SQLite code (SQLITE_CORRUPT
  * for a missing or undecodable text). */
@@ -737,13 +712,13 @@ int texts_read_refs(struct texts_reader *rd, const void *blob, size_t n, struct 
     if (n < 2 || (p[0] != 'A' && p[0] != 'V'))
         return SQLITE_CORRUPT;
     char shape = (char)*p++;
-    if (get_varint(&p, end, &count) || (shape == 'V' && count != 1))
+    if (varint_get(&p, end, &count) || (shape == 'V' && count != 1))
         return SQLITE_CORRUPT;
     if (shape == 'A' && buf_putc(out, '['))
         return SQLITE_NOMEM;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t id = 0;
-        if (get_varint(&p, end, &id))
+        if (varint_get(&p, end, &id))
             return SQLITE_CORRUPT;
         if (i && buf_putc(out, ','))
             return SQLITE_NOMEM;
@@ -816,11 +791,11 @@ int texts_refs_ids(const void *blob, size_t n, int64_t **ids, size_t *nids, size
     if (n < 2 || (p[0] != 'A' && p[0] != 'V'))
         return -1;
     p++;
-    if (get_varint(&p, end, &count))
+    if (varint_get(&p, end, &count))
         return -1;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t id = 0;
-        if (get_varint(&p, end, &id))
+        if (varint_get(&p, end, &id))
             return -1;
         if (*nids == *cap) {
             *cap = *cap ? *cap * 2 : 1024;

@@ -15,6 +15,7 @@
 #include "core/jsonx.h"
 #include "core/span.h"
 #include "core/timeutil.h"
+#include "core/varint.h"
 #include "core/vset.h"
 #include "core/xmem.h"
 #include "tests/support/testutil.h"
@@ -217,6 +218,42 @@ START_TEST(test_ingest_batch_grows_and_releases_everything)
 }
 END_TEST
 
+START_TEST(test_varints_round_trip_and_refuse_what_is_not_one)
+{
+    const uint64_t vals[] = {0, 1, 127, 128, 16383, 16384, UINT32_MAX, 1ull << 63, UINT64_MAX};
+    struct buf b;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        buf_reset(&b);
+        ck_assert_int_eq(varint_put(&b, vals[i]), 0);
+        ck_assert_uint_eq(b.len, varint_len(vals[i]));
+        const unsigned char *p = (const unsigned char *)b.data, *end = p + b.len;
+        uint64_t v = 0;
+        ck_assert_int_eq(varint_get(&p, end, &v), 0);
+        ck_assert(v == vals[i] && p == end);
+        for (size_t cut = 0; cut < b.len; cut++) { /* every truncation is refused */
+            p = (const unsigned char *)b.data;
+            ck_assert_int_eq(varint_get(&p, (const unsigned char *)b.data + cut, &v), -1);
+        }
+    }
+    ck_assert_uint_eq(varint_len(UINT64_MAX), VARINT_MAX);
+    static const unsigned char too_big[] = {0xff, 0xff, 0xff, 0xff, 0xff,
+                                            0xff, 0xff, 0xff, 0xff, 0x02}; /* 65 bits */
+    static const unsigned char too_long[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                             0x80, 0x80, 0x80, 0x80, 0x00};
+    const unsigned char *p = too_big;
+    uint64_t v = 0;
+    ck_assert_int_eq(varint_get(&p, too_big + sizeof(too_big), &v), -1);
+    p = too_long;
+    ck_assert_int_eq(varint_get(&p, too_long + sizeof(too_long), &v), -1);
+    buf_release(&b);
+    struct buf small;
+    buf_init(&small, 2);
+    ck_assert_int_eq(varint_put(&small, UINT64_MAX), -1); /* the ceiling holds */
+    buf_release(&small);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core");
@@ -233,6 +270,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_span_names_round_trip_and_release_resets);
     tcase_add_test(tc, test_err_json_is_the_taxonomy_shape);
     tcase_add_test(tc, test_ingest_batch_grows_and_releases_everything);
+    tcase_add_test(tc, test_varints_round_trip_and_refuse_what_is_not_one);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -158,11 +158,11 @@ static long long ro_int(const char *sql)
 }
 
 #define SUMS                                                                                       \
-    " count(*), CAST(total(max(input_tokens, 0)) AS INTEGER),"                                    \
-    " CAST(total(max(output_tokens, 0)) AS INTEGER),"                                             \
-    " CAST(total(max(cache_read_tokens, 0)) AS INTEGER),"                                         \
-    " CAST(total(max(cache_write_tokens, 0)) AS INTEGER),"                                        \
-    " CAST(total(max(reasoning_tokens, 0)) AS INTEGER), CAST(total(cost_nusd) AS INTEGER),"       \
+    " count(*), CAST(total(max(input_tokens, 0)) AS INTEGER),"                                     \
+    " CAST(total(max(output_tokens, 0)) AS INTEGER),"                                              \
+    " CAST(total(max(cache_read_tokens, 0)) AS INTEGER),"                                          \
+    " CAST(total(max(cache_write_tokens, 0)) AS INTEGER),"                                         \
+    " CAST(total(max(reasoning_tokens, 0)) AS INTEGER), CAST(total(cost_nusd) AS INTEGER),"        \
     " sum(kind IN ('llm','embedding') AND cost_nusd IS NULL), sum(status = 'error')"
 
 static const char *const recount[3][2] = {
