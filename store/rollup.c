@@ -242,13 +242,14 @@ void rollup_add(struct rollup_acc *a, const struct rollup_span *sp, int sign)
     "calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"                   \
     " reasoning_tokens, cost_nusd, unpriced, errors"
 #define ADD(c) c "=" c "+excluded." c
-#define ADD_SUMS                                                                                        \
-    ADD("calls")                                                                                        \
-    "," ADD("input_tokens") "," ADD("output_tokens") "," ADD("cache_read_tokens") "," ADD("cache_"      \
-                                                                                          "write_"      \
-                                                                                          "token"       \
-                                                                                          "s") "," ADD( \
-        "reasoning_tokens") "," ADD("cost_nusd") "," ADD("unpriced") "," ADD("errors")
+#define ADD_SUMS                                                                                   \
+    ADD("calls")                                                                                   \
+    "," ADD("input_tokens") "," ADD("output_tokens") "," ADD("cache_read_tokens") "," ADD(         \
+        "cache_"                                                                                   \
+        "write_"                                                                                   \
+        "token"                                                                                    \
+        "s") "," ADD("reasoning_tokens") "," ADD("cost_nusd") "," ADD("unpriced") "," ADD("error"  \
+                                                                                          "s")
 
 static const char *const upsert_sql[RK_KINDS] = {
     "INSERT INTO rollup_hourly_c(project, hour, model, provider, version_set, status, " SUMS

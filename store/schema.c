@@ -9,6 +9,9 @@
  *  - log_messages: GenAI message events from OTLP logs, joined to spans.
  *  - ingest_dedup: envelope ids already processed (Langfuse).
  *  - scores, price_sets.
+ * Later versions, each with its comment below: v2 text stored once, v3
+ * columnar segments and `spans` as a virtual table, v4 text dictionaries,
+ * v5 rollups.
  */
 #include "store/schema.h"
 

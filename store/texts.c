@@ -15,8 +15,12 @@
  *    A text older than both is stored again: wasted bytes, never a wrong
  *    reference;
  *  - at open the index is filled from the newest rows of the table;
- *  - request threads only ask the index whether a text looks stored, to
- *    skip compressing it; a wrong answer costs the writer a compression.
+ *  - request threads ask the index whether a text looks stored, to skip
+ *    compressing it, and hand the id they found to the writer, tagged with
+ *    the epoch; the writer uses it only while the epoch is unchanged (every
+ *    rollback advances it; anything that ever deletes texts must too);
+ *  - a project's dictionaries only accumulate: the newest packs, and every
+ *    CDict lives until texts_close, since a request thread may hold one.
  */
 #include "store/texts.h"
 

@@ -6,6 +6,14 @@
  * submitter waits on done_cv until its item is done, so an item never
  * outlives its submitter. Statements are prepared once, in the writer
  * thread, and used only there.
+ *
+ * Two threads: the writer (the only read-write connection) and the
+ * compactor, with its own read-only connection. The compactor never
+ * writes: it encodes a batch of the oldest hot rows (and trains text
+ * dictionaries) and hands the result to the writer through writer_run.
+ * The writer applies a batch only if no hot row was updated in place since
+ * the batch's snapshot began (sql.hot_updates against committed_updates),
+ * and checkpoints the WAL itself, after waking the group that grew it.
  */
 #include "store/writer.h"
 

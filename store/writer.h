@@ -11,6 +11,13 @@
  * request in the group (nothing acknowledged, nothing half-written); one bad
  * record fails alone (savepoint per request).
  *
+ * Beside the writer, a compactor thread (cfg.compact_thread) keeps the hot
+ * rows few: it encodes the oldest into columnar segments on a read-only
+ * connection and the writer applies them in one short transaction
+ * (store/segment.h); it also trains each project's text dictionary. The
+ * writer checkpoints the WAL itself (cfg.checkpoint_pages), after answering
+ * the group that grew it.
+ *
  * Thread-safety: writer_submit / writer_run / writer_get_stats may be called
  * from any number of threads; writer_start / writer_stop from one.
  */
