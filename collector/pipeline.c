@@ -111,15 +111,41 @@ static void finalize_batch(struct pipeline *p, struct ingest_batch *b, const cha
     }
 }
 
+/* One zstd context per request thread, kept for the thread's life: a new
+ * one per request would allocate and zero its tables every time. */
+static pthread_key_t tp_key;
+static pthread_once_t tp_once = PTHREAD_ONCE_INIT;
+
+static void tp_free(void *tp)
+{
+    textpack_free(tp);
+}
+
+static void tp_key_make(void)
+{
+    (void)pthread_key_create(&tp_key, tp_free);
+}
+
+/* The calling thread's context (NULL when zstd cannot start: the writer packs). */
+static struct textpack_ctx *thread_textpack(void)
+{
+    pthread_once(&tp_once, tp_key_make);
+    struct textpack_ctx *tp = pthread_getspecific(tp_key);
+    if (!tp && (tp = textpack_new()) != NULL && pthread_setspecific(tp_key, tp) != 0) {
+        textpack_free(tp);
+        tp = NULL;
+    }
+    return tp;
+}
+
 /* Cut, hash and compress the span texts here, in the request's thread, so
  * the single writer thread only maps hashes to ids (store/texts.h). */
 static void prepare_texts(struct pipeline *p, struct ingest_batch *b)
 {
-    struct textpack_ctx *tp = textpack_new(); /* NULL: the writer packs */
+    struct textpack_ctx *tp = thread_textpack();
     struct texts *t = writer_texts(p->w);
     for (size_t i = 0; i < b->nspans; i++)
         texts_prepare(t, &b->spans[i], tp);
-    textpack_free(tp);
 }
 
 int pipeline_commit(struct pipeline *p, struct ingest_batch *b, size_t bytes, const char *project,
