@@ -753,14 +753,14 @@ static int find_in(struct segindex *ix, const struct seginfo *s, const char *tra
 }
 
 int segindex_find(struct segindex *ix, const char *project, const char *trace_id,
-                  const char *span_id, int64_t start_ns, int64_t *seg, int64_t *row, char *err,
-                  size_t errlen)
+                  const char *span_id, int64_t start_lo, int64_t start_hi, int64_t *seg,
+                  int64_t *row, char *err, size_t errlen)
 {
     uint64_t h = key_hash(trace_id, span_id);
     int k = bloom_probes(KEY_BLOOM_BITS);
     for (size_t i = ix->n; i-- > 0;) { /* newest first: resends are recent */
         const struct seginfo *s = &ix->segs[i];
-        if (start_ns && (start_ns < s->min_start || start_ns > s->max_start))
+        if (s->max_start < start_lo || s->min_start > start_hi)
             continue;
         if (strcmp(s->project, project) != 0 || !bloom_has(s->keys, s->nkeys, k, h))
             continue;

@@ -124,13 +124,13 @@ int segment_apply(struct segindex *ix, struct segment_batch *b, int *moved, char
 int segment_compact(struct segindex *ix, int max_rows, int *moved, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Is (project, trace_id, span_id) in a segment (not tombstoned)? 'start_ns'
- * narrows the search to segments whose time range holds it; 0 searches
- * every segment of the project. Returns 1 with its place in *seg / *row, 0
- * when absent, -1 with a message. */
+/* Is (project, trace_id, span_id) in a segment (not tombstoned)? Only
+ * segments whose start-time range meets [start_lo, start_hi] are searched
+ * (INT64_MIN, INT64_MAX: every segment of the project). Returns 1 with its
+ * place in *seg / *row, 0 when absent, -1 with a message. */
 int segindex_find(struct segindex *ix, const char *project, const char *trace_id,
-                  const char *span_id, int64_t start_ns, int64_t *seg, int64_t *row, char *err,
-                  size_t errlen) __attribute__((warn_unused_result));
+                  const char *span_id, int64_t start_lo, int64_t start_hi, int64_t *seg,
+                  int64_t *row, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Move row 'row' of segment 'seg' back into span_rows (and tombstone it
  * there), so a merge can update it. Returns 0, or -1 with a message. */

@@ -6,6 +6,7 @@
 #include "store/writer_sql.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,10 +366,11 @@ static int in_segment(struct writer_sql *s, struct rec_span *r, char *err, size_
     const struct span *sp = &r->span;
     if (segindex_segments(s->segs) == 0)
         return 0;
-    int64_t hint = r->op == REC_MERGE || sp->clock_times ? 0 : sp->start_ns;
+    int anywhere = r->op == REC_MERGE || sp->clock_times;
+    int64_t lo = anywhere ? INT64_MIN : sp->start_ns, hi = anywhere ? INT64_MAX : sp->start_ns;
     int64_t seg = 0, row = 0;
     int found = segindex_find(s->segs, sp->project ? sp->project : "default", sp->trace_id,
-                              sp->span_id, hint, &seg, &row, err, errlen);
+                              sp->span_id, lo, hi, &seg, &row, err, errlen);
     if (found == 1 && r->op == REC_MERGE && segment_resurrect(s->segs, seg, row, err, errlen))
         return -1;
     return found;
@@ -414,6 +416,9 @@ int wsql_span(struct writer_sql *s, struct rec_span *r, int64_t now_ns, char *er
     return 0;
 }
 
+#define LOG_SPAN_WINDOW_NS (24 * 3600 * 1000000000LL) /* the longest span looked for */
+#define LOG_SKEW_NS (60 * 1000000000LL)               /* log clock ahead of span clock */
+
 int wsql_logmsg(struct writer_sql *s, struct rec_logmsg *m, char *err, size_t errlen)
 {
     sqlite3_stmt *st = s->insert_msg;
@@ -435,10 +440,13 @@ int wsql_logmsg(struct writer_sql *s, struct rec_logmsg *m, char *err, size_t er
         return -1;
     if (sqlite3_changes(s->db) > 0 || segindex_segments(s->segs) == 0)
         return 0; /* joined to the hot span, or the span has not come yet */
-    /* a message later than its span's compaction: move the span back to join it */
+    /* a message later than its span's compaction: move the span back to join it. Its
+     * span started before it (a minute of clock skew allowed), within a day. */
     int64_t seg = 0, row = 0;
+    int64_t lo = m->time_ns > LOG_SPAN_WINDOW_NS ? m->time_ns - LOG_SPAN_WINDOW_NS : INT64_MIN;
+    int64_t hi = m->time_ns > 0 ? m->time_ns + LOG_SKEW_NS : INT64_MAX;
     int found =
-        segindex_find(s->segs, project, m->trace_id, m->span_id, 0, &seg, &row, err, errlen);
+        segindex_find(s->segs, project, m->trace_id, m->span_id, lo, hi, &seg, &row, err, errlen);
     if (found <= 0)
         return found;
     if (segment_resurrect(s->segs, seg, row, err, errlen))
