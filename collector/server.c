@@ -487,6 +487,13 @@ static int h_metrics(struct mg_connection *c, void *cb)
         ws.compactions, ws.rows_compacted, (double)ws.max_compact_ns / 1e9, ws.compactions_stale,
         ws.checkpoints, ws.wal_frames, (double)ws.max_checkpoint_ns / 1e9, ws.hot_rows,
         ws.segments);
+    struct texts_stats ts;
+    texts_get_stats(writer_texts(s->w), &ts);
+    rc |= buf_printf(&b,
+                     "# TYPE llmtap_texts_total counter\n"
+                     "llmtap_texts_total{result=\"stored\"} %" PRIu64 "\n"
+                     "llmtap_texts_total{result=\"reused\"} %" PRIu64 "\n",
+                     ts.inserted, ts.reused);
     (void)rc;
     int status = reply_buf(c, 200, "text/plain; version=0.0.4", &b, 0);
     buf_release(&b);

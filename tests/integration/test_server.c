@@ -114,6 +114,15 @@ START_TEST(test_health_routes_and_unknown_paths)
     get.path = "/metrics";
     ck_assert_int_eq(httpc_fetch(server.url, &get, 5000, &r), HTTPC_OK);
     ck_assert_ptr_nonnull(strstr(r.body, "llmtap_spans_total"));
+    static const char *const writer_figures[] = {"llmtap_compactions_total",
+                                                 "llmtap_compaction_seconds_max",
+                                                 "llmtap_checkpoints_total",
+                                                 "llmtap_wal_frames_total",
+                                                 "llmtap_hot_spans ",
+                                                 "llmtap_segments ",
+                                                 "llmtap_texts_total{result=\"stored\"}"};
+    for (size_t i = 0; i < sizeof(writer_figures) / sizeof(writer_figures[0]); i++)
+        ck_assert_msg(strstr(r.body, writer_figures[i]), "/metrics lacks %s", writer_figures[i]);
     httpc_response_release(&r);
 }
 END_TEST
