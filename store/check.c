@@ -158,20 +158,6 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Decode text 'id' through 'rd'; 0 when it reads. */
-static int decode_one(struct texts_reader *rd, int64_t id, struct buf *tmp)
-{
-    unsigned char refs[12] = {'V', 1};
-    size_t n = 2;
-    for (uint64_t v = (uint64_t)id;; v >>= 7) {
-        refs[n++] = (unsigned char)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
-        if (v < 0x80)
-            break;
-    }
-    buf_reset(tmp);
-    return texts_read_refs(rd, refs, n, tmp) == SQLITE_OK ? 0 : -1;
-}
-
 /* Walk texts in id order beside the sorted referenced ids. */
 static int check_texts(sqlite3 *db, struct check_report *r, struct ids *ids)
 {
@@ -193,7 +179,8 @@ static int check_texts(sqlite3 *db, struct check_report *r, struct ids *ids)
                 problem(r, &r->texts_missing, "text %lld is referred to but missing",
                         (long long)ids->v[i]);
         if (i < ids->n && ids->v[i] == id) {
-            if (decode_one(rd, id, &tmp) != 0)
+            buf_reset(&tmp);
+            if (texts_read_text(rd, id, &tmp) != SQLITE_OK)
                 problem(r, &r->texts_bad, "text %lld does not decode", (long long)id);
             while (i < ids->n && ids->v[i] == id)
                 i++;

@@ -659,8 +659,6 @@ int texts_store(struct texts *t, struct rec_span *r, struct buf *in_refs, struct
 
 /* ---- reading: llmtap_refs() ---- */
 
-/* Append text 'id' to 'out'. Returns 0, or an SQLite code (SQLITE_CORRUPT
- * for a missing or undecodable text). */
 /* The decoding dictionary 'id' (cached; loaded on first use), or NULL. */
 static const ZSTD_DDict *reader_dict(struct texts_reader *rd, int64_t id)
 {
@@ -687,7 +685,7 @@ static const ZSTD_DDict *reader_dict(struct texts_reader *rd, int64_t id)
     return dd;
 }
 
-static int append_text(struct texts_reader *rd, int64_t id, struct buf *out)
+int texts_read_text(struct texts_reader *rd, int64_t id, struct buf *out)
 {
     if (!rd->get && sqlite3_prepare_v3(rd->db, "SELECT dict, body FROM texts WHERE id=?1", -1,
                                        SQLITE_PREPARE_PERSISTENT, &rd->get, NULL) != SQLITE_OK)
@@ -726,7 +724,7 @@ int texts_read_refs(struct texts_reader *rd, const void *blob, size_t n, struct 
             return SQLITE_CORRUPT;
         if (i && buf_putc(out, ','))
             return SQLITE_NOMEM;
-        int rc = append_text(rd, (int64_t)id, out);
+        int rc = texts_read_text(rd, (int64_t)id, out);
         if (rc)
             return rc;
     }
@@ -903,7 +901,7 @@ int texts_sample(sqlite3 *db, const char *project, int max_spans, size_t max_sam
     /* the newest texts are the best guide to what comes next */
     for (size_t i = n; rc == 0 && i-- > 0 && out->n < max_samples;) {
         buf_reset(&one);
-        if (append_text(rd, ids[i], &one) != SQLITE_OK)
+        if (texts_read_text(rd, ids[i], &one) != SQLITE_OK)
             continue; /* a text that does not decode is not a sample */
         rc = texts_samples_add(out, one.data ? one.data : "",
                                one.len < SAMPLE_MAX_BYTES ? one.len : SAMPLE_MAX_BYTES);

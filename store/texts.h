@@ -122,6 +122,12 @@ int texts_has_dict(struct texts *t, const char *project);
 int texts_register(sqlite3 *db, struct texts_reader **out);
 void texts_reader_free(struct texts_reader *r);
 
+/* Append text 'id' to 'out', read through 'r''s connection. Returns
+ * SQLITE_OK, SQLITE_CORRUPT (missing, or does not decode) or another
+ * SQLite code. */
+int texts_read_text(struct texts_reader *r, int64_t id, struct buf *out)
+    __attribute__((warn_unused_result));
+
 /* A reader on 'db' without the SQL function, for code that reads texts
  * itself (sampling, `llmtap check`); NULL when zstd cannot start. Free with
  * texts_reader_free. */
