@@ -657,20 +657,38 @@ static int load_tombstones(sqlite3 *db, int64_t seg, struct segment_data *d, cha
     return 0;
 }
 
+/* Row and tombstone counts of segment 'seg': 1, 0 when there is no such
+ * segment, -1 on failure. */
+static int segment_counts(sqlite3 *db, int64_t seg, int64_t *rows, int64_t *tombstones)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT nrows, tombstones FROM segments WHERE id=?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, seg);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *rows = sqlite3_column_int64(st, 0);
+        *tombstones = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data **out, char *err,
                  size_t errlen)
 {
     struct segment_data *d = xcalloc(1, sizeof(*d));
     sqlite3_stmt *st = NULL;
     *out = NULL;
-    int ok = 0;
-    d->rows = (size_t)one_int2(db, "SELECT nrows FROM segments WHERE id=?1", seg, 0, &ok);
-    if (ok && one_int2(db, "SELECT count(*) FROM segments WHERE id=?1", seg, 0, &ok) != 1)
-        ok = 0;
-    if (!ok) {
-        snprintf(err, errlen, "segment %lld is missing", (long long)seg);
+    int64_t rows = 0, tombstones = 0;
+    int found = segment_counts(db, seg, &rows, &tombstones);
+    if (found <= 0) {
+        snprintf(err, errlen, found ? "segment %lld: %s" : "segment %lld is missing",
+                 (long long)seg, sqlite3_errmsg(db));
         goto fail;
     }
+    d->rows = (size_t)rows;
     if (sqlite3_prepare_v2(db, "SELECT data FROM segment_cols WHERE segment_id=?1 AND col=?2", -1,
                            &st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "segment %lld: %s", (long long)seg, sqlite3_errmsg(db));
@@ -694,7 +712,7 @@ int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data
     }
     sqlite3_finalize(st);
     st = NULL;
-    if (load_tombstones(db, seg, d, err, errlen))
+    if (tombstones > 0 && load_tombstones(db, seg, d, err, errlen))
         goto fail;
     *out = d;
     return 0;
