@@ -9,15 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/native.h"
-#include "collector/pipeline.h"
 #include "core/err.h"
 #include "core/xmem.h"
-#include "fixtures/spangen.h"
 #include "store/check.h"
 #include "store/rollup.h"
 #include "store/store.h"
 #include "store/writer.h"
+#include "tests/support/storetest.h"
 #include "tests/support/testutil.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -118,43 +116,12 @@ static void teardown(void)
 
 static void ingest(int n, uint64_t seed)
 {
-    struct spangen *g = spangen_new(seed, 1772409600000000000LL);
-    struct buf body;
-    buf_init(&body, 0);
-    char err[256];
-    for (int made = 0; made < n;) {
-        buf_reset(&body);
-        for (int k = 0; k < 400 && made < n; k++, made++) {
-            ck_assert_int_eq(spangen_next_json(g, &body), 0);
-            ck_assert_int_eq(buf_putc(&body, '\n'), 0);
-        }
-        struct ingest_batch b;
-        struct native_report *rep = NULL;
-        ingest_batch_init(&b);
-        ck_assert_int_eq(native_decode(body.data, body.len, 1, &b, &rep, err, sizeof(err)), LT_OK);
-        struct pipeline *p = pipeline_new(w, NULL);
-        ck_assert_int_eq(pipeline_commit(p, &b, body.len, "default", 1, err, sizeof(err)), LT_OK);
-        pipeline_free(p);
-        native_report_free(rep);
-        ingest_batch_release(&b);
-    }
-    buf_release(&body);
-    spangen_free(g);
+    tu_ingest_spangen(w, n, seed, 400, NULL, NULL);
 }
 
 static long long ro_int(const char *sql)
 {
-    char err[256];
-    struct store *ro = NULL;
-    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
-    sqlite3_stmt *q = NULL;
-    ck_assert_msg(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(store_db(ro)));
-    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    long long v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    store_close(ro);
-    return v;
+    return tu_ro_int(db, sql);
 }
 
 #define SUMS                                                                                       \

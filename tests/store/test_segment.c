@@ -13,14 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "collector/native.h"
-#include "collector/pipeline.h"
 #include "core/err.h"
 #include "core/ids.h"
 #include "core/xmem.h"
-#include "fixtures/spangen.h"
 #include "store/store.h"
 #include "store/writer.h"
+#include "tests/support/storetest.h"
 #include "tests/support/testutil.h"
 
 static char *dir, *db;
@@ -62,47 +60,11 @@ static void teardown(void)
     free(dir);
 }
 
-/* Decode 'ndjson' and commit it through the pipeline; returns the batch's
- * results counted as created. */
-static int ingest_body(const char *ndjson, size_t len, int *dups)
-{
-    struct ingest_batch b;
-    struct native_report *rep = NULL;
-    char err[256];
-    ingest_batch_init(&b);
-    ck_assert_int_eq(native_decode(ndjson, len, 1, &b, &rep, err, sizeof(err)), LT_OK);
-    struct pipeline *p = pipeline_new(w, NULL);
-    ck_assert_int_eq(pipeline_commit(p, &b, len, "default", 1, err, sizeof(err)), LT_OK);
-    int created = 0;
-    for (size_t i = 0; i < b.nspans; i++) {
-        created += b.spans[i].result == REC_CREATED;
-        if (dups)
-            *dups += b.spans[i].result == REC_DUPLICATE;
-    }
-    pipeline_free(p);
-    native_report_free(rep);
-    ingest_batch_release(&b);
-    return created;
-}
-
-/* 'n' generated spans, in requests of 500. */
+/* 'n' generated spans, in requests of 500; *created is set, *dups added to. */
 static void ingest(int n, uint64_t seed, int *created, int *dups)
 {
-    struct spangen *g = spangen_new(seed, 1772409600000000000LL);
-    struct buf body;
-    buf_init(&body, 0);
-    int made = 0;
     *created = 0;
-    while (made < n) {
-        buf_reset(&body);
-        for (int k = 0; k < 500 && made < n; k++, made++) {
-            ck_assert_int_eq(spangen_next_json(g, &body), 0);
-            ck_assert_int_eq(buf_putc(&body, '\n'), 0);
-        }
-        *created += ingest_body(body.data, body.len, dups);
-    }
-    buf_release(&body);
-    spangen_free(g);
+    tu_ingest_spangen(w, n, seed, 500, created, dups);
 }
 
 static void compact_all(int64_t keep)
@@ -189,16 +151,7 @@ static const char all_rows[] = "SELECT * FROM spans ORDER BY trace_id, span_id, 
 
 static long long ro_int(const char *sql)
 {
-    char err[256];
-    struct store *ro = NULL;
-    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
-    sqlite3_stmt *q = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    long long v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    store_close(ro);
-    return v;
+    return tu_ro_int(db, sql);
 }
 
 START_TEST(test_rows_are_identical_before_and_after_compaction)

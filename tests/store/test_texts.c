@@ -15,6 +15,7 @@
 #include "store/store.h"
 #include "store/texts.h"
 #include "store/writer.h"
+#include "tests/support/storetest.h"
 #include "tests/support/testutil.h"
 
 /* ---- cutting ---- */
@@ -157,16 +158,7 @@ static void teardown(void)
 
 static long long ro_int(const char *sql)
 {
-    char err[256];
-    struct store *ro = NULL;
-    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
-    sqlite3_stmt *q = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    long long v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    store_close(ro);
-    return v;
+    return tu_ro_int(db, sql);
 }
 
 /* The stored input and output of span 'i' equal 'in' and 'out'. */

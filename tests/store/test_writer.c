@@ -14,6 +14,7 @@
 #include "core/xmem.h"
 #include "store/store.h"
 #include "store/writer.h"
+#include "tests/support/storetest.h"
 #include "tests/support/testutil.h"
 
 static char *dir, *db;
@@ -55,16 +56,7 @@ static void fill(struct span *s, int i)
 /* Read one integer from a fresh read-only connection. */
 static long long ro_int(const char *sql)
 {
-    char err[256];
-    struct store *ro = NULL;
-    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
-    sqlite3_stmt *q = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    long long v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    store_close(ro);
-    return v;
+    return tu_ro_int(db, sql);
 }
 
 static char *ro_text(const char *sql)

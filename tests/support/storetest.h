@@ -1,0 +1,24 @@
+/*
+ * storetest: helpers the store suites share. Both assert with Check, so
+ * they are called from inside a test.
+ */
+#ifndef TESTS_SUPPORT_STORETEST_H
+#define TESTS_SUPPORT_STORETEST_H
+
+#include <stdint.h>
+
+#include "store/writer.h"
+
+/* The first column of the first row of 'sql', read through a fresh
+ * read-only store on 'db' (fails the test when it does not run or returns
+ * no row). */
+long long tu_ro_int(const char *db, const char *sql);
+
+/* Generate 'n' spans with spangen 'seed' and commit them through the
+ * pipeline (no price table) into 'w', 'per_request' spans to a request,
+ * as trusted loopback traffic. Adds to *created and *dups (either may be
+ * NULL) the spans stored and the ones found stored already. */
+void tu_ingest_spangen(struct writer *w, int n, uint64_t seed, int per_request, int *created,
+                       int *dups);
+
+#endif
