@@ -53,7 +53,7 @@ struct writer {
     size_t queued_records, queued_bytes;
     int stopping;
     int healthy;
-    /* the compactor thread (cfg.compact_thread) */
+    /* the compactor thread (runs unless cfg.compact_keep_hot < 0) */
     pthread_t compactor;
     int compactor_started, compactor_stopping;
     pthread_cond_t compact_cv;
@@ -71,7 +71,6 @@ void writer_config_default(struct writer_config *cfg)
     cfg->txn_max_records = 20000;
     cfg->compact_keep_hot = 2048;
     cfg->compact_batch = 2048;
-    cfg->compact_thread = 1;
     cfg->checkpoint_pages = 2000;
 }
 
@@ -214,52 +213,6 @@ static struct item *take_group(struct writer *w)
         w->queued_bytes -= it->bytes;
     }
     return group;
-}
-
-/* One compaction step in its own transaction, leaving 'keep_hot' rows hot. */
-static int compact_txn(struct writer *w, int64_t keep_hot, int64_t *moved, char *err, size_t errlen)
-{
-    sqlite3 *db = store_db(w->st);
-    int64_t excess = segindex_hot_rows(w->sql.segs) - keep_hot;
-    int batch = w->cfg.compact_batch > 0 ? w->cfg.compact_batch : SEGMENT_MAX_ROWS;
-    int n = 0;
-    *moved = 0;
-    if (excess <= 0)
-        return 0;
-    int64_t t0 = time_mono_ns();
-    int rc = exec(db, "BEGIN IMMEDIATE");
-    if (rc != SQLITE_OK ||
-        segment_compact(w->sql.segs, excess < batch ? (int)excess : batch, &n, err, errlen) != 0 ||
-        exec(db, "COMMIT") != SQLITE_OK) {
-        if (rc != SQLITE_OK || !*err)
-            snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(db));
-        exec(db, "ROLLBACK");
-        rolled_back(w);
-        log_msg(LOG_ERROR, "writer", "%s", err);
-        return -1;
-    }
-    int64_t took = time_mono_ns() - t0;
-    pthread_mutex_lock(&w->mu);
-    w->stats.compactions++;
-    w->stats.rows_compacted += (uint64_t)n;
-    if (took > w->stats.max_compact_ns)
-        w->stats.max_compact_ns = took;
-    w->stats.hot_rows = segindex_hot_rows(w->sql.segs);
-    w->stats.segments = segindex_segments(w->sql.segs);
-    pthread_mutex_unlock(&w->mu);
-    *moved = n;
-    return 0;
-}
-
-/* Between group commits: one step when the hot rows are over the mark. */
-static void maybe_compact(struct writer *w)
-{
-    if (w->cfg.compact_thread || w->cfg.compact_keep_hot < 0 ||
-        segindex_hot_rows(w->sql.segs) < w->cfg.compact_keep_hot + w->cfg.compact_batch)
-        return;
-    char err[256] = "";
-    int64_t moved = 0;
-    (void)compact_txn(w, w->cfg.compact_keep_hot, &moved, err, sizeof(err));
 }
 
 struct compact_call {
@@ -543,7 +496,6 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         commit_group(w, group);
         maybe_checkpoint(w);
-        maybe_compact(w);
     }
     return NULL;
 }
@@ -575,7 +527,7 @@ int writer_start(struct writer **out, struct store *st, const struct writer_conf
     w->started = 1;
     w->stats.hot_rows = segindex_hot_rows(w->sql.segs);
     w->stats.segments = segindex_segments(w->sql.segs);
-    if (w->cfg.compact_thread && w->cfg.compact_keep_hot >= 0) {
+    if (w->cfg.compact_keep_hot >= 0) {
         if (pthread_create(&w->compactor, NULL, compactor_main, w) != 0) {
             snprintf(err, errlen, "cannot start the compactor thread");
             goto fail;

@@ -11,8 +11,8 @@
  * request in the group (nothing acknowledged, nothing half-written); one bad
  * record fails alone (savepoint per request).
  *
- * Beside the writer, a compactor thread (cfg.compact_thread) keeps the hot
- * rows few: it encodes the oldest into columnar segments on a read-only
+ * Beside the writer, a compactor thread (unless cfg.compact_keep_hot < 0)
+ * keeps the hot rows few: it encodes the oldest into columnar segments on a read-only
  * connection and the writer applies them in one short transaction
  * (store/segment.h); it also trains each project's text dictionary. The
  * writer checkpoints the WAL itself (cfg.checkpoint_pages), after answering
@@ -40,15 +40,12 @@ struct writer_config {
     size_t queue_max_bytes;   /* approximate bytes waiting */
     size_t txn_max_records;   /* records per transaction (one group commit) */
     /* Compaction (store/segment.h): when more than compact_keep_hot +
-     * compact_batch rows are hot, the writer moves the oldest compact_batch
-     * of them into segments, one bounded transaction between group commits.
-     * compact_keep_hot < 0 turns it off. */
+     * compact_batch rows are hot, the compactor thread encodes the oldest
+     * compact_batch of them on its own read-only connection and the writer
+     * applies them in one short transaction. compact_keep_hot < 0 turns the
+     * thread off (writer_compact_step still works). */
     int64_t compact_keep_hot;
     int compact_batch;
-    /* 1: a compactor thread encodes batches on its own read-only connection
-     * and the writer only applies them (a short stall); 0: the writer does
-     * the whole step itself. */
-    int compact_thread;
     /* The writer checkpoints the WAL itself, once it holds this many pages
      * and after it has answered the group that grew it (so no request waits
      * for a checkpoint it did not need). */
