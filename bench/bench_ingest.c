@@ -3,7 +3,8 @@
  * how does that compare with what this machine's disk and SQLite can do?
  *
  * 1. Pre-generates the workload with spangen: N spans as {"spans":[...]}
- *    bodies of B spans (the client then does no JSON work at all).
+ *    bodies of B spans (the client then does no JSON work at all); --days D
+ *    spreads them over about D days (the same spans as spangen --days D).
  * 2. Baselines, measured here: fdatasync latency on the work directory's disk,
  *    and SQLite alone inserting the same spans (parsed beforehand, untimed)
  *    into a fresh file with a spans table like DESIGN.md §3, WAL,
@@ -48,7 +49,7 @@ struct opts {
     int conns, batch;
     long spans, baseline_spans;
     uint64_t seed;
-    double max_seconds;
+    double max_seconds, days;
     bool baselines;
 };
 
@@ -110,6 +111,8 @@ static struct batch *make_batches(const struct opts *o, int *nbatches, size_t *t
     int n = (int)((o->spans + o->batch - 1) / o->batch);
     struct batch *b = xcalloc((size_t)n, sizeof(*b));
     struct spangen *g = spangen_new(o->seed, 1772409600000000000LL);
+    if (o->days > 0) /* the same spans as `spangen --count N --days D` */
+        spangen_set_pace(g, spangen_pace_for_days(o->days, (uint64_t)o->spans));
     struct buf body;
     buf_init(&body, 0);
     long made = 0;
@@ -538,7 +541,7 @@ static void usage(void)
     fprintf(stderr, "usage: bench_ingest --url http://127.0.0.1:PORT [--conns 6] "
                     "[--spans 200000] [--batch 100] [--seed 1] [--workdir DIR]\n"
                     "                    [--baseline-spans 100000] [--no-baselines] "
-                    "[--max-seconds 120]\n");
+                    "[--max-seconds 120] [--days D]\n");
     exit(2);
 }
 
@@ -577,11 +580,13 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             o->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--max-seconds"))
             o->max_seconds = atof(v);
+        else if (!strcmp(a, "--days"))
+            o->days = atof(v);
         else
             usage();
     }
     if (!o->url || o->conns < 1 || o->conns > MAX_CONNS || o->batch < 1 || o->spans < 1 ||
-        o->max_seconds <= 0)
+        o->max_seconds <= 0 || o->days < 0)
         usage();
 }
 
