@@ -59,12 +59,8 @@ static int in_process(const char *db, int json)
         store_close(st);
         return cli_fail("compact", "%s", err);
     }
-    int64_t moved = 0, step = 0;
-    int rc;
-    do {
-        rc = writer_compact_step(w, 0, &step, err, sizeof(err));
-        moved += step;
-    } while (rc == LT_OK && step > 0);
+    int64_t moved = 0, indexed = 0;
+    int rc = writer_catch_up(w, &moved, &indexed, err, sizeof(err));
     struct writer_stats ws;
     writer_get_stats(w, &ws);
     writer_stop(w);
@@ -72,11 +68,12 @@ static int in_process(const char *db, int json)
     if (rc != LT_OK)
         return cli_fail("compact", "%s", err);
     if (json)
-        printf("{\"status\":\"ok\",\"compacted\":%lld,\"hot_spans\":%lld,\"segments\":%zu}\n",
-               (long long)moved, (long long)ws.hot_rows, ws.segments);
+        printf("{\"status\":\"ok\",\"compacted\":%lld,\"indexed\":%lld,\"hot_spans\":%lld,"
+               "\"segments\":%zu}\n",
+               (long long)moved, (long long)indexed, (long long)ws.hot_rows, ws.segments);
     else
-        printf("compacted %lld spans; %lld hot, %zu segments\n", (long long)moved,
-               (long long)ws.hot_rows, ws.segments);
+        printf("compacted %lld spans, indexed %lld texts; %lld hot, %zu segments\n",
+               (long long)moved, (long long)indexed, (long long)ws.hot_rows, ws.segments);
     return 0;
 }
 

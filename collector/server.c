@@ -550,8 +550,9 @@ done:
     return status ? status : 400;
 }
 
-/* POST /api/v1/admin/compact: move every hot span into segments now, in
- * bounded steps (each its own transaction), for `llmtap compact`.
+/* POST /api/v1/admin/compact: move every hot span into segments and index
+ * every text now, in bounded steps (each its own transaction), for
+ * `llmtap compact`.
  * Loopback only. */
 static int h_admin_compact(struct mg_connection *c, void *cb)
 {
@@ -561,20 +562,17 @@ static int h_admin_compact(struct mg_connection *c, void *cb)
     if (!is_loopback(c))
         return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
     char err[512];
-    int64_t moved = 0, step = 0;
-    int rc;
-    do {
-        rc = writer_compact_step(s->w, 0, &step, err, sizeof(err));
-        moved += step;
-    } while (rc == LT_OK && step > 0);
+    int64_t moved = 0, indexed = 0;
+    int rc = writer_catch_up(s->w, &moved, &indexed, err, sizeof(err));
     if (rc != LT_OK)
         return reply_err(c, (enum lt_err)rc, err, 0, 0);
     struct writer_stats ws;
     writer_get_stats(s->w, &ws);
     char msg[160];
     int n = snprintf(msg, sizeof(msg),
-                     "{\"status\":\"ok\",\"compacted\":%lld,\"hot_spans\":%lld,\"segments\":%zu}",
-                     (long long)moved, (long long)ws.hot_rows, ws.segments);
+                     "{\"status\":\"ok\",\"compacted\":%lld,\"indexed\":%lld,"
+                     "\"hot_spans\":%lld,\"segments\":%zu}",
+                     (long long)moved, (long long)indexed, (long long)ws.hot_rows, ws.segments);
     return reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
 }
 

@@ -204,5 +204,14 @@ static const char v5[] =
     " FROM span_rows WHERE tenant IS NOT NULL GROUP BY 1, 2, 3)"
     " GROUP BY project, day, tenant;";
 
-const char *const schema_migrations[] = {v1, v2, v3, v4, v5};
+/* Version 6: full-text search over the distinct texts (store/fts.h; indexed
+ * in the background from meta 'fts_upto' on) and per-project retention
+ * (store/retention.h). */
+static const char v6[] =
+    "CREATE VIRTUAL TABLE text_fts USING fts5(body, content='', detail=none, columnsize=0,"
+    " tokenize='llmtap');"
+    "CREATE TABLE retention ("
+    " project TEXT PRIMARY KEY, days INTEGER NOT NULL, set_ns INTEGER NOT NULL) WITHOUT ROWID;";
+
+const char *const schema_migrations[] = {v1, v2, v3, v4, v5, v6};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

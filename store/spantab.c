@@ -17,10 +17,11 @@
 
 #include "core/buf.h"
 #include "core/xmem.h"
+#include "store/search.h"
 #include "store/segment.h"
 #include "store/textpack.h"
 
-enum derive { D_PHYS, D_LATENCY, D_COST_USD, D_INPUT, D_OUTPUT };
+enum derive { D_PHYS, D_LATENCY, D_COST_USD, D_INPUT, D_OUTPUT, D_SEARCH };
 
 struct pubcol {
     const char *name, *type;
@@ -74,12 +75,14 @@ static const struct pubcol pub[] = {
     {"service_tier", "TEXT", D_PHYS, SC_SERVICE_TIER},
     {"finish_reason", "TEXT", D_PHYS, SC_FINISH_REASON},
     {"ingested_ns", "INTEGER", D_PHYS, SC_INGESTED_NS},
+    {"search", "TEXT HIDDEN", D_SEARCH, -1}, /* WHERE search = 'query'; the value: a snippet */
 };
 #define NPUB ((int)(sizeof(pub) / sizeof(pub[0])))
 #define BIT(c) (1ull << (c))
 
-/* Pushed-down constraints: bits of idxNum, arguments in this order. */
-enum { F_PROJECT = 1, F_TRACE = 2, F_SPAN = 4, F_LO = 8, F_HI = 16 };
+/* Pushed-down constraints: bits of idxNum, arguments in this order; and
+ * F_DESC: rows come newest first (ORDER BY start_ns DESC is consumed). */
+enum { F_PROJECT = 1, F_TRACE = 2, F_SPAN = 4, F_LO = 8, F_HI = 16, F_SEARCH = 32, F_DESC = 64 };
 
 struct vtab {
     sqlite3_vtab base;
@@ -89,8 +92,16 @@ struct vtab {
 };
 
 struct filter {
-    char *project, *trace, *span; /* owned; NULL = any */
+    char *project, *trace, *span, *search; /* owned; NULL = any */
     int64_t lo, hi;
+};
+
+/* A segment open in a newest-first scan: rows [0, row) are left to look
+ * at, and 'head' is the start time of row - 1, the next one out. */
+struct oseg {
+    struct segment_data *d;
+    int64_t id, head;
+    size_t row;
 };
 
 struct cursor {
@@ -101,9 +112,18 @@ struct cursor {
     sqlite3_stmt *hot, *segs;
     int in_segments, eof;
     int64_t seg_id;
-    struct segment_data *seg;
+    struct segment_data *seg; /* the current row's segment (in a newest-first scan: of 'open') */
     size_t row;
     struct buf tmp; /* decoded input / output */
+    struct search *search;
+    /* newest first (F_DESC): the hot rows and the open segments are merged
+     * by start time; 'cur' is the source of the current row (-1: hot) */
+    int desc, cur, hot_ok;
+    int64_t hot_head;
+    struct oseg *open;
+    size_t nopen, capopen;
+    int have_next; /* the next segment by max_start, from 'segs' */
+    int64_t next_id, next_max;
 };
 
 static uint64_t phys_of(int c)
@@ -117,6 +137,8 @@ static uint64_t phys_of(int c)
         return BIT(SC_INPUT) | BIT(SC_INPUT_REFS);
     case D_OUTPUT:
         return BIT(SC_OUTPUT) | BIT(SC_OUTPUT_REFS);
+    case D_SEARCH:
+        return BIT(SC_INPUT) | BIT(SC_INPUT_REFS) | BIT(SC_OUTPUT) | BIT(SC_OUTPUT_REFS);
     default:
         return BIT(pub[c].phys);
     }
@@ -173,6 +195,8 @@ static int slot_of(const struct sqlite3_index_constraint *c)
         return F_TRACE;
     if (op == SQLITE_INDEX_CONSTRAINT_EQ && col >= 0 && pub[col].phys == SC_SPAN_ID)
         return F_SPAN;
+    if (op == SQLITE_INDEX_CONSTRAINT_EQ && col >= 0 && pub[col].d == D_SEARCH)
+        return F_SEARCH;
     if (col >= 0 && pub[col].phys == SC_START_NS && pub[col].d == D_PHYS) {
         if (op == SQLITE_INDEX_CONSTRAINT_GT || op == SQLITE_INDEX_CONSTRAINT_GE)
             return F_LO;
@@ -185,7 +209,7 @@ static int slot_of(const struct sqlite3_index_constraint *c)
 static int best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
     (void)base;
-    int which[32] = {0}; /* constraint index of each slot bit, +1 */
+    int which[F_DESC] = {0}; /* constraint index of each slot bit, +1 */
     int mask = 0;
     for (int i = 0; i < info->nConstraint; i++) {
         int s = slot_of(&info->aConstraint[i]);
@@ -195,9 +219,17 @@ static int best_index(sqlite3_vtab *base, sqlite3_index_info *info)
         }
     }
     int arg = 1;
-    for (int s = F_PROJECT; s <= F_HI; s <<= 1)
+    for (int s = F_PROJECT; s <= F_SEARCH; s <<= 1)
         if (mask & s)
             info->aConstraintUsage[which[s] - 1].argvIndex = arg++;
+    if (mask & F_SEARCH) /* the column holds a snippet, not the query */
+        info->aConstraintUsage[which[F_SEARCH] - 1].omit = 1;
+    if (info->nOrderBy == 1 && info->aOrderBy[0].desc && info->aOrderBy[0].iColumn >= 0 &&
+        pub[info->aOrderBy[0].iColumn].phys == SC_START_NS &&
+        pub[info->aOrderBy[0].iColumn].d == D_PHYS) {
+        mask |= F_DESC;
+        info->orderByConsumed = 1;
+    }
     info->idxNum = mask;
     double cost = 1e6;
     if (mask & (F_TRACE | F_SPAN))
@@ -206,6 +238,8 @@ static int best_index(sqlite3_vtab *base, sqlite3_index_info *info)
         cost = mask & F_PROJECT ? 1e3 : 1e4;
     else if (mask & F_PROJECT)
         cost = 1e5;
+    if (mask & F_SEARCH)
+        cost /= 10;
     info->estimatedCost = cost;
     info->estimatedRows = (sqlite3_int64)cost;
     info->idxStr = sqlite3_mprintf("%llx", (unsigned long long)info->colUsed);
@@ -226,14 +260,21 @@ static void cursor_reset(struct cursor *c)
 {
     sqlite3_finalize(c->hot);
     sqlite3_finalize(c->segs);
-    segment_data_free(c->seg);
+    if (!c->desc)
+        segment_data_free(c->seg); /* newest first, it is one of 'open' */
+    for (size_t i = 0; i < c->nopen; i++)
+        segment_data_free(c->open[i].d);
+    search_free(c->search);
     free(c->f.project);
     free(c->f.trace);
     free(c->f.span);
+    free(c->f.search);
     c->hot = c->segs = NULL;
     c->seg = NULL;
+    c->search = NULL;
     memset(&c->f, 0, sizeof(c->f));
-    c->in_segments = c->eof = 0;
+    c->in_segments = c->eof = c->desc = c->hot_ok = c->have_next = 0;
+    c->nopen = 0;
 }
 
 static int close_cursor(sqlite3_vtab_cursor *base)
@@ -241,6 +282,7 @@ static int close_cursor(sqlite3_vtab_cursor *base)
     struct cursor *c = (struct cursor *)base;
     cursor_reset(c);
     buf_release(&c->tmp);
+    free(c->open);
     free(c);
     return SQLITE_OK;
 }
@@ -281,6 +323,8 @@ static void read_filter(struct cursor *c, int mask, sqlite3_value **argv)
         if (sqlite3_value_numeric_type(v) == SQLITE_INTEGER)
             c->f.hi = sqlite3_value_int64(v);
     }
+    if (mask & F_SEARCH)
+        c->f.search = dup_arg(argv[a++]);
 }
 
 /* Bind the filter in the order prepare() wrote it; 'ids' for the hot rows
@@ -319,14 +363,15 @@ static int prepare(struct cursor *c, sqlite3 *db)
     rc |= buf_puts(&q, f->span ? " AND span_id=?" : "");
     rc |= buf_puts(&q, f->lo != INT64_MIN ? " AND start_ns>=?" : "");
     rc |= buf_puts(&q, f->hi != INT64_MAX ? " AND start_ns<=?" : "");
+    rc |= buf_puts(&q, c->desc ? " ORDER BY start_ns DESC" : "");
     (void)rc; /* no ceiling */
     int src = sqlite3_prepare_v2(db, q.data, -1, &c->hot, NULL);
     buf_reset(&q);
-    rc = buf_puts(&q, "SELECT id, trace_bloom FROM segments WHERE 1");
+    rc = buf_puts(&q, "SELECT id, trace_bloom, max_start FROM segments WHERE 1");
     rc |= buf_puts(&q, f->project ? " AND project=?" : "");
     rc |= buf_puts(&q, f->lo != INT64_MIN ? " AND max_start>=?" : "");
     rc |= buf_puts(&q, f->hi != INT64_MAX ? " AND min_start<=?" : "");
-    rc |= buf_puts(&q, " ORDER BY id");
+    rc |= buf_puts(&q, c->desc ? " ORDER BY max_start DESC" : " ORDER BY id");
     (void)rc;
     if (src == SQLITE_OK)
         src = sqlite3_prepare_v2(db, q.data, -1, &c->segs, NULL);
@@ -344,8 +389,38 @@ static int str_is(const struct colenc_column *col, size_t row, const char *want)
     return v && strcmp(v, want) == 0;
 }
 
-/* Does row 'row' of the loaded segment pass the pushed-down filter? */
-static int row_passes(const struct cursor *c, size_t row)
+static int is_null(struct cursor *c, int p);
+static const void *bytes_of(struct cursor *c, int p, size_t *len);
+
+/* Does the current row (hot or segment) match the search? 1, 0, or a
+ * negative SQLite error code. */
+static int search_passes(struct cursor *c)
+{
+    static const int parts[2][2] = {{SC_INPUT_REFS, SC_INPUT}, {SC_OUTPUT_REFS, SC_OUTPUT}};
+    struct vtab *v = (struct vtab *)c->base.pVtab;
+    search_row_begin(c->search);
+    for (int i = 0; i < 2; i++) {
+        size_t len = 0;
+        int rc = 0;
+        if (!is_null(c, parts[i][0])) {
+            const void *b = bytes_of(c, parts[i][0], &len);
+            rc = search_row_refs(c->search, b, len);
+        } else if (!is_null(c, parts[i][1])) {
+            const void *b = bytes_of(c, parts[i][1], &len);
+            buf_reset(&c->tmp);
+            rc = textpack_unpack_append(v->tp, b, len, &c->tmp) != 0
+                     ? -SQLITE_CORRUPT
+                     : search_row_text(c->search, c->tmp.data ? c->tmp.data : "", c->tmp.len);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return search_row_end(c->search);
+}
+
+/* Does row 'row' (= c->row) of the loaded segment pass the pushed-down
+ * filter? 1, 0, or a negative SQLite error code (from the search). */
+static int row_passes(struct cursor *c, size_t row)
 {
     const struct segment_data *d = c->seg;
     if (segment_data_deleted(d, row))
@@ -359,11 +434,11 @@ static int row_passes(const struct cursor *c, size_t row)
         if (t < c->f.lo || t > c->f.hi)
             return 0;
     }
-    return 1;
+    return c->search ? search_passes(c) : 1;
 }
 
-/* Load the next segment the zone maps allow; 0 at the end. */
-static int next_segment(struct cursor *c, int *got)
+/* The next segment the zone maps allow: *got = 0 at the end. */
+static int step_segments(struct cursor *c, int64_t *id, int64_t *max_start, int *got)
 {
     struct vtab *v = (struct vtab *)c->base.pVtab;
     *got = 0;
@@ -377,30 +452,54 @@ static int next_segment(struct cursor *c, int *got)
             !segment_bloom_maybe(sqlite3_column_blob(c->segs, 1),
                                  (size_t)sqlite3_column_bytes(c->segs, 1), c->f.trace))
             continue;
-        uint64_t mask = c->phys;
-        mask |= c->f.trace ? BIT(SC_TRACE_ID) : 0;
-        mask |= c->f.span ? BIT(SC_SPAN_ID) : 0;
-        mask |= (c->f.lo != INT64_MIN || c->f.hi != INT64_MAX) ? BIT(SC_START_NS) : 0;
-        segment_data_free(c->seg);
-        c->seg = NULL;
-        c->seg_id = sqlite3_column_int64(c->segs, 0);
-        char err[256];
-        if (segment_load(v->db, c->seg_id, mask, &c->seg, err, sizeof(err)))
-            return set_error(c, SQLITE_CORRUPT, err);
-        c->row = 0;
+        *id = sqlite3_column_int64(c->segs, 0);
+        *max_start = sqlite3_column_int64(c->segs, 2);
         *got = 1;
         return SQLITE_OK;
     }
+}
+
+/* Decode the columns the query and the filter need of segment 'id'. */
+static int load_segment(struct cursor *c, int64_t id, struct segment_data **out)
+{
+    struct vtab *v = (struct vtab *)c->base.pVtab;
+    uint64_t mask = c->phys;
+    mask |= c->f.trace ? BIT(SC_TRACE_ID) : 0;
+    mask |= c->f.span ? BIT(SC_SPAN_ID) : 0;
+    mask |= (c->f.lo != INT64_MIN || c->f.hi != INT64_MAX || c->desc) ? BIT(SC_START_NS) : 0;
+    char err[256];
+    if (segment_load(v->db, id, mask, out, err, sizeof(err)))
+        return set_error(c, SQLITE_CORRUPT, err);
+    return SQLITE_OK;
+}
+
+/* Load the next segment the zone maps allow; *got = 0 at the end. */
+static int next_segment(struct cursor *c, int *got)
+{
+    int64_t max_start;
+    int rc = step_segments(c, &c->seg_id, &max_start, got);
+    segment_data_free(c->seg);
+    c->seg = NULL;
+    c->row = 0;
+    if (rc == SQLITE_OK && *got)
+        rc = load_segment(c, c->seg_id, &c->seg);
+    return rc;
 }
 
 /* Advance to a row that passes, starting at the current position. */
 static int settle(struct cursor *c)
 {
     struct vtab *v = (struct vtab *)c->base.pVtab;
-    if (!c->in_segments) {
+    while (!c->in_segments) {
         int rc = sqlite3_step(c->hot);
-        if (rc == SQLITE_ROW)
-            return SQLITE_OK;
+        if (rc == SQLITE_ROW) {
+            int p = c->search ? search_passes(c) : 1;
+            if (p < 0)
+                return set_error(c, -p, "a stored text does not decode");
+            if (p)
+                return SQLITE_OK;
+            continue;
+        }
         if (rc != SQLITE_DONE)
             return set_error(c, rc, sqlite3_errmsg(v->db));
         c->in_segments = 1;
@@ -408,7 +507,10 @@ static int settle(struct cursor *c)
     }
     for (;;) {
         while (c->seg && c->row < segment_data_rows(c->seg)) {
-            if (row_passes(c, c->row))
+            int p = row_passes(c, c->row);
+            if (p < 0)
+                return set_error(c, -p, "a stored text does not decode");
+            if (p)
                 return SQLITE_OK;
             c->row++;
         }
@@ -423,6 +525,130 @@ static int settle(struct cursor *c)
     }
 }
 
+/* ---- newest first: hot rows and segments merged by start time ---- */
+
+/* Step the hot rows to the next that passes; hot_ok = 0 at their end. */
+static int hot_advance(struct cursor *c)
+{
+    struct vtab *v = (struct vtab *)c->base.pVtab;
+    c->in_segments = 0;
+    for (;;) {
+        int rc = sqlite3_step(c->hot);
+        if (rc == SQLITE_DONE) {
+            c->hot_ok = 0;
+            return SQLITE_OK;
+        }
+        if (rc != SQLITE_ROW)
+            return set_error(c, rc, sqlite3_errmsg(v->db));
+        int p = c->search ? search_passes(c) : 1;
+        if (p < 0)
+            return set_error(c, -p, "a stored text does not decode");
+        if (p) {
+            c->hot_ok = 1;
+            c->hot_head = sqlite3_column_int64(c->hot, c->hot_pos[SC_START_NS]);
+            return SQLITE_OK;
+        }
+    }
+}
+
+/* Move open segment 'i' down to its next row that passes: 1, 0 when it
+ * has none left, or a negative error code. */
+static int seg_head(struct cursor *c, size_t i)
+{
+    struct oseg *o = &c->open[i];
+    c->in_segments = 1;
+    c->seg = o->d;
+    for (; o->row > 0; o->row--) {
+        c->row = o->row - 1;
+        int p = row_passes(c, c->row);
+        if (p)
+            o->head = colenc_int(segment_data_col(o->d, SC_START_NS), c->row);
+        if (p)
+            return p;
+    }
+    return 0;
+}
+
+static void close_seg(struct cursor *c, size_t i)
+{
+    segment_data_free(c->open[i].d);
+    c->open[i] = c->open[--c->nopen];
+}
+
+/* Open the next segment by max_start and find its newest passing row. */
+static int open_next(struct cursor *c)
+{
+    struct segment_data *d = NULL;
+    int rc = load_segment(c, c->next_id, &d);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (c->nopen == c->capopen) {
+        c->capopen = c->capopen ? 2 * c->capopen : 8;
+        c->open = xrealloc(c->open, c->capopen * sizeof(*c->open));
+    }
+    c->open[c->nopen++] = (struct oseg){d, c->next_id, 0, segment_data_rows(d)};
+    int p = seg_head(c, c->nopen - 1);
+    if (p < 0)
+        return set_error(c, -p, "a stored text does not decode");
+    if (p == 0)
+        close_seg(c, c->nopen - 1);
+    return step_segments(c, &c->next_id, &c->next_max, &c->have_next);
+}
+
+/* Make the newest head the current row: a segment whose max_start is not
+ * below the newest head so far is opened first, as it may hold newer. */
+static int settle_desc(struct cursor *c)
+{
+    for (;;) {
+        long best = c->hot_ok ? -1 : -2;
+        int64_t t = c->hot_head;
+        for (size_t i = 0; i < c->nopen; i++)
+            if (best == -2 || c->open[i].head > t) {
+                best = (long)i;
+                t = c->open[i].head;
+            }
+        if (c->have_next && (best == -2 || c->next_max >= t)) {
+            int rc = open_next(c);
+            if (rc != SQLITE_OK)
+                return rc;
+            continue;
+        }
+        c->cur = (int)best;
+        c->eof = best == -2;
+        c->in_segments = best >= 0;
+        if (best >= 0) {
+            c->seg = c->open[best].d;
+            c->row = c->open[best].row - 1;
+            c->seg_id = c->open[best].id;
+        }
+        return SQLITE_OK;
+    }
+}
+
+static int next_desc(struct cursor *c)
+{
+    int rc = SQLITE_OK;
+    if (c->cur < 0) {
+        rc = hot_advance(c);
+    } else {
+        c->open[c->cur].row--;
+        int p = seg_head(c, (size_t)c->cur);
+        if (p < 0)
+            return set_error(c, -p, "a stored text does not decode");
+        if (p == 0)
+            close_seg(c, (size_t)c->cur);
+    }
+    return rc != SQLITE_OK ? rc : settle_desc(c);
+}
+
+static int start_desc(struct cursor *c)
+{
+    int rc = hot_advance(c);
+    if (rc == SQLITE_OK)
+        rc = step_segments(c, &c->next_id, &c->next_max, &c->have_next);
+    return rc != SQLITE_OK ? rc : settle_desc(c);
+}
+
 static int filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc,
                   sqlite3_value **argv)
 {
@@ -431,18 +657,30 @@ static int filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, i
     struct vtab *v = (struct vtab *)base->pVtab;
     cursor_reset(c);
     read_filter(c, idx_num, argv);
+    c->desc = (idx_num & F_DESC) != 0;
     uint64_t used = idx_str ? strtoull(idx_str, NULL, 16) : ~0ull;
-    c->phys = 0;
+    c->phys = c->desc ? BIT(SC_START_NS) : 0;
     for (int i = 0; i < NPUB; i++)
         if (used & BIT(i < 63 ? i : 63))
             c->phys |= phys_of(i);
+    if (c->f.search) {
+        char err[512];
+        c->phys |= phys_of(NPUB - 1);
+        int rc = search_new(&c->search, v->db, v->texts, c->f.search, err, sizeof(err));
+        if (rc != SQLITE_OK)
+            return set_error(c, rc, err);
+    }
     int rc = prepare(c, v->db);
-    return rc != SQLITE_OK ? rc : settle(c);
+    if (rc != SQLITE_OK)
+        return rc;
+    return c->desc ? start_desc(c) : settle(c);
 }
 
 static int next(sqlite3_vtab_cursor *base)
 {
     struct cursor *c = (struct cursor *)base;
+    if (c->desc)
+        return next_desc(c);
     if (c->in_segments)
         c->row++;
     return settle(c);
@@ -511,6 +749,24 @@ static int text_result(struct cursor *c, int refs, int packed, sqlite3_context *
     return SQLITE_OK;
 }
 
+/* search: the snippet of the current row (judged again: the texts it
+ * holds are remembered, so this reads only the snippet's text). */
+static int snippet_result(struct cursor *c, sqlite3_context *ctx)
+{
+    if (!c->search) {
+        sqlite3_result_null(ctx);
+        return SQLITE_OK;
+    }
+    int p = search_passes(c);
+    buf_reset(&c->tmp);
+    int rc = p < 0 ? -p : p ? search_snippet(c->search, &c->tmp) : SQLITE_OK;
+    if (rc != SQLITE_OK)
+        return set_error(c, rc, "a stored text does not decode");
+    sqlite3_result_text64(ctx, c->tmp.data ? c->tmp.data : "", c->tmp.len, SQLITE_TRANSIENT,
+                          SQLITE_UTF8);
+    return SQLITE_OK;
+}
+
 static int column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
 {
     struct cursor *c = (struct cursor *)base;
@@ -528,6 +784,8 @@ static int column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
         return text_result(c, SC_INPUT_REFS, SC_INPUT, ctx);
     case D_OUTPUT:
         return text_result(c, SC_OUTPUT_REFS, SC_OUTPUT, ctx);
+    case D_SEARCH:
+        return snippet_result(c, ctx);
     default:
         phys_result(c, pub[i].phys, ctx);
         return SQLITE_OK;

@@ -19,6 +19,7 @@
 #include "store/schema.h"
 #include "store/textpack.h"
 #include "store/rollup.h"
+#include "store/fts.h"
 #include "store/spantab.h"
 #include "store/texts.h"
 
@@ -123,7 +124,10 @@ static int check_readable_version(struct store *st, char *err, size_t errlen)
     return STORE_OK;
 }
 
-static const char rw_pragmas[] = "PRAGMA journal_mode=WAL;"
+/* auto_vacuum takes effect on a new file only (retention then gives freed
+ * pages back with incremental_vacuum; an older file reuses them). */
+static const char rw_pragmas[] = "PRAGMA auto_vacuum=INCREMENTAL;"
+                                 "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
                                  "PRAGMA cache_size=-65536;"
                                  "PRAGMA temp_store=MEMORY;"
@@ -149,7 +153,8 @@ int store_open(struct store **out, const char *path, enum store_mode mode, char 
     }
     sqlite3_busy_timeout(st->db, 5000);
     if (textpack_register(st->db) != SQLITE_OK || texts_register(st->db, &st->texts) != SQLITE_OK ||
-        spantab_register(st->db, st->texts) != SQLITE_OK || rollup_register(st->db) != SQLITE_OK) {
+        spantab_register(st->db, st->texts) != SQLITE_OK || rollup_register(st->db) != SQLITE_OK ||
+        fts_register(st->db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot register SQL functions on '%s'", path);
         rc = STORE_ERR_SQL;
         goto fail;

@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
+#include "store/fts.h"
 #include "store/writer_sql.h"
 
 struct item {
@@ -344,6 +345,92 @@ static int compact_once(struct writer *w, struct store *ro)
     return rc;
 }
 
+/* ---- the full-text index, filled beside the writer ---- */
+
+#define INDEX_TEXTS 2000       /* texts per indexing transaction */
+#define INDEX_BYTES (1u << 20) /* plain-text bytes per indexing transaction */
+
+struct index_call {
+    struct writer *w;
+    struct fts_batch *batch; /* read by the compactor, or NULL: read here */
+    int64_t indexed, took_ns;
+};
+
+/* In the writer thread: index the batch (reading it first when the caller
+ * did not) unless someone indexed those texts meanwhile. */
+static int index_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct index_call *c = ctx;
+    int64_t t0 = time_mono_ns();
+    struct fts_batch *own = NULL;
+    if (!c->batch &&
+        fts_batch_read(db, fts_indexed_upto(db), INDEX_TEXTS, INDEX_BYTES, &own, err, errlen) != 0)
+        return -1;
+    const struct fts_batch *b = c->batch ? c->batch : own;
+    int rc = b ? fts_batch_apply(db, b, err, errlen) : 0;
+    if (rc == 0)
+        c->indexed = (int64_t)fts_batch_count(b);
+    fts_batch_free(own);
+    c->took_ns = time_mono_ns() - t0;
+    return rc < 0 ? -1 : 0;
+}
+
+static void count_indexed(struct writer *w, const struct index_call *c)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stats.texts_indexed += (uint64_t)c->indexed;
+    if (c->indexed && c->took_ns > w->stats.max_index_ns)
+        w->stats.max_index_ns = c->took_ns;
+    pthread_mutex_unlock(&w->mu);
+}
+
+int writer_index_step(struct writer *w, int64_t *indexed, char *err, size_t errlen)
+{
+    struct index_call c = {.w = w};
+    int rc = writer_run(w, index_fn, &c, err, errlen);
+    *indexed = rc == LT_OK ? c.indexed : 0;
+    count_indexed(w, &c);
+    return rc;
+}
+
+int writer_catch_up(struct writer *w, int64_t *moved, int64_t *indexed, char *err, size_t errlen)
+{
+    int64_t step = 0;
+    int rc;
+    *moved = *indexed = 0;
+    do {
+        rc = writer_compact_step(w, 0, &step, err, errlen);
+        *moved += step;
+    } while (rc == LT_OK && step > 0);
+    while (rc == LT_OK) {
+        rc = writer_index_step(w, &step, err, errlen);
+        *indexed += step;
+        if (step == 0)
+            break;
+    }
+    return rc;
+}
+
+/* In the compactor thread: read the next texts to index on 'ro' and have
+ * the writer index them. Returns the number indexed, or -1. */
+static int64_t index_once(struct writer *w, sqlite3 *ro)
+{
+    char err[256] = "";
+    struct index_call c = {.w = w};
+    int rc = exec(ro, "BEGIN") == SQLITE_OK
+                 ? fts_batch_read(ro, fts_indexed_upto(ro), INDEX_TEXTS, INDEX_BYTES, &c.batch, err,
+                                  sizeof(err))
+                 : -1;
+    exec(ro, "COMMIT");
+    if (rc == 0 && c.batch)
+        rc = writer_run(w, index_fn, &c, err, sizeof(err)) == LT_OK ? 0 : -1;
+    fts_batch_free(c.batch);
+    count_indexed(w, &c);
+    if (rc)
+        log_msg(LOG_ERROR, "writer", "full-text index: %s", *err ? err : "failed");
+    return rc ? -1 : c.indexed;
+}
+
 /* ---- text dictionaries, trained beside the writer ---- */
 
 #define TRAIN_SAMPLES 2000                 /* texts a dictionary is trained on */
@@ -457,6 +544,11 @@ static void *compactor_main(void *arg)
         if (w->compactor_stopping)
             break;
         if (w->stats.hot_rows < w->cfg.compact_keep_hot + w->cfg.compact_batch) {
+            pthread_mutex_unlock(&w->mu);
+            int64_t indexed = index_once(w, store_db(ro));
+            pthread_mutex_lock(&w->mu);
+            if (indexed > 0 || w->compactor_stopping)
+                continue;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;

@@ -14,7 +14,9 @@
  * Beside the writer, a compactor thread (unless cfg.compact_keep_hot < 0)
  * keeps the hot rows few: it encodes the oldest into columnar segments on a read-only
  * connection and the writer applies them in one short transaction
- * (store/segment.h); it also trains each project's text dictionary. The
+ * (store/segment.h); it also trains each project's text dictionary and,
+ * when there is nothing to compact, feeds new texts to the full-text index
+ * (store/fts.h) in short writer transactions. The
  * writer checkpoints the WAL itself (cfg.checkpoint_pages), after answering
  * the group that grew it.
  *
@@ -68,6 +70,8 @@ struct writer_stats {
     int64_t max_checkpoint_ns;
     int64_t hot_rows;
     size_t segments;
+    uint64_t texts_indexed; /* texts added to the full-text index */
+    int64_t max_index_ns;   /* the longest indexing step in the writer */
 };
 
 void writer_config_default(struct writer_config *cfg);
@@ -97,6 +101,17 @@ int writer_run(struct writer *w, writer_fn fn, void *ctx, char *err, size_t errl
 int writer_compact_step(struct writer *w, int64_t keep_hot, int64_t *moved, char *err,
                         size_t errlen) __attribute__((warn_unused_result));
 
+/* In the writer thread: index the next texts not in the full-text index
+ * yet (store/fts.h); *indexed says how many (0: the index is complete). The
+ * compactor thread does this in the background; `llmtap compact` calls it
+ * until nothing is left. */
+int writer_index_step(struct writer *w, int64_t *indexed, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Do now what the compactor thread does over time: compact every hot row
+ * and index every text, in bounded steps (`llmtap compact`). Counts in
+ * *moved and *indexed. Returns LT_OK or the first step's error. */
+int writer_catch_up(struct writer *w, int64_t *moved, int64_t *indexed, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Drain the queue, commit, stop and join the thread; accepts NULL. */
 void writer_stop(struct writer *w);
 
