@@ -34,8 +34,8 @@ TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBA     := $(BUILD)/libllmtap.a
 
-.PHONY: all test test-unit test-bins run asan valgrind bench format format-check check-deps \
-        clean deps
+.PHONY: all test test-unit test-bins run asan valgrind bench bench-store format format-check \
+        check-deps clean deps
 all: $(BUILD)/llmtap
 
 $(BUILD)/obj/%.o: %.c
@@ -96,9 +96,18 @@ valgrind:
 	@$(MAKE) --no-print-directory BUILD=build-vg OPT=-O1 test-bins
 	@BUILD=build-vg VALGRIND=1 CK_FORK=no sh tests/run.sh
 
+# The ingest benchmark, then the store benchmark (issue 3 item 8: 1,000,000
+# spans, STORE_SPANS=N for fewer; about half an hour). bench-store: that alone.
 bench: deps
+	@sh tools/deps.sh zstd
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) sh bench/run.sh
+	@BUILD=$(BUILD) sh bench/store.sh
+
+bench-store: deps
+	@sh tools/deps.sh zstd
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@BUILD=$(BUILD) sh bench/store.sh
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
