@@ -20,6 +20,7 @@ static const char usage[] =
     "  serve    run the collector on 127.0.0.1:4318 (OTLP/HTTP, native API, Langfuse ingestion)\n"
     "  import   load native JSON/NDJSON span files or OTLP JSON files\n"
     "  query    read-only SQL over the spans table\n"
+    "  search   full-text search over prompt and response text\n"
     "  stats    counts, bytes on disk, time range, cost\n"
     "  prices   show the price table; `prices import FILE` adds a LiteLLM price file\n"
     "  compact  move every hot span into columnar segments now\n"
@@ -37,6 +38,7 @@ struct command {
 static const struct command commands[] = {
     {"serve", cmd_serve},   {"import", cmd_import},   {"query", cmd_query}, {"stats", cmd_stats},
     {"prices", cmd_prices}, {"compact", cmd_compact}, {"check", cmd_check},
+    {"search", cmd_search},
 };
 
 int main(int argc, char **argv)

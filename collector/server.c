@@ -29,9 +29,12 @@
 #include "core/err.h"
 #include "core/jsonx.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/price_store.h"
+#include "store/fts.h"
 #include "store/prices.h"
+#include "store/search.h"
 #include "store/store.h"
 
 #define RESP_MAX (8u << 20)
@@ -576,6 +579,120 @@ static int h_admin_compact(struct mg_connection *c, void *cb)
     return reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
 }
 
+/* ---- read API: full-text search ---------------------------------------- */
+
+/* Query-string parameter 'name' into 'out' (at most 'n' bytes with the
+ * NUL): 1 when present, 0 when absent, -1 when longer than that. */
+static int query_param(const struct mg_request_info *ri, const char *name, char *out, size_t n)
+{
+    const char *qs = ri->query_string ? ri->query_string : "";
+    int got = mg_get_var(qs, strlen(qs), name, out, n);
+    return got >= 0 ? 1 : got == -1 ? 0 : -1;
+}
+
+/* The parameters of GET /api/v1/search, each in its own buffer. */
+#define SP_VALUE 512
+static const char *const search_params[] = {"project", "model",   "provider", "status",
+                                            "user",    "session", "tenant",   "version_set"};
+#define NSEARCH_PARAMS (sizeof(search_params) / sizeof(search_params[0]))
+
+struct search_req {
+    char q[FTS_MAX_QUERY + 1];
+    char v[NSEARCH_PARAMS][SP_VALUE], from[64], to[64], limit[16];
+    struct search_filter f;
+};
+
+/* Fill r->f from the query string; 0, or an lt_err with a message. */
+static int search_request(const struct mg_request_info *ri, struct search_req *r, char *err,
+                          size_t errlen)
+{
+    const char **slots[NSEARCH_PARAMS] = {&r->f.project, &r->f.model,      &r->f.provider,
+                                          &r->f.status,  &r->f.user,       &r->f.session,
+                                          &r->f.tenant,  &r->f.version_set};
+    int got = query_param(ri, "q", r->q, sizeof(r->q));
+    if (got <= 0) {
+        snprintf(err, errlen, got ? "q is too long" : "the search needs q, the words to find");
+        return LT_INVALID_INPUT;
+    }
+    r->f.query = r->q;
+    for (size_t i = 0; i < NSEARCH_PARAMS; i++) {
+        got = query_param(ri, search_params[i], r->v[i], SP_VALUE);
+        if (got < 0) {
+            snprintf(err, errlen, "%s is too long", search_params[i]);
+            return LT_INVALID_INPUT;
+        }
+        *slots[i] = got && r->v[i][0] ? r->v[i] : NULL;
+    }
+    int64_t now = time_now_ns();
+    if ((got = query_param(ri, "from", r->from, sizeof(r->from))) != 0 &&
+        (got < 0 || (r->from[0] && time_parse_when(r->from, now, &r->f.from_ns) != 0))) {
+        snprintf(err, errlen, "from is not a time (ISO 8601, unix ns, or a duration like 24h)");
+        return LT_INVALID_INPUT;
+    }
+    if ((got = query_param(ri, "to", r->to, sizeof(r->to))) != 0 &&
+        (got < 0 || (r->to[0] && time_parse_when(r->to, now, &r->f.to_ns) != 0))) {
+        snprintf(err, errlen, "to is not a time (ISO 8601, unix ns, or a duration like 24h)");
+        return LT_INVALID_INPUT;
+    }
+    if ((got = query_param(ri, "limit", r->limit, sizeof(r->limit))) != 0) {
+        char *end;
+        long n = got > 0 ? strtol(r->limit, &end, 10) : -1;
+        if (n < 1 || n > SEARCH_MAX_LIMIT || *end) {
+            snprintf(err, errlen, "limit must be a number from 1 to %d", SEARCH_MAX_LIMIT);
+            return LT_INVALID_INPUT;
+        }
+        r->f.limit = (int)n;
+    }
+    return LT_OK;
+}
+
+struct hits_out {
+    struct buf b;
+    int n;
+};
+
+static int add_hit(void *ctx, const struct search_hit *h)
+{
+    struct hits_out *o = ctx;
+    return buf_puts(&o->b, o->n++ ? ",\n" : "\n") || search_hit_json(h, &o->b);
+}
+
+/* GET /api/v1/search?q=…&project=…&from=…: spans whose text matches, newest
+ * first, as {"query", "count", "results": [...]}. Loopback only until the
+ * read API has its keys (DESIGN.md §10: every query scoped to a project). */
+static int h_search(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "GET"))
+        return no_route(c, "GET");
+    if (!is_loopback(c))
+        return reply_err(c, LT_FORBIDDEN, "the read API answers loopback clients only", 0, 0);
+    char err[512] = "out of memory";
+    struct search_req *r = xcalloc(1, sizeof(*r));
+    struct store *ro = NULL;
+    struct hits_out o = {.n = 0};
+    buf_init(&o.b, 0);
+    int rc = search_request(mg_get_request_info(c), r, err, sizeof(err));
+    if (rc == LT_OK && store_open(&ro, s->cfg.db_path, STORE_READONLY, err, sizeof(err)) != 0)
+        rc = LT_UNAVAILABLE;
+    if (rc == LT_OK)
+        rc = search_run(store_db(ro), &r->f, add_hit, &o, err, sizeof(err));
+    struct buf head;
+    buf_init(&head, 0);
+    if (rc == LT_OK &&
+        (buf_puts(&head, "{\"query\":") || buf_json_str(&head, r->q) ||
+         buf_printf(&head, ",\"count\":%d,\"results\":[", o.n) ||
+         buf_append(&head, o.b.data, o.b.len) || buf_puts(&head, o.n ? "\n]}" : "]}")))
+        rc = LT_INTERNAL;
+    int status = rc == LT_OK ? reply(c, 200, "application/json", head.data, head.len, 0, 0)
+                             : reply_err(c, (enum lt_err)rc, err, 0, 0);
+    buf_release(&head);
+    buf_release(&o.b);
+    store_close(ro);
+    free(r);
+    return status;
+}
+
 static int h_fallback(struct mg_connection *c, void *cb)
 {
     (void)cb;
@@ -654,6 +771,7 @@ static void routes(struct server *s)
     mg_set_request_handler(s->ctx, "/api/public/ingestion$", h_langfuse, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/prices$", h_admin_prices, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/compact$", h_admin_compact, s);
+    mg_set_request_handler(s->ctx, "/api/v1/search$", h_search, s);
     mg_set_request_handler(s->ctx, "/", h_fallback, s); /* CivetWeb takes the first match: last */
 }
 

@@ -5,6 +5,7 @@
 #include "core/timeutil.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,4 +156,27 @@ int time_parse_duration(const char *s, int64_t *ns)
         return -1;
     *ns = (int64_t)(v * (double)unit);
     return 0;
+}
+
+int time_parse_when(const char *s, int64_t now_ns, int64_t *ns)
+{
+    int64_t d;
+    if (!s || !*s)
+        return -1;
+    size_t n = strspn(s, "0123456789");
+    if (n >= 16 && s[n] == '\0') { /* unix ns */
+        errno = 0;
+        unsigned long long v = strtoull(s, NULL, 10);
+        if (errno || v > INT64_MAX)
+            return -1;
+        *ns = (int64_t)v;
+        return 0;
+    }
+    if (time_parse_iso(s, ns) == 0)
+        return 0;
+    if (time_parse_duration(s, &d) == 0) {
+        *ns = now_ns - d;
+        return 0;
+    }
+    return -1;
 }

@@ -21,4 +21,9 @@ void time_format_iso(int64_t ns, char *out, size_t outlen);
 /* Parse a duration like "500ms", "30s", "5m", "24h", "7d" into ns; -1 if bad. */
 int time_parse_duration(const char *s, int64_t *ns);
 
+/* A point in time as users write it: ISO 8601 (time_parse_iso), a
+ * duration meaning that long before 'now_ns' ("24h", "7d"), or unix ns as
+ * digits (19 of them). Returns 0, or -1 when it is none of these. */
+int time_parse_when(const char *s, int64_t now_ns, int64_t *ns);
+
 #endif

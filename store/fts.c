@@ -195,7 +195,7 @@ struct toks {
     struct tok1 {
         size_t off;
         int len, start, end;
-    } *v;
+    } * v;
     size_t n, cap;
 };
 
@@ -272,7 +272,7 @@ static int hex4(const char *p, const char *end, unsigned *out)
         return -1;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0'
+        int d = c >= '0' && c <= '9'   ? c - '0'
                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                        : -1;
@@ -304,11 +304,21 @@ static int json_string(const char **pp, const char *end, struct buf *out)
         char e = *p++;
         unsigned cp = (unsigned char)e;
         switch (e) {
-        case 'n': cp = '\n'; break;
-        case 't': cp = '\t'; break;
-        case 'r': cp = '\r'; break;
-        case 'b': cp = '\b'; break;
-        case 'f': cp = '\f'; break;
+        case 'n':
+            cp = '\n';
+            break;
+        case 't':
+            cp = '\t';
+            break;
+        case 'r':
+            cp = '\r';
+            break;
+        case 'b':
+            cp = '\b';
+            break;
+        case 'f':
+            cp = '\f';
+            break;
         case 'u':
             if (hex4(p, end, &cp) != 0)
                 cp = '?';
@@ -322,7 +332,8 @@ static int json_string(const char **pp, const char *end, struct buf *out)
                 }
             }
             break;
-        default: break; /* \" \\ \/ and anything else: the character itself */
+        default:
+            break; /* \" \\ \/ and anything else: the character itself */
         }
         if (out)
             rc = put_utf8(out, cp);
@@ -550,7 +561,8 @@ uint32_t fts_text_match(struct fts_tok *tk, const struct fts_query *q, const cha
             if (d < 0)
                 continue;
             if (!found) {
-                const struct tok1 *first = &doc.v[d], *last = &doc.v[(size_t)d + q->t[i].toks.n - 1];
+                const struct tok1 *first = &doc.v[d],
+                                  *last = &doc.v[(size_t)d + q->t[i].toks.n - 1];
                 *at = (size_t)first->start;
                 *len = (size_t)(last->end - first->start);
             }
@@ -592,9 +604,16 @@ int fts_snippet(const char *p, size_t n, size_t at, size_t len, size_t width, st
         to++;
     while (from < at && (p[from] == ' ' || p[from] == '\n'))
         from++;
-    int rc = from > 0 ? buf_puts(out, "\xE2\x80\xA6") : BUF_OK; /* … */
+    while (to > at + len && (p[to - 1] == ' ' || p[to - 1] == '\n'))
+        to--;
+    size_t before = 0, after = to;
+    while (before < from && (p[before] == ' ' || p[before] == '\n'))
+        before++;
+    while (after < n && (p[after] == ' ' || p[after] == '\n'))
+        after++;
+    int rc = before < from ? buf_puts(out, "\xE2\x80\xA6") : BUF_OK; /* … where text was cut */
     rc |= put_flat(out, p + from, to - from);
-    rc |= to < n ? buf_puts(out, "\xE2\x80\xA6") : BUF_OK;
+    rc |= after < n ? buf_puts(out, "\xE2\x80\xA6") : BUF_OK;
     return rc ? -1 : 0;
 }
 
@@ -636,8 +655,8 @@ int fts_batch_read(sqlite3 *db, int64_t after, int max_texts, size_t max_bytes,
     *out = NULL;
     struct texts_reader *rd = texts_reader_open(db);
     sqlite3_stmt *st = NULL;
-    if (!rd || sqlite3_prepare_v2(db, "SELECT id FROM texts WHERE id > ?1 ORDER BY id LIMIT ?2",
-                                  -1, &st, NULL) != SQLITE_OK) {
+    if (!rd || sqlite3_prepare_v2(db, "SELECT id FROM texts WHERE id > ?1 ORDER BY id LIMIT ?2", -1,
+                                  &st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot read texts to index: %s", sqlite3_errmsg(db));
         texts_reader_free(rd);
         return -1;
@@ -692,11 +711,11 @@ int fts_batch_apply(sqlite3 *db, const struct fts_batch *b, char *err, size_t er
     if (fts_indexed_upto(db) != b->after)
         return 1;
     sqlite3_stmt *ins = NULL, *mark = NULL;
-    int rc = sqlite3_prepare_v2(db, "INSERT INTO text_fts(rowid, body) VALUES (?1, ?2)", -1, &ins,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v2(db, "INSERT INTO text_fts(rowid, body) VALUES (?1, ?2)", -1, &ins, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('fts_upto', ?1)",
-                                -1, &mark, NULL);
+        rc = sqlite3_prepare_v2(
+            db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('fts_upto', ?1)", -1, &mark, NULL);
     for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++) {
         size_t from = i ? b->ends[i - 1] : 0;
         sqlite3_bind_int64(ins, 1, b->ids[i]);

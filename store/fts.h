@@ -38,9 +38,9 @@
 
 #include "core/buf.h"
 
-#define FTS_MAX_TERMS 16        /* terms of a query */
-#define FTS_MAX_TERM_TOKENS 64  /* tokens of one phrase */
-#define FTS_MAX_QUERY 4096      /* bytes of a query */
+#define FTS_MAX_TERMS 16       /* terms of a query */
+#define FTS_MAX_TERM_TOKENS 64 /* tokens of one phrase */
+#define FTS_MAX_QUERY 4096     /* bytes of a query */
 
 /* Register the "llmtap" tokenizer on 'db' (every connection that reads or
  * writes text_fts needs it). Returns SQLITE_OK or an error code. */

@@ -3,10 +3,13 @@
  */
 #include "store/search.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
+#include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/fts.h"
 
@@ -229,15 +232,18 @@ int search_row_refs(struct search *s, const void *refs, size_t n)
     s->nids = 0;
     if (texts_refs_ids(refs, n, &s->ids, &s->nids, &s->capids) != 0)
         return -SQLITE_CORRUPT;
-    for (size_t i = 0; i < s->nids && s->row_mask != s->all; i++) {
+    int64_t snip = 0;
+    for (size_t i = 0; i < s->nids; i++) {
         int64_t m = mask_of(s, s->ids[i]);
         if (m < 0)
             return (int)m;
         uint32_t terms = (uint32_t)m & s->all;
-        if (terms && !s->row_snip)
-            s->row_snip = s->ids[i];
+        if (terms)
+            snip = s->ids[i]; /* the latest message that matches */
         s->row_mask |= terms;
     }
+    if (!s->row_snip)
+        s->row_snip = snip;
     return 0;
 }
 
@@ -247,8 +253,8 @@ int search_row_text(struct search *s, const char *json, size_t n)
     if (fts_plain(json, n, &s->plain) != 0)
         return -SQLITE_NOMEM;
     size_t at, len;
-    uint32_t terms = fts_text_match(s->tok, s->q, s->plain.data ? s->plain.data : "", s->plain.len,
-                                    &at, &len);
+    uint32_t terms =
+        fts_text_match(s->tok, s->q, s->plain.data ? s->plain.data : "", s->plain.len, &at, &len);
     if (terms && !s->row_snip) {
         s->row_snip = -1;
         buf_reset(&s->snip_plain);
@@ -292,4 +298,151 @@ int search_snippet(struct search *s, struct buf *out)
 void search_get_stats(const struct search *s, struct search_stats *out)
 {
     *out = s->st;
+}
+
+/* ---- running a search ---- */
+
+/* Equality filters, in the order they are bound. */
+static const char *const filter_cols[] = {"project", "model",      "provider", "status",
+                                          "user_id", "session_id", "tenant",   "version_set"};
+
+static const char *filter_value(const struct search_filter *f, size_t i)
+{
+    const char *v[] = {f->project, f->model,   f->provider, f->status,
+                       f->user,    f->session, f->tenant,   f->version_set};
+    return v[i];
+}
+
+#define NFILTERS (sizeof(filter_cols) / sizeof(filter_cols[0]))
+
+static char *run_sql(const struct search_filter *f)
+{
+    struct buf q;
+    buf_init(&q, 0);
+    int rc = buf_puts(&q, "SELECT trace_id, span_id, parent_span_id, project, name, kind,"
+                          " coalesce(model, response_model), status, start_ns, latency_ms,"
+                          " cost_usd, search FROM spans WHERE search = ?");
+    for (size_t i = 0; i < NFILTERS; i++)
+        if (filter_value(f, i))
+            rc |= buf_printf(&q, " AND %s = ?", filter_cols[i]);
+    rc |= f->from_ns ? buf_puts(&q, " AND start_ns >= ?") : 0;
+    rc |= f->to_ns ? buf_puts(&q, " AND start_ns <= ?") : 0;
+    rc |= buf_puts(&q, " ORDER BY start_ns DESC LIMIT ?");
+    (void)rc; /* no ceiling */
+    return buf_take(&q, NULL);
+}
+
+static void bind_run(sqlite3_stmt *st, const struct search_filter *f)
+{
+    int i = 1;
+    sqlite3_bind_text(st, i++, f->query, -1, SQLITE_STATIC);
+    for (size_t k = 0; k < NFILTERS; k++)
+        if (filter_value(f, k))
+            sqlite3_bind_text(st, i++, filter_value(f, k), -1, SQLITE_STATIC);
+    if (f->from_ns)
+        sqlite3_bind_int64(st, i++, f->from_ns);
+    if (f->to_ns)
+        sqlite3_bind_int64(st, i++, f->to_ns);
+    sqlite3_bind_int(st, i, f->limit > 0 ? f->limit : SEARCH_DEFAULT_LIMIT);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Is the query one the user must fix? Checked before the run, so such a
+ * query gets LT_INVALID_INPUT, not a failed statement. */
+static int check_query(sqlite3 *db, const struct search_filter *f, char *err, size_t errlen)
+{
+    if (!f->query) {
+        snprintf(err, errlen, "a search needs a query");
+        return LT_INVALID_INPUT;
+    }
+    if (f->limit < 0 || f->limit > SEARCH_MAX_LIMIT) {
+        snprintf(err, errlen, "the limit must be between 1 and %d", SEARCH_MAX_LIMIT);
+        return LT_INVALID_INPUT;
+    }
+    struct fts_tok *tok = fts_tok_new(db);
+    struct fts_query *q = NULL;
+    int rc = !tok                                                   ? LT_INTERNAL
+             : fts_query_parse(tok, f->query, &q, err, errlen) != 0 ? LT_INVALID_INPUT
+                                                                    : LT_OK;
+    if (!tok)
+        snprintf(err, errlen, "full-text search is not available (no FTS5)");
+    fts_query_free(q);
+    fts_tok_free(tok);
+    return rc;
+}
+
+int search_run(sqlite3 *db, const struct search_filter *f, search_hit_fn fn, void *ctx, char *err,
+               size_t errlen)
+{
+    int rc = check_query(db, f, err, errlen);
+    if (rc != LT_OK)
+        return rc;
+    char *sql = run_sql(f);
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    free(sql);
+    if (src == SQLITE_OK) {
+        bind_run(st, f);
+        while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+            struct search_hit h = {
+                .trace_id = col_text(st, 0),
+                .span_id = col_text(st, 1),
+                .parent_span_id = col_text(st, 2),
+                .project = col_text(st, 3),
+                .name = col_text(st, 4),
+                .kind = col_text(st, 5),
+                .model = col_text(st, 6),
+                .status = col_text(st, 7),
+                .start_ns = sqlite3_column_int64(st, 8),
+                .latency_ms = sqlite3_column_double(st, 9),
+                .cost_usd = sqlite3_column_type(st, 10) == SQLITE_NULL
+                                ? NAN
+                                : sqlite3_column_double(st, 10),
+                .snippet = col_text(st, 11),
+            };
+            if (fn(ctx, &h) != 0) {
+                src = SQLITE_DONE;
+                break;
+            }
+        }
+    }
+    if (src != SQLITE_DONE) {
+        snprintf(err, errlen, "search failed: %s", sqlite3_errmsg(db));
+        rc = LT_INTERNAL;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int json_member(struct buf *out, const char *name, const char *v)
+{
+    int rc = buf_printf(out, ",\"%s\":", name);
+    return rc | (v ? buf_json_str(out, v) : buf_puts(out, "null"));
+}
+
+int search_hit_json(const struct search_hit *h, struct buf *out)
+{
+    char when[40];
+    time_format_iso(h->start_ns, when, sizeof(when));
+    int rc = buf_puts(out, "{\"trace_id\":");
+    rc |= buf_json_str(out, h->trace_id ? h->trace_id : "");
+    rc |= json_member(out, "span_id", h->span_id);
+    rc |= json_member(out, "parent_span_id", h->parent_span_id);
+    rc |= json_member(out, "project", h->project);
+    rc |= json_member(out, "name", h->name);
+    rc |= json_member(out, "kind", h->kind);
+    rc |= json_member(out, "model", h->model);
+    rc |= json_member(out, "status", h->status);
+    rc |= buf_printf(out, ",\"start_ns\":\"%lld\"", (long long)h->start_ns);
+    rc |= json_member(out, "start", when);
+    rc |= buf_printf(out, ",\"latency_ms\":%.3f", h->latency_ms);
+    rc |= isnan(h->cost_usd) ? buf_puts(out, ",\"cost_usd\":null")
+                             : buf_printf(out, ",\"cost_usd\":%.9g", h->cost_usd);
+    rc |= json_member(out, "snippet", h->snippet);
+    rc |= buf_putc(out, '}');
+    return rc ? -1 : 0;
 }

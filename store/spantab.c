@@ -396,7 +396,7 @@ static const void *bytes_of(struct cursor *c, int p, size_t *len);
  * negative SQLite error code. */
 static int search_passes(struct cursor *c)
 {
-    static const int parts[2][2] = {{SC_INPUT_REFS, SC_INPUT}, {SC_OUTPUT_REFS, SC_OUTPUT}};
+    static const int parts[2][2] = {{SC_OUTPUT_REFS, SC_OUTPUT}, {SC_INPUT_REFS, SC_INPUT}};
     struct vtab *v = (struct vtab *)c->base.pVtab;
     search_row_begin(c->search);
     for (int i = 0; i < 2; i++) {

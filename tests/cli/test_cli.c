@@ -211,6 +211,57 @@ START_TEST(test_check_passes_a_whole_store_and_names_what_is_broken)
 }
 END_TEST
 
+START_TEST(test_search_finds_words_phrases_and_cjk_with_filters)
+{
+    char *out = NULL;
+    char *file = xasprintf("%s/chat.ndjson", dir);
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"trace_id\":\"0000000000000000000000000000000a\",\"span_id\":\"000000000000000a\","
+          "\"project\":\"shop\",\"kind\":\"llm\",\"model\":\"gpt-4o\","
+          "\"start_ns\":\"1772409601000000000\",\"end_ns\":\"1772409602000000000\","
+          "\"input\":[{\"role\":\"user\",\"content\":\"Where is my refund for the damaged "
+          "kettle?\"}],\"output\":\"Your refund was sent today.\"}\n"
+          "{\"trace_id\":\"0000000000000000000000000000000b\",\"span_id\":\"000000000000000b\","
+          "\"project\":\"docs\",\"kind\":\"llm\",\"model\":\"claude-haiku-4-5\","
+          "\"start_ns\":\"1772409603000000000\",\"end_ns\":\"1772409604000000000\","
+          "\"input\":\"返金はいつ届きますか\",\"output\":\"refund policy: 14 days\"}\n",
+          f);
+    fclose(f);
+    ck_assert_int_eq(llmtap(&out, "import --db '%s' '%s'", db, file), 0);
+    free(out);
+    free(file);
+    ck_assert_int_eq(llmtap(&out, "search --db '%s' --json refund", db), 0);
+    ck_assert_msg(strstr(out, "\"count\":2") && strstr(out, "\"span_id\":\"000000000000000b\"") <
+                                                    strstr(out, "\"span_id\":\"000000000000000a\""),
+                  "newest first: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "search --db '%s' --json --project shop refund", db), 0);
+    ck_assert_msg(strstr(out, "\"count\":1") &&
+                      strstr(out, "\"trace_id\":\"0000000000000000000000000000000a\"") &&
+                      strstr(out, "\"snippet\":\"Your refund was sent today.\""),
+                  "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "search --db '%s' '\"damaged kettle\"'", db), 0);
+    ck_assert_msg(strstr(out, "000000000000000a") && !strstr(out, "000000000000000b"), "got: %s",
+                  out);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "search --db '%s' --json 届き", db), 0);
+    ck_assert_msg(strstr(out, "\"count\":1") && strstr(out, "000000000000000b"), "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "search --db '%s' --to 2026-03-02T00:00:02Z refund", db), 0);
+    ck_assert_msg(strstr(out, "000000000000000a") && !strstr(out, "000000000000000b"), "got: %s",
+                  out);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "search --db '%s' nothing-here", db), 0);
+    ck_assert_str_eq(out, "no spans match\n");
+    free(out);
+    ck_assert_int_eq(llmtap(NULL, "search --db '%s' '\"\"'", db), 2);             /* no words */
+    ck_assert_int_eq(llmtap(NULL, "search --db '%s' --from soon refund", db), 2); /* bad time */
+    ck_assert_int_eq(llmtap(NULL, "search --db '%s' --limit 0 refund", db), 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -222,6 +273,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_compact_moves_every_span_and_changes_no_answer);
     tcase_add_test(tc, test_check_passes_a_whole_store_and_names_what_is_broken);
     tcase_add_test(tc, test_prices_list_and_import_without_a_server);
+    tcase_add_test(tc, test_search_finds_words_phrases_and_cjk_with_filters);
     suite_add_tcase(s, tc);
     return s;
 }

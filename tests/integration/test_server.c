@@ -127,6 +127,48 @@ START_TEST(test_health_routes_and_unknown_paths)
 }
 END_TEST
 
+START_TEST(test_search_endpoint_finds_spans_and_types_bad_queries)
+{
+    const char *ndjson =
+        "{\"trace_id\":\"22222222222222222222222222222222\",\"span_id\":\"2222222222222222\","
+        "\"project\":\"shop\",\"kind\":\"llm\",\"start_ns\":\"1772460307000000000\","
+        "\"end_ns\":\"1772460308000000000\",\"input\":[{\"role\":\"user\",\"content\":"
+        "\"my parcel never arrived\"}],\"output\":\"I am sorry: a new parcel is on its way.\"}\n"
+        "{\"trace_id\":\"33333333333333333333333333333333\",\"span_id\":\"3333333333333333\","
+        "\"project\":\"docs\",\"kind\":\"llm\",\"start_ns\":\"1772460309000000000\","
+        "\"end_ns\":\"1772460310000000000\",\"input\":\"parcel tracking\",\"output\":\"ok\"}\n";
+    struct httpc_response r;
+    ck_assert_int_eq(
+        post("/api/v1/spans", "application/x-ndjson", ndjson, strlen(ndjson), 0, 0, &r), 200);
+    httpc_response_release(&r);
+    struct httpc_request get = {.method = "GET", .path = "/api/v1/search?q=parcel"};
+    ck_assert_int_eq(httpc_fetch(server.url, &get, 5000, &r), HTTPC_OK);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"count\":2"));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "\"snippet\":\"I am sorry: a new parcel is on its way.\""));
+    httpc_response_release(&r);
+    get.path = "/api/v1/search?q=%22never+arrived%22&project=shop&limit=5";
+    ck_assert_int_eq(httpc_fetch(server.url, &get, 5000, &r), HTTPC_OK);
+    ck_assert_msg(strstr(r.body, "\"count\":1") && strstr(r.body, "2222222222222222"), "%s",
+                  r.body);
+    httpc_response_release(&r);
+    get.path = "/api/v1/search?q=parcel&project=docs&from=2026-03-02T14:05:00Z";
+    ck_assert_int_eq(httpc_fetch(server.url, &get, 5000, &r), HTTPC_OK);
+    ck_assert_msg(strstr(r.body, "\"count\":1") && strstr(r.body, "3333333333333333"), "%s",
+                  r.body);
+    httpc_response_release(&r);
+    static const char *const bad[] = {"/api/v1/search", "/api/v1/search?q=%22%22",
+                                      "/api/v1/search?q=x&limit=0", "/api/v1/search?q=x&to=later"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        get.path = bad[i];
+        ck_assert_int_eq(httpc_fetch(server.url, &get, 5000, &r), HTTPC_OK);
+        assert_error(&r, 400, "INVALID_INPUT");
+        httpc_response_release(&r);
+    }
+}
+END_TEST
+
 START_TEST(test_otlp_json_gzip_protobuf_store_once_and_price)
 {
     size_t len;
@@ -524,6 +566,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_health_routes_and_unknown_paths);
+    tcase_add_test(tc, test_search_endpoint_finds_spans_and_types_bad_queries);
     tcase_add_test(tc, test_otlp_json_gzip_protobuf_store_once_and_price);
     tcase_add_test(tc, test_otlp_partial_success_and_bad_bodies);
     tcase_add_test(tc, test_native_spans_chunked_ndjson_and_per_span_results);

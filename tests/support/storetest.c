@@ -64,3 +64,12 @@ void tu_ingest_spangen(struct writer *w, int n, uint64_t seed, int per_request, 
     buf_release(&body);
     spangen_free(g);
 }
+
+void tu_ingest_json(struct writer *w, const char *ndjson)
+{
+    struct buf body;
+    buf_init(&body, 0);
+    ck_assert_int_eq(buf_puts(&body, ndjson), 0);
+    commit_body(w, &body, NULL, NULL);
+    buf_release(&body);
+}

@@ -21,4 +21,8 @@ long long tu_ro_int(const char *db, const char *sql);
 void tu_ingest_spangen(struct writer *w, int n, uint64_t seed, int per_request, int *created,
                        int *dups);
 
+/* Commit native NDJSON spans through the pipeline into 'w' (loopback,
+ * project "default" unless a span names its own). */
+void tu_ingest_json(struct writer *w, const char *ndjson);
+
 #endif
