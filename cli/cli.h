@@ -21,6 +21,7 @@ int cmd_prices(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_retention(int argc, char **argv);
 
 /* "--name value" / "--name=value" at argv[*i]: 1 and *value set (advancing
  * *i past a separate value), 0 when argv[*i] is not that option, -1 when the

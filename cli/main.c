@@ -25,6 +25,7 @@ static const char usage[] =
     "  prices   show the price table; `prices import FILE` adds a LiteLLM price file\n"
     "  compact  move every hot span into columnar segments now\n"
     "  check    verify the store: integrity, segments, text references\n"
+    "  retention  keep a project's spans N days: `retention set PROJECT DAYS`, list, apply\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -38,7 +39,7 @@ struct command {
 static const struct command commands[] = {
     {"serve", cmd_serve},   {"import", cmd_import},   {"query", cmd_query}, {"stats", cmd_stats},
     {"prices", cmd_prices}, {"compact", cmd_compact}, {"check", cmd_check},
-    {"search", cmd_search},
+    {"search", cmd_search}, {"retention", cmd_retention},
 };
 
 int main(int argc, char **argv)

@@ -34,6 +34,7 @@
 #include "store/price_store.h"
 #include "store/fts.h"
 #include "store/prices.h"
+#include "store/retention.h"
 #include "store/search.h"
 #include "store/store.h"
 
@@ -693,6 +694,68 @@ static int h_search(struct mg_connection *c, void *cb)
     return status;
 }
 
+/* POST /api/v1/admin/retention {"project": P, "days": N} (0 removes the
+ * rule; an empty body sets nothing), then a retention pass now; answers
+ * what the pass dropped and freed. Loopback only. */
+static int parse_rule(const struct buf *body, char *project, size_t plen, int *days, char *err,
+                      size_t errlen)
+{
+    *project = '\0';
+    if (body->len == 0)
+        return LT_OK;
+    cJSON *j = jsonx_parse(body->data, body->len, err, errlen);
+    if (!j)
+        return LT_INVALID_INPUT;
+    const char *p = jsonx_str(j, "project");
+    int64_t d = -1;
+    int rc = LT_OK;
+    if (!p || !*p || strlen(p) >= plen || jsonx_member_int64(j, "days", &d) != 0 || d < 0 ||
+        d > RETENTION_MAX_DAYS) {
+        snprintf(err, errlen, "want {\"project\": name, \"days\": 0..%d}", RETENTION_MAX_DAYS);
+        rc = LT_INVALID_INPUT;
+    } else {
+        snprintf(project, plen, "%s", p);
+        *days = (int)d;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int h_admin_retention(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "POST"))
+        return no_route(c, "POST");
+    if (!is_loopback(c))
+        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    struct buf body, out;
+    buf_init(&body, 0);
+    buf_init(&out, 0);
+    char err[512] = "", project[256];
+    int days = 0, status = 0;
+    struct store *ro = NULL;
+    struct retention_report rep;
+    if (!read_body(s, c, &body, 0))
+        goto done;
+    int rc = parse_rule(&body, project, sizeof(project), &days, err, sizeof(err));
+    if (rc == LT_OK && *project)
+        rc = writer_retention_set(s->w, project, days, err, sizeof(err));
+    if (rc == LT_OK && store_open(&ro, s->cfg.db_path, STORE_READONLY, err, sizeof(err)) != 0)
+        rc = LT_UNAVAILABLE;
+    if (rc == LT_OK)
+        rc = writer_retention(s->w, store_db(ro), time_now_ns(), 1, &rep, err, sizeof(err));
+    if (rc == LT_OK && (buf_puts(&out, "{\"status\":\"ok\",\"applied\":") ||
+                        retention_report_json(&rep, &out) || buf_putc(&out, '}')))
+        rc = LT_INTERNAL;
+    status = rc == LT_OK ? reply(c, 200, "application/json", out.data, out.len, 0, 0)
+                         : reply_err(c, (enum lt_err)rc, err, 0, 0);
+done:
+    store_close(ro);
+    buf_release(&body);
+    buf_release(&out);
+    return status ? status : 400;
+}
+
 static int h_fallback(struct mg_connection *c, void *cb)
 {
     (void)cb;
@@ -771,6 +834,7 @@ static void routes(struct server *s)
     mg_set_request_handler(s->ctx, "/api/public/ingestion$", h_langfuse, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/prices$", h_admin_prices, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/compact$", h_admin_compact, s);
+    mg_set_request_handler(s->ctx, "/api/v1/admin/retention$", h_admin_retention, s);
     mg_set_request_handler(s->ctx, "/api/v1/search$", h_search, s);
     mg_set_request_handler(s->ctx, "/", h_fallback, s); /* CivetWeb takes the first match: last */
 }

@@ -46,6 +46,7 @@ struct rollup_acc {
     size_t n, cap;
     sqlite3 *db;
     sqlite3_stmt *up[RK_KINDS];
+    int subtracted; /* some span was counted out: rows may have reached zero */
 };
 
 /* ---- histograms ---- */
@@ -218,6 +219,7 @@ static void count_into(struct entry *e, const struct rollup_span *sp, int sign)
 
 void rollup_add(struct rollup_acc *a, const struct rollup_span *sp, int sign)
 {
+    a->subtracted |= sign < 0;
     const char *hk[5] = {nz(sp->project), nz(sp->model), nz(sp->provider), nz(sp->version_set),
                          nz(sp->status)};
     int64_t hour = sp->start_ns / NS_PER_HOUR, day = sp->start_ns / NS_PER_DAY;
@@ -324,9 +326,18 @@ int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
         if (!entry_is_zero(&a->e[i])) /* a merge that changed nothing adds nothing */
             rc = write_entry(a, &a->e[i], &tmp);
     buf_release(&tmp);
+    if (rc == 0 && a->subtracted) /* a group with no spans left is no group */
+        rc = sqlite3_exec(db,
+                          "DELETE FROM rollup_hourly_c WHERE calls = 0;"
+                          "DELETE FROM rollup_daily_user_c WHERE calls = 0;"
+                          "DELETE FROM rollup_daily_tenant_c WHERE calls = 0;",
+                          NULL, NULL, NULL) == SQLITE_OK
+                 ? 0
+                 : -1;
     if (rc)
         snprintf(err, errlen, "rollups: %s", sqlite3_errmsg(db));
     rollup_reset(a);
+    a->subtracted = 0;
     return rc;
 }
 

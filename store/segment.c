@@ -823,10 +823,8 @@ static int64_t seg_count(const struct segment_data *d, int c, size_t row)
     return colenc_is_null(col, row) ? -1 : colenc_int(col, row);
 }
 
-/* Take row 'row' of 'd' out of the compacted rollups (it moves back to the
- * hot rows, which the rollup views count as they are read). */
-static int uncount_row(sqlite3 *db, const struct segment_data *d, size_t row, char *err,
-                       size_t errlen)
+/* Count row 'row' of 'd' out of the compacted rollups, into 'ru'. */
+static void uncount_row(struct rollup_acc *ru, const struct segment_data *d, size_t row)
 {
     const char *model = colenc_bytes(d->cols[SC_MODEL], row, NULL);
     int64_t start = colenc_int(d->cols[SC_START_NS], row);
@@ -851,8 +849,16 @@ static int uncount_row(sqlite3 *db, const struct segment_data *d, size_t row, ch
         .latency_ms = (double)(colenc_int(d->cols[SC_END_NS], row) - start) / 1e6,
         .ttft_ms = colenc_is_null(ttft, row) ? NAN : colenc_real(ttft, row),
     };
-    struct rollup_acc *ru = rollup_acc_new();
     rollup_add(ru, &r, -1);
+}
+
+/* Take row 'row' of 'd' out of the compacted rollups (it moves back to the
+ * hot rows, which the rollup views count as they are read). */
+static int uncount_one(sqlite3 *db, const struct segment_data *d, size_t row, char *err,
+                       size_t errlen)
+{
+    struct rollup_acc *ru = rollup_acc_new();
+    uncount_row(ru, d, row);
     int rc = rollup_flush(ru, db, err, errlen);
     rollup_acc_free(ru);
     return rc;
@@ -883,7 +889,7 @@ int segment_resurrect(struct segindex *ix, int64_t seg, int64_t row, char *err, 
         bind_col(st, c + 1, d->cols[c], (size_t)row);
     if (exec_bound(ix->db, st, err, errlen))
         goto done;
-    if (uncount_row(ix->db, d, (size_t)row, err, errlen) != 0)
+    if (uncount_one(ix->db, d, (size_t)row, err, errlen) != 0)
         goto done;
     int ok = 0;
     one_int2(ix->db, "INSERT INTO segment_tombstones(segment_id, row) VALUES(?1, ?2)", seg, row,
@@ -900,5 +906,50 @@ done:
     sqlite3_finalize(st);
     segment_data_free(d);
     buf_release(&sql);
+    return rc;
+}
+
+/* The columns a row's rollup contribution is made of. */
+#define ROLLUP_COLS                                                                                \
+    (BITC(SC_PROJECT) | BITC(SC_MODEL) | BITC(SC_RESPONSE_MODEL) | BITC(SC_PROVIDER) |             \
+     BITC(SC_VERSION_SET) | BITC(SC_STATUS) | BITC(SC_USER_ID) | BITC(SC_TENANT) |                 \
+     BITC(SC_START_NS) | BITC(SC_END_NS) | BITC(SC_INPUT_TOKENS) | BITC(SC_OUTPUT_TOKENS) |        \
+     BITC(SC_CACHE_READ_TOKENS) | BITC(SC_CACHE_WRITE_TOKENS) | BITC(SC_REASONING_TOKENS) |        \
+     BITC(SC_COST_NUSD) | BITC(SC_KIND) | BITC(SC_TTFT_MS))
+#define BITC(c) (1ull << (c))
+
+int segment_drop(struct segindex *ix, int64_t seg, int64_t *rows, char *err, size_t errlen)
+{
+    struct segment_data *d = NULL;
+    *rows = 0;
+    if (segment_load(ix->db, seg, ROLLUP_COLS, &d, err, errlen))
+        return -1;
+    struct rollup_acc *ru = rollup_acc_new();
+    for (size_t r = 0; r < d->rows; r++)
+        if (!segment_data_deleted(d, r)) {
+            uncount_row(ru, d, r);
+            (*rows)++;
+        }
+    int rc = rollup_flush(ru, ix->db, err, errlen);
+    rollup_acc_free(ru);
+    segment_data_free(d);
+    static const char *const del[] = {"DELETE FROM segment_cols WHERE segment_id=?1",
+                                      "DELETE FROM segment_tombstones WHERE segment_id=?1",
+                                      "DELETE FROM segments WHERE id=?1"};
+    for (size_t i = 0; i < 3 && rc == 0; i++) {
+        int ok = 0;
+        one_int2(ix->db, del[i], seg, 0, &ok);
+        if (!ok) {
+            snprintf(err, errlen, "drop segment %lld: %s", (long long)seg, sqlite3_errmsg(ix->db));
+            rc = -1;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < ix->n; i++)
+        if (ix->segs[i].id == seg) {
+            seginfo_release(&ix->segs[i]); /* the rest keep their order */
+            memmove(&ix->segs[i], &ix->segs[i + 1], (ix->n - i - 1) * sizeof(*ix->segs));
+            ix->n--;
+            break;
+        }
     return rc;
 }

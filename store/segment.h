@@ -137,6 +137,12 @@ int segindex_find(struct segindex *ix, const char *project, const char *trace_id
 int segment_resurrect(struct segindex *ix, int64_t seg, int64_t row, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Retention: delete segment 'seg' whole, taking its live rows (their count
+ * in *rows) out of the compacted rollups. Writer thread, in its
+ * transaction. Returns 0, or -1 with a message. */
+int segment_drop(struct segindex *ix, int64_t seg, int64_t *rows, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* The transaction rolled back: reload the zone maps from the table. */
 int segindex_reload(struct segindex *ix, char *err, size_t errlen)
     __attribute__((warn_unused_result));

@@ -30,6 +30,7 @@
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/fts.h"
+#include "store/retention.h"
 #include "store/writer_sql.h"
 
 struct item {
@@ -431,6 +432,167 @@ static int64_t index_once(struct writer *w, sqlite3 *ro)
     return rc ? -1 : c.indexed;
 }
 
+/* ---- retention, beside the writer ---- */
+
+#define RETENTION_SEGMENTS 32 /* segments dropped per transaction */
+#define RETENTION_TEXTS 20000 /* texts freed per transaction */
+#define VACUUM_PAGES 2048     /* pages given back per transaction */
+#define RETENTION_EVERY_NS (60 * 1000000000LL)
+
+struct retention_call {
+    struct writer *w;
+    int64_t now_ns;
+    struct retention_report *rep;
+    const struct retention_free *f;
+    int64_t freelist;
+};
+
+static int retention_drop_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct retention_call *c = ctx;
+    return retention_drop(db, c->w->sql.segs, c->now_ns, RETENTION_SEGMENTS, c->rep, err, errlen);
+}
+
+static int retention_free_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct retention_call *c = ctx;
+    if (retention_free(db, c->f, c->rep, err, errlen) != 0)
+        return -1;
+    texts_rolled_back(c->w->sql.texts); /* forget ids: some are gone */
+    return 0;
+}
+
+static int vacuum_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct retention_call *c = ctx;
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%d)", VACUUM_PAGES);
+    sqlite3_stmt *st = NULL;
+    c->freelist = 0;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st, NULL);
+    int incremental = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+                      sqlite3_column_int(st, 0) == 2; /* an older file reuses its free pages */
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK && incremental)
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && incremental &&
+        (rc = sqlite3_prepare_v2(db, "PRAGMA freelist_count", -1, &st, NULL)) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        c->freelist = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "incremental vacuum: %s", sqlite3_errmsg(db));
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Merge the full-text index's segments, which drops the entries of freed
+ * texts (a contentless index keeps them as deletions until then); 'merge'
+ * with a negative budget merges across levels. */
+static int fts_merge_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct retention_call *c = ctx;
+    int64_t before = sqlite3_total_changes64(db);
+    int rc = sqlite3_exec(db, "INSERT INTO text_fts(text_fts, rank) VALUES ('merge', -1000)", NULL,
+                          NULL, NULL);
+    c->freelist = sqlite3_total_changes64(db) - before; /* 0: nothing left to merge */
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "full-text index merge: %s", sqlite3_errmsg(db));
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Steps 2 and 3 until no candidate is left (each a bounded transaction). */
+static int free_texts(struct writer *w, sqlite3 *ro, struct retention_call *c, char *err,
+                      size_t errlen)
+{
+    int rc = LT_OK;
+    size_t found;
+    do {
+        struct retention_free *f = NULL;
+        int frc = exec(ro, "BEGIN") == SQLITE_OK
+                      ? retention_find(ro, c->rep, RETENTION_TEXTS, &f, err, errlen)
+                      : -1;
+        exec(ro, "COMMIT");
+        if (frc != 0) {
+            if (!*err)
+                snprintf(err, errlen, "retention: %s", sqlite3_errmsg(ro));
+            return LT_INTERNAL;
+        }
+        found = retention_free_count(f);
+        c->f = f;
+        if (f)
+            rc = writer_run(w, retention_free_fn, c, err, errlen);
+        retention_free_release(f);
+    } while (rc == LT_OK && found == RETENTION_TEXTS);
+    return rc;
+}
+
+int writer_retention(struct writer *w, sqlite3 *ro, int64_t now_ns, int force,
+                     struct retention_report *rep, char *err, size_t errlen)
+{
+    memset(rep, 0, sizeof(*rep));
+    struct retention_call c = {.w = w, .now_ns = now_ns, .rep = rep};
+    int rc;
+    do {
+        rep->more = 0;
+        rc = writer_run(w, retention_drop_fn, &c, err, errlen);
+    } while (rc == LT_OK && rep->more);
+    if (rc == LT_OK && (force || rep->spans > 0))
+        rc = free_texts(w, ro, &c, err, errlen);
+    for (int i = 0; rc == LT_OK && rep->texts > 0 && i < 10000; i++) {
+        rc = writer_run(w, fts_merge_fn, &c, err, errlen);
+        if (c.freelist <= 1)
+            break;
+    }
+    for (int i = 0; rc == LT_OK && i < 10000; i++) { /* 10,000 x 8 MiB at most */
+        rc = writer_run(w, vacuum_fn, &c, err, errlen);
+        if (c.freelist == 0)
+            break;
+    }
+    return rc;
+}
+
+struct rule_call {
+    const char *project;
+    int days;
+};
+
+static int rule_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct rule_call *r = ctx;
+    return retention_set(db, r->project, r->days, err, errlen);
+}
+
+int writer_retention_set(struct writer *w, const char *project, int days, char *err, size_t errlen)
+{
+    struct rule_call r = {project, days};
+    return writer_run(w, rule_fn, &r, err, errlen);
+}
+
+/* The compactor's pass, once a minute while there are rules. */
+static void maybe_retention(struct writer *w, sqlite3 *ro, int64_t *next_ns)
+{
+    int64_t now = time_mono_ns();
+    if (now < *next_ns)
+        return;
+    *next_ns = now + RETENTION_EVERY_NS;
+    char err[256] = "";
+    struct retention_rule *rules = NULL;
+    size_t n = 0;
+    if (retention_rules(ro, &rules, &n, err, sizeof(err)) != 0 || n == 0) {
+        retention_rules_free(rules, n);
+        return;
+    }
+    retention_rules_free(rules, n);
+    struct retention_report rep;
+    if (writer_retention(w, ro, time_now_ns(), 0, &rep, err, sizeof(err)) != LT_OK)
+        log_msg(LOG_ERROR, "writer", "%s", *err ? err : "retention failed");
+    else if (rep.spans || rep.texts)
+        log_msg(LOG_INFO, "writer",
+                "retention: dropped %lld segments and %lld spans, freed %lld texts",
+                (long long)rep.segments, (long long)rep.spans, (long long)rep.texts);
+}
+
 /* ---- text dictionaries, trained beside the writer ---- */
 
 #define TRAIN_SAMPLES 2000                 /* texts a dictionary is trained on */
@@ -533,13 +695,14 @@ static void *compactor_main(void *arg)
         log_msg(LOG_ERROR, "writer", "compactor: %s", err);
         return NULL;
     }
-    int64_t next_train = 0;
+    int64_t next_train = 0, next_retention = 0;
     struct train_wait *waits = NULL;
     size_t nwaits = 0;
     pthread_mutex_lock(&w->mu);
     while (!w->compactor_stopping) {
         pthread_mutex_unlock(&w->mu);
         maybe_train(w, store_db(ro), &next_train, &waits, &nwaits);
+        maybe_retention(w, store_db(ro), &next_retention);
         pthread_mutex_lock(&w->mu);
         if (w->compactor_stopping)
             break;

@@ -16,7 +16,8 @@
  * connection and the writer applies them in one short transaction
  * (store/segment.h); it also trains each project's text dictionary and,
  * when there is nothing to compact, feeds new texts to the full-text index
- * (store/fts.h) in short writer transactions. The
+ * (store/fts.h) in short writer transactions, and applies the retention
+ * rules once a minute (store/retention.h). The
  * writer checkpoints the WAL itself (cfg.checkpoint_pages), after answering
  * the group that grew it.
  *
@@ -112,6 +113,19 @@ int writer_index_step(struct writer *w, int64_t *indexed, char *err, size_t errl
  * *moved and *indexed. Returns LT_OK or the first step's error. */
 int writer_catch_up(struct writer *w, int64_t *moved, int64_t *indexed, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* Apply the retention rules now (store/retention.h): drop what is too old,
+ * then free the texts nothing refers to (always when 'force', else only
+ * when something was dropped) and give freed pages back; 'ro' is a read
+ * connection of the caller's. The compactor thread does this once a
+ * minute. Returns LT_OK or the first step's error. */
+struct retention_report;
+int writer_retention(struct writer *w, sqlite3 *ro, int64_t now_ns, int force,
+                     struct retention_report *rep, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Set (days > 0) or remove (0) the retention rule of 'project' (takes
+ * effect at the next pass). Returns LT_OK or an error. */
+int writer_retention_set(struct writer *w, const char *project, int days, char *err,
+                         size_t errlen) __attribute__((warn_unused_result));
 /* Drain the queue, commit, stop and join the thread; accepts NULL. */
 void writer_stop(struct writer *w);
 

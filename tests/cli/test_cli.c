@@ -139,7 +139,9 @@ START_TEST(test_compact_moves_every_span_and_changes_no_answer)
     static const char all[] = "query --db '%s' --json \"SELECT * FROM spans ORDER BY span_id\"";
     ck_assert_int_eq(llmtap(&before, all, db), 0);
     ck_assert_int_eq(llmtap(&out, "compact --db '%s' --json", db), 0); /* no server: in-process */
-    ck_assert_msg(strstr(out, "\"compacted\":5,\"indexed\":10,\"hot_spans\":0,\"segments\":2"),
+    /* the import's own compactor may have indexed some texts already */
+    ck_assert_msg(strstr(out, "\"compacted\":5,") &&
+                      strstr(out, "\"hot_spans\":0,\"segments\":2"),
                   "got: %s", out);
     free(out);
     ck_assert_int_eq(llmtap(&after, all, db), 0);
@@ -262,6 +264,42 @@ START_TEST(test_search_finds_words_phrases_and_cjk_with_filters)
 }
 END_TEST
 
+START_TEST(test_retention_set_list_and_apply_without_a_server)
+{
+    char *out = NULL;
+    char *genai = xstrdup(tu_shared("payloads/otlp-genai-span.json"));
+    ck_assert_int_eq(llmtap(&out, "import --db '%s' '%s'", db, genai), 0);
+    free(out);
+    free(genai);
+    ck_assert_int_eq(llmtap(&out, "retention list --db '%s'", db), 0);
+    ck_assert_str_eq(out, "no retention rules: every span is kept\n");
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "retention set --db '%s' default 36500", db), 0);
+    ck_assert_msg(strstr(out, "dropped 0 segments and 0 spans"), "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "retention list --db '%s' --json", db), 0);
+    ck_assert_str_eq(out, "[{\"project\":\"default\",\"days\":36500}]\n");
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "retention set --db '%s' default 1", db),
+                     0); /* spans of 2026-03 */
+    ck_assert_msg(strstr(out, "and 3 spans"), "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "query --db '%s' \"SELECT count(*) AS n FROM spans\"", db), 0);
+    ck_assert_str_eq(out, "n\n0\n");
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "check --db '%s'", db), 0);
+    free(out);
+    ck_assert_int_eq(llmtap(NULL, "retention set --db '%s' default soon", db), 2);
+    ck_assert_int_eq(llmtap(NULL, "retention set --db '%s' default", db), 2);
+    ck_assert_int_eq(llmtap(NULL, "retention frobnicate --db '%s'", db), 2);
+    ck_assert_int_eq(llmtap(&out, "retention set --db '%s' default off", db), 0);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "retention apply --db '%s' --json", db), 0);
+    ck_assert_msg(strstr(out, "\"applied\":{\"segments\":0"), "got: %s", out);
+    free(out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -274,6 +312,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_check_passes_a_whole_store_and_names_what_is_broken);
     tcase_add_test(tc, test_prices_list_and_import_without_a_server);
     tcase_add_test(tc, test_search_finds_words_phrases_and_cjk_with_filters);
+    tcase_add_test(tc, test_retention_set_list_and_apply_without_a_server);
     suite_add_tcase(s, tc);
     return s;
 }

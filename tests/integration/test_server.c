@@ -554,6 +554,20 @@ START_TEST(test_cli_import_and_price_import_go_through_the_server)
     /* 1M input tokens at the imported $0.20/Mtok */
     ck_assert_int_eq(q("SELECT cost_nusd FROM spans WHERE model='my-local-llama-70b'"), 200000000);
     ck_assert_int_eq(q("SELECT count(*) FROM spans"), 3);
+    /* retention through the server: two spans (of 2026-03) are older than a day; the one
+     * without a start time started now */
+    cmd = xasprintf("%s retention set --db '%s' --json default 1 > '%s/out.txt'", tu_llmtap_bin(),
+                    db, dir);
+    ck_assert_int_eq(run(cmd), 0);
+    free(cmd);
+    outp = xasprintf("%s/out.txt", dir);
+    out = tu_read_file(outp, NULL);
+    ck_assert_msg(strstr(out, "\"status\":\"ok\"") && strstr(out, "\"spans\":2"), "got: %s", out);
+    free(out);
+    free(outp);
+    ck_assert_int_eq(q("SELECT count(*) FROM spans WHERE model = 'my-local-llama-70b'"), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM spans"), 1);
+    ck_assert_int_eq(q("SELECT count(*) FROM retention WHERE project = 'default' AND days = 1"), 1);
     free(ndjson);
     free(prices);
 }

@@ -50,7 +50,13 @@ static void commit_body(struct writer *w, const struct buf *body, int *created, 
 void tu_ingest_spangen(struct writer *w, int n, uint64_t seed, int per_request, int *created,
                        int *dups)
 {
-    struct spangen *g = spangen_new(seed, 1772409600000000000LL);
+    tu_ingest_spangen_at(w, n, seed, per_request, 1772409600000000000LL, created, dups);
+}
+
+void tu_ingest_spangen_at(struct writer *w, int n, uint64_t seed, int per_request, int64_t start_ns,
+                          int *created, int *dups)
+{
+    struct spangen *g = spangen_new(seed, start_ns);
     struct buf body;
     buf_init(&body, 0);
     for (int made = 0; made < n;) {

@@ -21,6 +21,10 @@ long long tu_ro_int(const char *db, const char *sql);
 void tu_ingest_spangen(struct writer *w, int n, uint64_t seed, int per_request, int *created,
                        int *dups);
 
+/* The same, the first request starting at 'start_ns'. */
+void tu_ingest_spangen_at(struct writer *w, int n, uint64_t seed, int per_request, int64_t start_ns,
+                          int *created, int *dups);
+
 /* Commit native NDJSON spans through the pipeline into 'w' (loopback,
  * project "default" unless a span names its own). */
 void tu_ingest_json(struct writer *w, const char *ndjson);

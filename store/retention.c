@@ -1,0 +1,415 @@
+/*
+ * retention: per-project maximum age (see retention.h).
+ */
+#include "store/retention.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/timeutil.h"
+#include "core/xmem.h"
+#include "store/fts.h"
+#include "store/texts.h"
+
+#define DAY_NS 86400000000000LL
+
+int retention_set(sqlite3 *db, const char *project, int days, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    const char *sql = days > 0 ? "INSERT OR REPLACE INTO retention(project, days, set_ns)"
+                                 " VALUES (?1, ?2, ?3)"
+                               : "DELETE FROM retention WHERE project = ?1";
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+        if (days > 0) {
+            sqlite3_bind_int(st, 2, days);
+            sqlite3_bind_int64(st, 3, time_now_ns());
+        }
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "cannot set the retention of '%s': %s", project, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+int retention_rules(sqlite3 *db, struct retention_rule **out, size_t *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT project, days, set_ns FROM retention ORDER BY project",
+                                -1, &st, NULL);
+    size_t cap = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            *out = xrealloc(*out, cap * sizeof(**out));
+        }
+        (*out)[(*n)++] =
+            (struct retention_rule){xstrdup((const char *)sqlite3_column_text(st, 0)),
+                                    sqlite3_column_int(st, 1), sqlite3_column_int64(st, 2)};
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read the retention rules: %s", sqlite3_errmsg(db));
+        retention_rules_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+void retention_rules_free(struct retention_rule *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r[i].project);
+    free(r);
+}
+
+/* ---- step 1: segments and rows ---- */
+
+static int64_t max_id(sqlite3 *db, const char *table)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SELECT coalesce(max(id), 0) FROM %s", table);
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Run 'sql' with (project, cutoff); the rows it changed, or -1. */
+static int64_t delete_older(sqlite3 *db, const char *sql, const char *project, int64_t cutoff)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, cutoff);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            n = sqlite3_changes64(db);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* The segments of 'project' wholly older than 'cutoff', at most 'max'. */
+static int old_segments(sqlite3 *db, const char *project, int64_t cutoff, int max, int64_t **ids,
+                        int *n)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    *ids = xmalloc((size_t)(max > 0 ? max : 1) * sizeof(**ids));
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id FROM segments WHERE project = ?1 AND max_start < ?2"
+                                " ORDER BY id LIMIT ?3",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, cutoff);
+        sqlite3_bind_int(st, 3, max);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int drop_rule(sqlite3 *db, struct segindex *ix, const struct retention_rule *r,
+                     int64_t now_ns, int *budget, struct retention_report *rep, char *err,
+                     size_t errlen)
+{
+    int64_t cutoff = now_ns - (int64_t)r->days * DAY_NS, *ids = NULL;
+    int n = 0;
+    if (old_segments(db, r->project, cutoff, *budget + 1, &ids, &n) != 0) {
+        snprintf(err, errlen, "retention: %s", sqlite3_errmsg(db));
+        free(ids);
+        return -1;
+    }
+    rep->more |= n > *budget;
+    int rc = 0;
+    for (int i = 0; i < n && i < *budget && rc == 0; i++) {
+        int64_t rows = 0;
+        rc = segment_drop(ix, ids[i], &rows, err, errlen);
+        rep->segments += rc == 0;
+        rep->spans += rows;
+    }
+    *budget -= n < *budget ? n : *budget;
+    free(ids);
+    if (rc)
+        return -1;
+    int64_t hot = delete_older(db, "DELETE FROM span_rows WHERE project = ?1 AND start_ns < ?2",
+                               r->project, cutoff);
+    int64_t logs = delete_older(db, "DELETE FROM log_messages WHERE project = ?1 AND time_ns < ?2",
+                                r->project, cutoff);
+    if (hot < 0 || logs < 0) {
+        snprintf(err, errlen, "retention: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    segindex_add_hot(ix, -hot);
+    rep->hot_spans += hot;
+    rep->spans += hot;
+    rep->log_messages += logs;
+    return 0;
+}
+
+int retention_drop(sqlite3 *db, struct segindex *ix, int64_t now_ns, int max_segments,
+                   struct retention_report *rep, char *err, size_t errlen)
+{
+    struct retention_rule *rules = NULL;
+    size_t n = 0;
+    if (retention_rules(db, &rules, &n, err, errlen) != 0)
+        return -1;
+    int budget = max_segments, rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = drop_rule(db, ix, &rules[i], now_ns, &budget, rep, err, errlen);
+    retention_rules_free(rules, n);
+    rep->texts_max = max_id(db, "texts");
+    rep->segments_max = max_id(db, "segments");
+    return rc;
+}
+
+/* ---- steps 2 and 3: texts nothing refers to ---- */
+
+typedef void (*ref_fn)(void *ctx, int64_t id);
+
+static int each_ref(const void *blob, size_t n, int64_t **ids, size_t *cap, ref_fn fn, void *ctx)
+{
+    size_t nids = 0;
+    if (!blob || texts_refs_ids(blob, n, ids, &nids, cap) != 0)
+        return blob ? -1 : 0;
+    for (size_t i = 0; i < nids; i++)
+        fn(ctx, (*ids)[i]);
+    return 0;
+}
+
+/* Call 'fn' for every text id the hot rows and the segments with ids
+ * above 'seg_after' refer to (tombstoned rows too: never too few). */
+static int every_ref(sqlite3 *db, int64_t seg_after, ref_fn fn, void *ctx, char *err, size_t errlen)
+{
+    int64_t *ids = NULL;
+    size_t cap = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT input_refs, output_refs FROM span_rows", -1, &st, NULL);
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        for (int c = 0; c < 2 && rc == SQLITE_OK; c++)
+            if (each_ref(sqlite3_column_blob(st, c), (size_t)sqlite3_column_bytes(st, c), &ids,
+                         &cap, fn, ctx))
+                rc = SQLITE_CORRUPT;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "SELECT id FROM segments WHERE id > ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_int64(st, 1, seg_after);
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        struct segment_data *d = NULL;
+        if (segment_load(db, sqlite3_column_int64(st, 0),
+                         (1ull << SC_INPUT_REFS) | (1ull << SC_OUTPUT_REFS), &d, err, errlen)) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        for (size_t r = 0; r < segment_data_rows(d) && rc == SQLITE_OK; r++)
+            for (int c = SC_INPUT_REFS; c <= SC_OUTPUT_REFS && rc == SQLITE_OK; c++) {
+                size_t len = 0;
+                const struct colenc_column *col = segment_data_col(d, c);
+                const void *b = colenc_is_null(col, r) ? NULL : colenc_bytes(col, r, &len);
+                if (each_ref(b, len, &ids, &cap, fn, ctx))
+                    rc = SQLITE_CORRUPT;
+            }
+        segment_data_free(d);
+    }
+    sqlite3_finalize(st);
+    free(ids);
+    if (rc != SQLITE_OK && rc != SQLITE_CORRUPT)
+        snprintf(err, errlen, "retention: %s", sqlite3_errmsg(db));
+    else if (rc == SQLITE_CORRUPT && !*err)
+        snprintf(err, errlen, "retention: a span's text references do not decode");
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+struct bitmap {
+    uint8_t *bits;
+    int64_t max;
+};
+
+static void mark(void *ctx, int64_t id)
+{
+    struct bitmap *b = ctx;
+    if (id > 0 && id <= b->max)
+        b->bits[id >> 3] |= (uint8_t)(1u << (id & 7));
+}
+
+static int marked(const struct bitmap *b, int64_t id)
+{
+    return id > 0 && id <= b->max && (b->bits[id >> 3] >> (id & 7)) & 1;
+}
+
+struct retention_free {
+    int64_t segments_max, fts_upto;
+    int64_t *ids; /* ascending */
+    size_t n;
+    struct buf plain; /* the plain text of each indexed candidate, end to end */
+    size_t *ends;
+};
+
+void retention_free_release(struct retention_free *f)
+{
+    if (!f)
+        return;
+    free(f->ids);
+    free(f->ends);
+    buf_release(&f->plain);
+    free(f);
+}
+
+size_t retention_free_count(const struct retention_free *f)
+{
+    return f ? f->n : 0;
+}
+
+/* The unreferenced texts up to the noted id, at most 'max', with their
+ * plain text when the index holds them. */
+static int collect(sqlite3 *db, const struct bitmap *refs, size_t max, struct retention_free *f,
+                   char *err, size_t errlen)
+{
+    struct texts_reader *rd = texts_reader_open(db);
+    sqlite3_stmt *st = NULL;
+    int rc = rd ? sqlite3_prepare_v2(db, "SELECT id FROM texts WHERE id <= ?1 ORDER BY id", -1, &st,
+                                     NULL)
+                : SQLITE_NOMEM;
+    if (rc == SQLITE_OK)
+        sqlite3_bind_int64(st, 1, refs->max);
+    struct buf json;
+    buf_init(&json, TEXTPACK_MAX_TEXT);
+    size_t cap = 0;
+    while (rc == SQLITE_OK && f->n < max && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (marked(refs, id))
+            continue;
+        if (f->n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            f->ids = xrealloc(f->ids, cap * sizeof(*f->ids));
+            f->ends = xrealloc(f->ends, cap * sizeof(*f->ends));
+        }
+        buf_reset(&json);
+        if (id <= f->fts_upto && (texts_read_text(rd, id, &json) != SQLITE_OK ||
+                                  fts_plain(json.data ? json.data : "", json.len, &f->plain) != 0))
+            rc = SQLITE_CORRUPT;
+        f->ids[f->n] = id;
+        f->ends[f->n++] = f->plain.len;
+    }
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "retention: cannot read the texts: %s", sqlite3_errmsg(db));
+    buf_release(&json);
+    sqlite3_finalize(st);
+    texts_reader_free(rd);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+int retention_find(sqlite3 *db, const struct retention_report *rep, size_t max,
+                   struct retention_free **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    *err = '\0';
+    struct bitmap refs = {xcalloc((size_t)(rep->texts_max >> 3) + 1, 1), rep->texts_max};
+    struct retention_free *f = xcalloc(1, sizeof(*f));
+    buf_init(&f->plain, 0);
+    f->segments_max = rep->segments_max;
+    f->fts_upto = fts_indexed_upto(db);
+    int rc = every_ref(db, 0, mark, &refs, err, errlen);
+    if (rc == 0)
+        rc = collect(db, &refs, max, f, err, errlen);
+    free(refs.bits);
+    if (rc || f->n == 0) {
+        retention_free_release(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+/* Step 3's exclusion: candidates referred to since the snapshot. */
+struct keep {
+    const struct retention_free *f;
+    uint8_t *kept; /* per candidate */
+};
+
+static void keep_ref(void *ctx, int64_t id)
+{
+    struct keep *k = ctx;
+    size_t lo = 0, hi = k->f->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k->f->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < k->f->n && k->f->ids[lo] == id)
+        k->kept[lo] = 1;
+}
+
+/* Delete candidate 'i' unless it is gone already. A text indexed since
+ * the snapshot is kept for the next pass: its words, which the index
+ * needs to take it out, were not read. */
+static int free_one(sqlite3 *db, sqlite3_stmt *del, const struct retention_free *f, size_t i,
+                    int64_t upto, int64_t *freed)
+{
+    if (f->ids[i] <= upto && f->ids[i] > f->fts_upto)
+        return SQLITE_OK;
+    sqlite3_bind_int64(del, 1, f->ids[i]);
+    int rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_reset(del);
+    if (rc != SQLITE_OK || sqlite3_changes(db) == 0)
+        return rc; /* another pass freed it (and took it out of the index) */
+    (*freed)++;
+    if (f->ids[i] > upto)
+        return SQLITE_OK; /* never indexed */
+    size_t from = i ? f->ends[i - 1] : 0;
+    return fts_unindex(db, f->ids[i], f->plain.data ? f->plain.data + from : "", f->ends[i] - from);
+}
+
+int retention_free(sqlite3 *db, const struct retention_free *f, struct retention_report *rep,
+                   char *err, size_t errlen)
+{
+    *err = '\0';
+    struct keep k = {f, xcalloc(f->n, 1)};
+    int rc =
+        every_ref(db, f->segments_max, keep_ref, &k, err, errlen) == 0 ? SQLITE_OK : SQLITE_ERROR;
+    sqlite3_stmt *del = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "DELETE FROM texts WHERE id = ?1", -1, &del, NULL);
+    /* The newest text is never freed: new texts take max(id) + 1, so no id
+     * is ever given twice (the full-text watermark counts on that). */
+    int64_t upto = fts_indexed_upto(db), newest = max_id(db, "texts"), freed = 0;
+    for (size_t i = 0; i < f->n && rc == SQLITE_OK; i++)
+        if (!k.kept[i] && f->ids[i] < newest)
+            rc = free_one(db, del, f, i, upto, &freed);
+    sqlite3_finalize(del);
+    free(k.kept);
+    if (rc != SQLITE_OK && !*err)
+        snprintf(err, errlen, "retention: cannot free texts: %s", sqlite3_errmsg(db));
+    rep->texts += rc == SQLITE_OK ? freed : 0;
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+int retention_report_json(const struct retention_report *rep, struct buf *out)
+{
+    return buf_printf(out,
+                      "{\"segments\":%lld,\"spans\":%lld,\"hot_spans\":%lld,"
+                      "\"log_messages\":%lld,\"texts\":%lld}",
+                      (long long)rep->segments, (long long)rep->spans, (long long)rep->hot_spans,
+                      (long long)rep->log_messages, (long long)rep->texts)
+               ? -1
+               : 0;
+}
