@@ -529,6 +529,10 @@ static int prepare_run(struct store *ours, const char *dir)
         fprintf(stderr, "bench_store: %" PRId64 " rows of B are not valid JSON\n", bad);
         goto done;
     }
+    /* the store's FTS tables, for when `llmtap stats` has no fts part */
+    printf("ours_fts_bytes=%" PRId64 "\n",
+           one_int(store_db(ours), "SELECT total(pgsize) FROM dbstat WHERE name LIKE '%fts%'",
+                   INT64_MIN, -1));
     rc = b_sizes(e.b) != 0 || pick_params(store_db(ours), e.b, dir) != 0 ? -1 : 0;
 done:
     if (e.out)
@@ -620,6 +624,20 @@ static const struct qdef queries[] = {
      bind_q5, "span_id"},
 };
 #define NQUERIES (sizeof(queries) / sizeof(queries[0]))
+
+/* Where ours' aggregate time goes: Q1 and Q2 on the compacted rollups alone
+ * (rollup_hourly adds a live count of the hot rows to these). */
+static const struct qdef diagnostics[] = {
+    {"d1", "Q1 on rollup_hourly_c alone", 20,
+     "SELECT hour / 24 AS day, model, sum(cost_nusd) / 1e9 AS cost FROM rollup_hourly_c"
+     " WHERE hour >= ?1 GROUP BY 1, 2 ORDER BY 1, 2",
+     NULL, bind_q1, "cost"},
+    {"d2", "Q2 on rollup_hourly_c alone", 20,
+     "SELECT version_set, llmtap_hist_quantile(llmtap_hist_sum(latency_hist), 0.95) AS p95"
+     " FROM rollup_hourly_c GROUP BY version_set ORDER BY 1",
+     NULL, bind_none, "p95"},
+};
+#define NDIAGNOSTICS (sizeof(diagnostics) / sizeof(diagnostics[0]))
 
 struct timing {
     int runs;
@@ -749,6 +767,8 @@ static int query_run(struct store *ours, sqlite3 *b, const struct params *p, int
         rc |= query_one(store_db(ours), "ours", &queries[i], p, runs, cap_s);
         rc |= query_one(b, "b", &queries[i], p, runs, cap_s);
     }
+    for (size_t i = 0; i < NDIAGNOSTICS; i++)
+        rc |= query_one(store_db(ours), "ours", &diagnostics[i], p, runs, cap_s);
     return rc;
 }
 
@@ -805,7 +825,7 @@ static void report_stats_parts(const char *stats_path, struct ours_bytes *ob, do
     cJSON_ArrayForEach(it, j)
     {
         if (cJSON_IsNumber(it) && (strstr(it->string, "ratio") || strstr(it->string, "spans")))
-            printf("ours stats: %s = %.6g\n", it->string, it->valuedouble);
+            printf("ours stats: %s = %.10g\n", it->string, it->valuedouble);
     }
     cJSON_Delete(j);
 }
@@ -816,6 +836,14 @@ static void report_sizes(const struct kv *r, const char *stats_path)
     struct ours_bytes ob;
     printf("\n-- size on disk (bytes/span) --\n");
     report_stats_parts(stats_path, &ob, spans);
+    const char *fts_from = "stats' fts part";
+    if (!ob.has_fts && kv_num(r, "ours_fts_bytes") >= 0) {
+        ob.fts = kv_num(r, "ours_fts_bytes");
+        ob.has_fts = true;
+        fts_from = "dbstat of its *fts* tables (stats has no fts part)";
+    }
+    printf("ours FTS index: %.1f bytes/span, from %s\n", per_span(ob.fts, spans),
+           ob.has_fts ? fts_from : "nowhere: no FTS index found");
     double ours_nofts = ob.total - ob.fts;
     printf("%-28s %12s %14s %14s\n", "system", "total", "without FTS", "file bytes");
     printf("%-28s %12.1f %14s %14.0f\n", "raw NDJSON", per_span(raw, spans), "-", raw);
@@ -823,7 +851,7 @@ static void report_sizes(const struct kv *r, const char *stats_path)
            "-", a, kv_num(r, "zstd_s"));
     printf("%-28s %12.1f %14.1f %14.0f   raw/ours %.2fx%s\n", "ours (llmtap store)",
            per_span(ob.total, spans), per_span(ours_nofts, spans), ob.total, raw / ob.total,
-           ob.has_fts ? "" : "  (stats has no fts part: no FTS index yet)");
+           ob.has_fts ? "" : "  (no FTS index found)");
     printf("%-28s %12.1f %14.1f %14.0f   (SQLite %s, export + load %.0f s)\n",
            "(B) SQLite JSON rows + FTS5", per_span(kv_num(r, "b_bytes"), spans),
            per_span(kv_num(r, "b_nofts_bytes"), spans), kv_num(r, "b_bytes"), sqlite3_libversion(),
@@ -929,6 +957,10 @@ static void report_queries(const struct kv *r)
                qnum(r, q->id, "duck", "p95"), qnum(r, q->id, "duck", "runs"));
         report_agreement(r, q);
     }
+    for (size_t i = 0; i < NDIAGNOSTICS; i++)
+        printf("   where ours' time goes: %s: median %.3f ms (p95 %.3f)\n", diagnostics[i].what,
+               qnum(r, diagnostics[i].id, "ours", "med"),
+               qnum(r, diagnostics[i].id, "ours", "p95"));
     for (int i = 0; i < 2; i++) {
         double vo = qnum(r, queries[i].id, "ours", "med");
         double vc = qnum(r, queries[i].id, "duck", "med");

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/timeutil.h"
+#include "store/footprint.h"
 #include "store/store.h"
 
 static const char stats_usage[] =
@@ -23,6 +24,8 @@ struct totals {
     int64_t logmsgs, scores, price_sets;
     int64_t hot, segments, texts, dicts;
     int64_t bytes_hot, bytes_segments, bytes_text, bytes_rollups, bytes_other; /* -1: no dbstat */
+    int64_t bytes_fts;
+    struct footprint logical; /* store/footprint.h; -1 text_bytes: not measured */
     double cost;
 };
 
@@ -30,27 +33,29 @@ struct totals {
 static void read_bytes(sqlite3 *db, struct totals *t)
 {
     sqlite3_stmt *st = NULL;
-    t->bytes_hot = t->bytes_segments = t->bytes_text = t->bytes_rollups = t->bytes_other = -1;
+    t->bytes_hot = t->bytes_segments = t->bytes_text = t->bytes_rollups = t->bytes_other =
+        t->bytes_fts = -1;
     if (sqlite3_prepare_v2(db,
                            "SELECT CASE"
                            " WHEN name IN ('span_rows','sqlite_autoindex_span_rows_1',"
                            "  'span_rows_start') THEN 0"
                            " WHEN name LIKE 'segment%' OR name LIKE 'sqlite_autoindex_segment%'"
                            "  THEN 1"
-                           " WHEN name IN ('texts','text_dicts') THEN 2"
-                           " WHEN name LIKE 'rollup%' THEN 3 ELSE 4 END,"
+                           " WHEN name IN ('texts','text_dicts','text_blocks') THEN 2"
+                           " WHEN name LIKE 'rollup%' THEN 3"
+                           " WHEN name LIKE 'text_fts%' THEN 5 ELSE 4 END,"
                            " sum(pgsize) FROM dbstat GROUP BY 1",
                            -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
         return;
     }
-    int64_t *slot[] = {&t->bytes_hot, &t->bytes_segments, &t->bytes_text, &t->bytes_rollups,
-                       &t->bytes_other};
-    for (int i = 0; i < 5; i++)
+    int64_t *slot[] = {&t->bytes_hot,     &t->bytes_segments, &t->bytes_text,
+                       &t->bytes_rollups, &t->bytes_other,    &t->bytes_fts};
+    for (int i = 0; i < 6; i++)
         *slot[i] = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int k = sqlite3_column_int(st, 0);
-        if (k >= 0 && k < 5)
+        if (k >= 0 && k < 6)
             *slot[k] = sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
@@ -96,10 +101,23 @@ static int read_totals(sqlite3 *db, struct totals *t)
     t->price_sets = one_int(db, "SELECT count(*) FROM price_sets");
     t->hot = one_int(db, "SELECT count(*) FROM span_rows");
     t->segments = one_int(db, "SELECT count(*) FROM segments");
-    t->texts = one_int(db, "SELECT count(*) FROM texts");
+    t->texts = one_int(db, "SELECT (SELECT count(*) FROM texts) +"
+                           " (SELECT coalesce(sum(count), 0) FROM text_blocks)");
     t->dicts = one_int(db, "SELECT count(*) FROM text_dicts");
     read_bytes(db, t);
+    char err[256];
+    if (footprint_measure(db, &t->logical, err, sizeof(err)) != 0)
+        t->logical.text_bytes = -1;
     return 0;
+}
+
+/* Logical bytes of the spans over bytes of the file, or 0 when unknown. */
+static double ratio(struct store *st, const struct totals *t)
+{
+    int64_t disk = store_file_bytes(st) + store_wal_bytes(st);
+    if (t->logical.text_bytes < 0 || disk <= 0)
+        return 0;
+    return (double)(t->logical.text_bytes + t->logical.field_bytes) / (double)disk;
 }
 
 static int models_json(sqlite3 *db, struct buf *b, int json)
@@ -155,11 +173,15 @@ static void print_stats(struct store *st, const struct totals *t, int json)
             &b,
             "\"hot_spans\":%lld,\"segments\":%lld,\"texts\":%lld,"
             "\"text_dictionaries\":%lld,\"bytes\":{\"hot\":%lld,\"segments\":%lld,"
-            "\"text\":%lld,\"rollups\":%lld,\"other\":%lld},\"bytes_per_span\":%.1f,\"models\":[",
+            "\"text\":%lld,\"fts\":%lld,\"rollups\":%lld,\"other\":%lld},\"bytes_per_span\":%.1f,"
+            "\"logical_bytes\":{\"text\":%lld,\"fields\":%lld,\"distinct_text\":%lld},"
+            "\"compression_ratio\":%.2f,\"models\":[",
             (long long)t->hot, (long long)t->segments, (long long)t->texts, (long long)t->dicts,
             (long long)t->bytes_hot, (long long)t->bytes_segments, (long long)t->bytes_text,
-            (long long)t->bytes_rollups, (long long)t->bytes_other,
-            t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
+            (long long)t->bytes_fts, (long long)t->bytes_rollups, (long long)t->bytes_other,
+            t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0,
+            (long long)t->logical.text_bytes, (long long)t->logical.field_bytes,
+            (long long)t->logical.distinct_text_bytes, ratio(st, t));
         r |= models_json(store_db(st), &b, 1);
         r |= buf_puts(&b, "]}\n");
     } else {
@@ -175,8 +197,10 @@ static void print_stats(struct store *st, const struct totals *t, int json)
             "log messages  %lld   scores %lld   price sets %lld\n"
             "store         %lld hot spans, %lld segments, %lld texts, %lld "
             "dictionaries\n"
-            "bytes         hot %lld, segments %lld, text %lld, rollups %lld, other %lld "
+            "bytes         hot %lld, segments %lld, text %lld, fts %lld, rollups %lld, other %lld "
             "(%.1f per span)\n"
+            "logical       %lld bytes of text (%lld distinct), %lld of fields: "
+            "compression %.1fx\n"
             "top models:\n",
             store_path(st), (long long)store_file_bytes(st), (long long)store_wal_bytes(st),
             STORE_SCHEMA_VERSION, (long long)t->spans, (long long)t->traces, (long long)t->projects,
@@ -185,8 +209,10 @@ static void print_stats(struct store *st, const struct totals *t, int json)
             (long long)t->scores, (long long)t->price_sets, (long long)t->hot,
             (long long)t->segments, (long long)t->texts, (long long)t->dicts,
             (long long)t->bytes_hot, (long long)t->bytes_segments, (long long)t->bytes_text,
-            (long long)t->bytes_rollups, (long long)t->bytes_other,
-            t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0);
+            (long long)t->bytes_fts, (long long)t->bytes_rollups, (long long)t->bytes_other,
+            t->spans ? (double)store_file_bytes(st) / (double)t->spans : 0.0,
+            (long long)t->logical.text_bytes, (long long)t->logical.distinct_text_bytes,
+            (long long)t->logical.field_bytes, ratio(st, t));
         r |= models_json(store_db(st), &b, 0);
     }
     (void)r;

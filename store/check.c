@@ -158,45 +158,53 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Walk texts in id order beside the sorted referenced ids. */
+struct text_walk {
+    struct check_report *r;
+    const struct ids *ids;
+    size_t i; /* the first referenced id not yet met */
+};
+
+static void missing_below(struct text_walk *w, int64_t id)
+{
+    const struct ids *ids = w->ids;
+    for (; w->i < ids->n && ids->v[w->i] < id; w->i++)
+        if (w->i == 0 || ids->v[w->i - 1] != ids->v[w->i])
+            problem(w->r, &w->r->texts_missing, "text %lld is referred to but missing",
+                    (long long)ids->v[w->i]);
+}
+
+static int walk_text(void *ctx, int64_t id, const char *p, size_t len)
+{
+    (void)len;
+    struct text_walk *w = ctx;
+    w->r->texts++;
+    missing_below(w, id);
+    if (w->i < w->ids->n && w->ids->v[w->i] == id) {
+        if (!p)
+            problem(w->r, &w->r->texts_bad, "text %lld does not decode", (long long)id);
+        while (w->i < w->ids->n && w->ids->v[w->i] == id)
+            w->i++;
+    } else {
+        w->r->texts_unreferenced++;
+    }
+    return 0;
+}
+
+/* Walk texts (blocks and rows) in id order beside the sorted referenced ids. */
 static int check_texts(sqlite3 *db, struct check_report *r, struct ids *ids)
 {
     r->refs = (int64_t)ids->n;
     if (ids->n)
         qsort(ids->v, ids->n, sizeof(*ids->v), cmp_id);
     struct texts_reader *rd = texts_reader_open(db);
-    sqlite3_stmt *st = NULL;
-    struct buf tmp;
-    buf_init(&tmp, 0);
-    int rc = rd ? sqlite3_prepare_v2(db, "SELECT id FROM texts ORDER BY id", -1, &st, NULL)
-                : SQLITE_NOMEM;
-    size_t i = 0;
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        r->texts++;
-        for (; i < ids->n && ids->v[i] < id; i++)
-            if (i == 0 || ids->v[i - 1] != ids->v[i])
-                problem(r, &r->texts_missing, "text %lld is referred to but missing",
-                        (long long)ids->v[i]);
-        if (i < ids->n && ids->v[i] == id) {
-            buf_reset(&tmp);
-            if (texts_read_text(rd, id, &tmp) != SQLITE_OK)
-                problem(r, &r->texts_bad, "text %lld does not decode", (long long)id);
-            while (i < ids->n && ids->v[i] == id)
-                i++;
-        } else {
-            r->texts_unreferenced++;
-        }
-        rc = SQLITE_OK;
-    }
-    for (; rc == SQLITE_DONE && i < ids->n; i++)
-        if (i == 0 || ids->v[i - 1] != ids->v[i])
-            problem(r, &r->texts_missing, "text %lld is referred to but missing",
-                    (long long)ids->v[i]);
-    sqlite3_finalize(st);
+    struct text_walk w = {r, ids, 0};
+    int rc = rd ? texts_each(rd, 0, walk_text, &w) : -1;
+    if (rc == 0)
+        missing_below(&w, INT64_MAX);
+    else
+        problem(r, &r->texts_bad, "a block of texts does not decode, or the texts cannot be read");
     texts_reader_free(rd);
-    buf_release(&tmp);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return 0;
 }
 
 #define RECOUNT_SUMS                                                                               \

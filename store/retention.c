@@ -11,6 +11,7 @@
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/fts.h"
+#include "store/textblock.h"
 #include "store/texts.h"
 
 #define DAY_NS 86400000000000LL
@@ -277,43 +278,47 @@ size_t retention_free_count(const struct retention_free *f)
     return f ? f->n : 0;
 }
 
+struct collect_walk {
+    const struct bitmap *refs;
+    size_t max;
+    struct retention_free *f;
+    size_t cap;
+};
+
+static int collect_one(void *ctx, int64_t id, const char *p, size_t len)
+{
+    struct collect_walk *c = ctx;
+    struct retention_free *f = c->f;
+    if (id > c->refs->max || f->n >= c->max)
+        return 1; /* done */
+    if (marked(c->refs, id))
+        return 0;
+    if (!p)
+        return -1; /* a text that does not decode is not freed blind */
+    if (f->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 1024;
+        f->ids = xrealloc(f->ids, c->cap * sizeof(*f->ids));
+        f->ends = xrealloc(f->ends, c->cap * sizeof(*f->ends));
+    }
+    if (id <= f->fts_upto && fts_plain(p, len, &f->plain) != 0)
+        return -1;
+    f->ids[f->n] = id;
+    f->ends[f->n++] = f->plain.len;
+    return 0;
+}
+
 /* The unreferenced texts up to the noted id, at most 'max', with their
  * plain text when the index holds them. */
 static int collect(sqlite3 *db, const struct bitmap *refs, size_t max, struct retention_free *f,
                    char *err, size_t errlen)
 {
     struct texts_reader *rd = texts_reader_open(db);
-    sqlite3_stmt *st = NULL;
-    int rc = rd ? sqlite3_prepare_v2(db, "SELECT id FROM texts WHERE id <= ?1 ORDER BY id", -1, &st,
-                                     NULL)
-                : SQLITE_NOMEM;
-    if (rc == SQLITE_OK)
-        sqlite3_bind_int64(st, 1, refs->max);
-    struct buf json;
-    buf_init(&json, TEXTPACK_MAX_TEXT);
-    size_t cap = 0;
-    while (rc == SQLITE_OK && f->n < max && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        if (marked(refs, id))
-            continue;
-        if (f->n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            f->ids = xrealloc(f->ids, cap * sizeof(*f->ids));
-            f->ends = xrealloc(f->ends, cap * sizeof(*f->ends));
-        }
-        buf_reset(&json);
-        if (id <= f->fts_upto && (texts_read_text(rd, id, &json) != SQLITE_OK ||
-                                  fts_plain(json.data ? json.data : "", json.len, &f->plain) != 0))
-            rc = SQLITE_CORRUPT;
-        f->ids[f->n] = id;
-        f->ends[f->n++] = f->plain.len;
-    }
-    if (rc != SQLITE_OK)
-        snprintf(err, errlen, "retention: cannot read the texts: %s", sqlite3_errmsg(db));
-    buf_release(&json);
-    sqlite3_finalize(st);
+    struct collect_walk c = {refs, max, f, 0};
+    int rc = rd ? texts_each(rd, 0, collect_one, &c) : -1;
     texts_reader_free(rd);
-    return rc == SQLITE_OK ? 0 : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "retention: cannot read the texts: %s", sqlite3_errmsg(db));
+    return rc < 0 ? -1 : 0;
 }
 
 int retention_find(sqlite3 *db, const struct retention_report *rep, size_t max,
@@ -359,24 +364,72 @@ static void keep_ref(void *ctx, int64_t id)
         k->kept[lo] = 1;
 }
 
-/* Delete candidate 'i' unless it is gone already. A text indexed since
- * the snapshot is kept for the next pass: its words, which the index
- * needs to take it out, were not read. */
-static int free_one(sqlite3 *db, sqlite3_stmt *del, const struct retention_free *f, size_t i,
-                    int64_t upto, int64_t *freed)
+/* Take candidate 'i' (deleted from its row or block) out of the index. */
+static int unindex(sqlite3 *db, const struct retention_free *f, size_t i, int64_t upto)
 {
-    if (f->ids[i] <= upto && f->ids[i] > f->fts_upto)
-        return SQLITE_OK;
-    sqlite3_bind_int64(del, 1, f->ids[i]);
-    int rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-    sqlite3_reset(del);
-    if (rc != SQLITE_OK || sqlite3_changes(db) == 0)
-        return rc; /* another pass freed it (and took it out of the index) */
-    (*freed)++;
     if (f->ids[i] > upto)
         return SQLITE_OK; /* never indexed */
     size_t from = i ? f->ends[i - 1] : 0;
     return fts_unindex(db, f->ids[i], f->plain.data ? f->plain.data + from : "", f->ends[i] - from);
+}
+
+/* May candidate 'i' go? Not when something refers to it again, not the
+ * newest text (new texts take max(id) + 1, so no id is ever given twice:
+ * the full-text watermark counts on that), and not when it was indexed
+ * after the snapshot (its words, which the index needs to take it out,
+ * were not read). */
+static int may_free(const struct retention_free *f, const uint8_t *kept, size_t i, int64_t upto,
+                    int64_t newest)
+{
+    int64_t id = f->ids[i];
+    return !kept[i] && id < newest && !(id <= upto && id > f->fts_upto);
+}
+
+/* Delete the candidates that are rows of their own; the others (in blocks,
+ * or gone already) are marked in 'in_block' for the blocks' turn. */
+static int free_rows(sqlite3 *db, const struct retention_free *f, const uint8_t *kept, int64_t upto,
+                     int64_t newest, uint8_t *in_block, int64_t *freed)
+{
+    sqlite3_stmt *del = NULL;
+    int rc = sqlite3_prepare_v2(db, "DELETE FROM texts WHERE id = ?1", -1, &del, NULL);
+    for (size_t i = 0; i < f->n && rc == SQLITE_OK; i++) {
+        if (!may_free(f, kept, i, upto, newest))
+            continue;
+        sqlite3_bind_int64(del, 1, f->ids[i]);
+        rc = sqlite3_step(del) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+        sqlite3_reset(del);
+        if (rc == SQLITE_OK && sqlite3_changes(db) == 0)
+            in_block[i] = 1;
+        else if (rc == SQLITE_OK && (rc = unindex(db, f, i, upto)) == SQLITE_OK)
+            (*freed)++;
+    }
+    sqlite3_finalize(del);
+    return rc;
+}
+
+/* Take the candidates marked in 'in_block' out of their blocks. */
+static int free_blocked(sqlite3 *db, const struct retention_free *f, const uint8_t *in_block,
+                        int64_t upto, int64_t *freed, char *err, size_t errlen)
+{
+    size_t n = 0;
+    int64_t *ids = xmalloc((f->n ? f->n : 1) * sizeof(*ids));
+    size_t *which = xmalloc((f->n ? f->n : 1) * sizeof(*which));
+    for (size_t i = 0; i < f->n; i++)
+        if (in_block[i]) {
+            which[n] = i;
+            ids[n++] = f->ids[i];
+        }
+    uint8_t *found = xcalloc(n ? n : 1, 1);
+    int rc = n ? textblock_remove(db, ids, n, found, err, errlen) : 0;
+    for (size_t k = 0; k < n && rc == 0; k++)
+        if (found[k]) { /* else another pass freed it already */
+            rc = unindex(db, f, which[k], upto) == SQLITE_OK ? 0 : -1;
+            *freed += rc == 0;
+        }
+    free(ids);
+    free(which);
+    free(found);
+    return rc;
 }
 
 int retention_free(sqlite3 *db, const struct retention_free *f, struct retention_report *rep,
@@ -384,19 +437,16 @@ int retention_free(sqlite3 *db, const struct retention_free *f, struct retention
 {
     *err = '\0';
     struct keep k = {f, xcalloc(f->n, 1)};
+    uint8_t *in_block = xcalloc(f->n ? f->n : 1, 1);
+    int64_t upto = fts_indexed_upto(db), newest = max_id(db, "texts"), freed = 0;
     int rc =
         every_ref(db, f->segments_max, keep_ref, &k, err, errlen) == 0 ? SQLITE_OK : SQLITE_ERROR;
-    sqlite3_stmt *del = NULL;
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "DELETE FROM texts WHERE id = ?1", -1, &del, NULL);
-    /* The newest text is never freed: new texts take max(id) + 1, so no id
-     * is ever given twice (the full-text watermark counts on that). */
-    int64_t upto = fts_indexed_upto(db), newest = max_id(db, "texts"), freed = 0;
-    for (size_t i = 0; i < f->n && rc == SQLITE_OK; i++)
-        if (!k.kept[i] && f->ids[i] < newest)
-            rc = free_one(db, del, f, i, upto, &freed);
-    sqlite3_finalize(del);
+        rc = free_rows(db, f, k.kept, upto, newest, in_block, &freed);
+    if (rc == SQLITE_OK && free_blocked(db, f, in_block, upto, &freed, err, errlen) != 0)
+        rc = SQLITE_ERROR;
     free(k.kept);
+    free(in_block);
     if (rc != SQLITE_OK && !*err)
         snprintf(err, errlen, "retention: cannot free texts: %s", sqlite3_errmsg(db));
     rep->texts += rc == SQLITE_OK ? freed : 0;

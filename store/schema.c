@@ -213,5 +213,10 @@ static const char v6[] =
     "CREATE TABLE retention ("
     " project TEXT PRIMARY KEY, days INTEGER NOT NULL, set_ns INTEGER NOT NULL) WITHOUT ROWID;";
 
-const char *const schema_migrations[] = {v1, v2, v3, v4, v5, v6};
+/* Version 7: older texts packed together (store/textblock.h). */
+static const char v7[] = "CREATE TABLE text_blocks ("
+                         " id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, count INTEGER NOT NULL,"
+                         " body BLOB NOT NULL);";
+
+const char *const schema_migrations[] = {v1, v2, v3, v4, v5, v6, v7};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

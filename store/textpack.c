@@ -199,3 +199,17 @@ int textpack_register(sqlite3 *db)
         rc = sqlite3_create_function_v2(db, "llmtap_pack", 1, flags, c, sql_pack, NULL, NULL, NULL);
     return rc;
 }
+
+long long textpack_raw_len(const void *blob, size_t n)
+{
+    const unsigned char *p = blob;
+    if (!p || n < 1)
+        return -1;
+    if (p[0] == 'T')
+        return (long long)(n - 1);
+    if (p[0] != 'Z' && p[0] != 'Y')
+        return -1;
+    unsigned long long size = ZSTD_getFrameContentSize(p + 1, n - 1);
+    return size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ? -1
+                                                                              : (long long)size;
+}

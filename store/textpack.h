@@ -53,4 +53,8 @@ int textpack_unpack_append_dict(struct textpack_ctx *c, const ZSTD_DDict *ddict,
 /* Register llmtap_text() and llmtap_pack() on 'db'. Returns SQLITE_OK or an error. */
 int textpack_register(sqlite3 *db);
 
+/* The length of the text packed in the 'n'-byte 'blob', from its header
+ * (no decompression), or -1 when it is not a packed text. */
+long long textpack_raw_len(const void *blob, size_t n);
+
 #endif

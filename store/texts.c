@@ -24,6 +24,8 @@
  */
 #include "store/texts.h"
 
+#include "store/textblock.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +77,7 @@ struct pdict {
 };
 
 #define READER_DICTS 32 /* decoding dictionaries a reader keeps */
+#define READER_BLOCKS 4 /* decoded text blocks a reader keeps (store/textblock.h) */
 
 struct texts_reader {
     sqlite3 *db;
@@ -85,6 +88,9 @@ struct texts_reader {
         ZSTD_DDict *ddict;
     } dicts[READER_DICTS];
     size_t ndicts, next_evict;
+    sqlite3_stmt *get_block;
+    struct textblock_view blocks[READER_BLOCKS]; /* n == 0: empty slot */
+    size_t next_block;
 };
 
 /* ---- hash ---- */
@@ -685,6 +691,45 @@ static const ZSTD_DDict *reader_dict(struct texts_reader *rd, int64_t id)
     return dd;
 }
 
+/* Text 'id' from the block that holds it (decoded blocks are kept). */
+static int read_blocked(struct texts_reader *rd, int64_t id, struct buf *out)
+{
+    const char *p;
+    size_t len;
+    for (size_t i = 0; i < READER_BLOCKS; i++) {
+        const struct textblock_view *v = &rd->blocks[i];
+        if (v->n && id >= v->first && id <= v->last)
+            return textblock_get(v, id, &p, &len) == 0 ? SQLITE_CORRUPT
+                   : buf_append(out, p, len) == BUF_OK ? SQLITE_OK
+                                                       : SQLITE_NOMEM;
+    }
+    if (!rd->get_block &&
+        sqlite3_prepare_v3(rd->db,
+                           "SELECT id, body FROM text_blocks WHERE id <= ?1 AND last_id >= ?1"
+                           " ORDER BY id DESC LIMIT 1",
+                           -1, SQLITE_PREPARE_PERSISTENT, &rd->get_block, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(rd->get_block, 1, id);
+    int rc = sqlite3_step(rd->get_block);
+    if (rc == SQLITE_ROW) {
+        struct textblock_view *v = &rd->blocks[rd->next_block++ % READER_BLOCKS];
+        if (textblock_decode(sqlite3_column_blob(rd->get_block, 1),
+                             (size_t)sqlite3_column_bytes(rd->get_block, 1),
+                             sqlite3_column_int64(rd->get_block, 0), v) != 0) {
+            v->n = 0; /* a block that does not decode is not kept */
+            rc = SQLITE_CORRUPT;
+        } else {
+            rc = textblock_get(v, id, &p, &len) == 0 ? SQLITE_CORRUPT
+                 : buf_append(out, p, len) == BUF_OK ? SQLITE_OK
+                                                     : SQLITE_NOMEM;
+        }
+    } else {
+        rc = rc == SQLITE_DONE ? SQLITE_CORRUPT : rc; /* in no block either: missing */
+    }
+    sqlite3_reset(rd->get_block);
+    return rc;
+}
+
 int texts_read_text(struct texts_reader *rd, int64_t id, struct buf *out)
 {
     if (!rd->get && sqlite3_prepare_v3(rd->db, "SELECT dict, body FROM texts WHERE id=?1", -1,
@@ -700,10 +745,41 @@ int texts_read_text(struct texts_reader *rd, int64_t id, struct buf *out)
                                            (size_t)sqlite3_column_bytes(rd->get, 1), out) == 0
                  ? SQLITE_OK
                  : SQLITE_CORRUPT;
-    } else {
-        rc = rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+        sqlite3_reset(rd->get);
+        return rc;
     }
     sqlite3_reset(rd->get);
+    return rc == SQLITE_DONE ? read_blocked(rd, id, out) : rc;
+}
+
+struct each_table {
+    struct texts_reader *rd;
+    texts_each_fn fn;
+    void *ctx;
+};
+
+int texts_each(struct texts_reader *rd, int64_t after, texts_each_fn fn, void *ctx)
+{
+    int rc = textblock_each(rd->db, after, fn, ctx);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(rd->db, "SELECT id FROM texts WHERE id > ?1 ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, after);
+    struct buf one;
+    buf_init(&one, TEXTPACK_MAX_TEXT);
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        buf_reset(&one);
+        if (texts_read_text(rd, id, &one) != SQLITE_OK)
+            rc = fn(ctx, id, NULL, 0); /* it does not decode: the caller says what that means */
+        else
+            rc = fn(ctx, id, one.data ? one.data : "", one.len);
+    }
+    buf_release(&one);
+    sqlite3_finalize(st);
     return rc;
 }
 
@@ -759,6 +835,8 @@ struct texts_reader *texts_reader_open(sqlite3 *db)
 {
     struct texts_reader *rd = xcalloc(1, sizeof(*rd));
     rd->db = db;
+    for (size_t i = 0; i < READER_BLOCKS; i++)
+        textblock_view_init(&rd->blocks[i]);
     if (!(rd->tp = textpack_new())) {
         free(rd);
         return NULL;
@@ -920,6 +998,9 @@ void texts_reader_free(struct texts_reader *r)
         return;
     sqlite3_finalize(r->get);
     sqlite3_finalize(r->get_dict);
+    sqlite3_finalize(r->get_block);
+    for (size_t i = 0; i < READER_BLOCKS; i++)
+        textblock_view_release(&r->blocks[i]);
     for (size_t i = 0; i < r->ndicts; i++)
         ZSTD_freeDDict(r->dicts[i].ddict);
     textpack_free(r->tp);

@@ -128,6 +128,13 @@ void texts_reader_free(struct texts_reader *r);
 int texts_read_text(struct texts_reader *r, int64_t id, struct buf *out)
     __attribute__((warn_unused_result));
 
+/* Every text after id 'after', in id order, whether in a block
+ * (store/textblock.h) or a row of its own: 'fn' gets (id, bytes), or
+ * (id, NULL, 0) for a row that does not decode; non-zero from it stops the
+ * walk and is returned (-1: a block does not decode, or SQL failed). */
+typedef int (*texts_each_fn)(void *ctx, int64_t id, const char *p, size_t len);
+int texts_each(struct texts_reader *rd, int64_t after, texts_each_fn fn, void *ctx);
+
 /* A reader on 'db' without the SQL function, for code that reads texts
  * itself (sampling, `llmtap check`); NULL when zstd cannot start. Free with
  * texts_reader_free. */

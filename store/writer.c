@@ -31,6 +31,7 @@
 #include "core/xmem.h"
 #include "store/fts.h"
 #include "store/retention.h"
+#include "store/textblock.h"
 #include "store/writer_sql.h"
 
 struct item {
@@ -74,6 +75,7 @@ void writer_config_default(struct writer_config *cfg)
     cfg->compact_keep_hot = 2048;
     cfg->compact_batch = 2048;
     cfg->checkpoint_pages = 2000;
+    cfg->text_block_keep = TEXTBLOCK_KEEP;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -346,6 +348,74 @@ static int compact_once(struct writer *w, struct store *ro)
     return rc;
 }
 
+/* ---- text blocks, packed beside the writer ---- */
+
+struct block_call {
+    struct writer *w;
+    struct textblock_batch *batch; /* read by the compactor, or NULL: read here */
+    int64_t moved;
+};
+
+/* The highest text id that may go into a block: indexed, and not among
+ * the newest cfg.text_block_keep. */
+static int64_t block_upto(sqlite3 *db, int64_t keep)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t newest = 0;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM texts", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        newest = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    int64_t upto = fts_indexed_upto(db);
+    return newest - keep < upto ? newest - keep : upto;
+}
+
+static int read_block(struct writer *w, sqlite3 *db, struct textblock_batch **out, char *err,
+                      size_t errlen)
+{
+    struct texts_reader *rd = texts_reader_open(db);
+    int rc =
+        rd ? textblock_build(db, rd, block_upto(db, w->cfg.text_block_keep), out, err, errlen) : -1;
+    texts_reader_free(rd);
+    return rc;
+}
+
+static int block_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct block_call *c = ctx;
+    struct textblock_batch *own = NULL;
+    if (!c->batch && read_block(c->w, db, &own, err, errlen) != 0)
+        return -1;
+    const struct textblock_batch *b = c->batch ? c->batch : own;
+    int rc = b ? textblock_apply(db, b, err, errlen) : 0;
+    c->moved = rc == 0 ? (int64_t)textblock_batch_count(b) : 0;
+    textblock_batch_free(own);
+    /* give the rows' pages back (a file without auto_vacuum reuses them) */
+    if (c->moved &&
+        sqlite3_exec(db, "PRAGMA incremental_vacuum(256)", NULL, NULL, NULL) != SQLITE_OK)
+        rc = -1;
+    if (rc < 0 && !*err)
+        snprintf(err, errlen, "text blocks: %s", sqlite3_errmsg(db));
+    return rc < 0 ? -1 : 0;
+}
+
+/* In the compactor thread: pack the next block on 'ro' and have the writer
+ * store it. Returns the texts moved, or -1. */
+static int64_t block_once(struct writer *w, sqlite3 *ro)
+{
+    char err[256] = "";
+    struct block_call c = {.w = w};
+    int rc = exec(ro, "BEGIN") == SQLITE_OK ? read_block(w, ro, &c.batch, err, sizeof(err)) : -1;
+    exec(ro, "COMMIT");
+    if (rc == 0 && c.batch)
+        rc = writer_run(w, block_fn, &c, err, sizeof(err)) == LT_OK ? 0 : -1;
+    textblock_batch_free(c.batch);
+    if (rc)
+        log_msg(LOG_ERROR, "writer", "text blocks: %s", *err ? err : "failed");
+    return rc ? -1 : c.moved;
+}
+
 /* ---- the full-text index, filled beside the writer ---- */
 
 #define INDEX_TEXTS 2000       /* texts per indexing transaction */
@@ -409,6 +479,9 @@ int writer_catch_up(struct writer *w, int64_t *moved, int64_t *indexed, char *er
         if (step == 0)
             break;
     }
+    struct block_call blocks = {.w = w, .moved = 1};
+    while (rc == LT_OK && blocks.moved > 0)
+        rc = writer_run(w, block_fn, &blocks, err, errlen);
     return rc;
 }
 
@@ -708,9 +781,11 @@ static void *compactor_main(void *arg)
             break;
         if (w->stats.hot_rows < w->cfg.compact_keep_hot + w->cfg.compact_batch) {
             pthread_mutex_unlock(&w->mu);
-            int64_t indexed = index_once(w, store_db(ro));
+            int64_t done = index_once(w, store_db(ro));
+            if (done == 0)
+                done = block_once(w, store_db(ro));
             pthread_mutex_lock(&w->mu);
-            if (indexed > 0 || w->compactor_stopping)
+            if (done > 0 || w->compactor_stopping)
                 continue;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);

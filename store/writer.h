@@ -16,7 +16,8 @@
  * connection and the writer applies them in one short transaction
  * (store/segment.h); it also trains each project's text dictionary and,
  * when there is nothing to compact, feeds new texts to the full-text index
- * (store/fts.h) in short writer transactions, and applies the retention
+ * (store/fts.h) and packs older texts into blocks (store/textblock.h) in
+ * short writer transactions, and applies the retention
  * rules once a minute (store/retention.h). The
  * writer checkpoints the WAL itself (cfg.checkpoint_pages), after answering
  * the group that grew it.
@@ -53,6 +54,9 @@ struct writer_config {
      * and after it has answered the group that grew it (so no request waits
      * for a checkpoint it did not need). */
     int checkpoint_pages;
+    /* The newest this many texts stay rows of their own; older ones, once
+     * indexed, are packed into blocks (store/textblock.h). */
+    int64_t text_block_keep;
 };
 
 struct writer_stats {
@@ -108,8 +112,9 @@ int writer_compact_step(struct writer *w, int64_t keep_hot, int64_t *moved, char
  * until nothing is left. */
 int writer_index_step(struct writer *w, int64_t *indexed, char *err, size_t errlen)
     __attribute__((warn_unused_result));
-/* Do now what the compactor thread does over time: compact every hot row
- * and index every text, in bounded steps (`llmtap compact`). Counts in
+/* Do now what the compactor thread does over time: compact every hot row,
+ * index every text and pack older texts into blocks (store/textblock.h),
+ * in bounded steps (`llmtap compact`). Counts in
  * *moved and *indexed. Returns LT_OK or the first step's error. */
 int writer_catch_up(struct writer *w, int64_t *moved, int64_t *indexed, char *err, size_t errlen)
     __attribute__((warn_unused_result));
@@ -124,8 +129,8 @@ int writer_retention(struct writer *w, sqlite3 *ro, int64_t now_ns, int force,
     __attribute__((warn_unused_result));
 /* Set (days > 0) or remove (0) the retention rule of 'project' (takes
  * effect at the next pass). Returns LT_OK or an error. */
-int writer_retention_set(struct writer *w, const char *project, int days, char *err,
-                         size_t errlen) __attribute__((warn_unused_result));
+int writer_retention_set(struct writer *w, const char *project, int days, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Drain the queue, commit, stop and join the thread; accepts NULL. */
 void writer_stop(struct writer *w);
 
