@@ -63,6 +63,7 @@ struct writer {
     uint64_t committed_updates; /* sql.hot_updates as of the last commit */
     int wal_pages;              /* pages in the WAL after the last commit (wal hook) */
     uint64_t wal_frames;        /* pages written to the WAL (writer thread; see stats) */
+    int64_t last_commit_at;     /* monotonic time of the last commit */
     struct writer_stats stats;
     struct writer_sql sql; /* writer thread only */
 };
@@ -183,6 +184,7 @@ static void commit_group(struct writer *w, struct item *group)
                 count_results(w, it->batch);
     }
     w->stats.last_commit_ns = took;
+    w->last_commit_at = time_mono_ns();
     w->stats.hot_rows = segindex_hot_rows(w->sql.segs); /* mirrored for other threads */
     w->stats.segments = segindex_segments(w->sql.segs);
     w->stats.wal_frames = w->wal_frames;
@@ -759,6 +761,23 @@ static void maybe_train(struct writer *w, sqlite3 *ro, int64_t *next_ns, struct 
     }
 }
 
+/* While spans flow, indexing and packing texts take at most about
+ * 1 / (1 + BACKGROUND_SHARE) of the time (they run in the writer, and the
+ * index catches up when ingest pauses). */
+#define BACKGROUND_SHARE 3
+#define INGEST_RECENT_NS 200000000LL /* a commit this recent: spans are flowing */
+
+/* Wait up to 'ns' on compact_cv (caller holds w->mu). */
+static void wait_ns(struct writer *w, int64_t ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t t = (int64_t)ts.tv_nsec + ns;
+    ts.tv_sec += (time_t)(t / 1000000000LL);
+    ts.tv_nsec = (long)(t % 1000000000LL);
+    pthread_cond_timedwait(&w->compact_cv, &w->mu, &ts);
+}
+
 static void *compactor_main(void *arg)
 {
     struct writer *w = arg;
@@ -781,10 +800,15 @@ static void *compactor_main(void *arg)
             break;
         if (w->stats.hot_rows < w->cfg.compact_keep_hot + w->cfg.compact_batch) {
             pthread_mutex_unlock(&w->mu);
+            int64_t t0 = time_mono_ns();
             int64_t done = index_once(w, store_db(ro));
             if (done == 0)
                 done = block_once(w, store_db(ro));
+            int64_t took = time_mono_ns() - t0;
             pthread_mutex_lock(&w->mu);
+            if (done > 0 && !w->compactor_stopping &&
+                time_mono_ns() - w->last_commit_at < INGEST_RECENT_NS)
+                wait_ns(w, took * BACKGROUND_SHARE); /* spans flow: yield to them */
             if (done > 0 || w->compactor_stopping)
                 continue;
             struct timespec ts;
