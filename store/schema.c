@@ -214,9 +214,14 @@ static const char v6[] =
     " project TEXT PRIMARY KEY, days INTEGER NOT NULL, set_ns INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* Version 7: older texts packed together (store/textblock.h). */
-static const char v7[] = "CREATE TABLE text_blocks ("
-                         " id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, count INTEGER NOT NULL,"
-                         " body BLOB NOT NULL);";
+static const char v7[] =
+    "CREATE TABLE text_blocks ("
+    " id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " body BLOB NOT NULL);";
 
-const char *const schema_migrations[] = {v1, v2, v3, v4, v5, v6, v7};
+/* Version 8: a Bloom filter of the text ids each segment refers to, so a
+ * search skips the segments that cannot hold its terms (NULL: older). */
+static const char v8[] = "ALTER TABLE segments ADD COLUMN text_bloom BLOB;";
+
+const char *const schema_migrations[] = {v1, v2, v3, v4, v5, v6, v7, v8};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

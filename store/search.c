@@ -12,6 +12,7 @@
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/fts.h"
+#include "store/segment.h"
 
 #define SNIPPET_BYTES 160
 #define SEEN (1u << 31) /* in a map slot: the text was judged */
@@ -217,6 +218,27 @@ static int64_t mask_of(struct search *s, int64_t id)
     }
     map_put(s, id, mask);
     return mask;
+}
+
+/* ---- skipping segments ---- */
+
+#define PRUNE_MAX_HITS 4096 /* a term in more texts than this is not probed */
+
+int search_segment_maybe(struct search *s, const void *bloom, size_t n)
+{
+    if (!bloom || segment_texts_max(bloom, n) > s->upto)
+        return 1; /* no filter, or texts the index has not seen */
+    for (int t = 0; t < s->nterms; t++) {
+        const struct hits *h = &s->hits[t];
+        if (h->n > PRUNE_MAX_HITS)
+            continue; /* common: the segment likely has it, and probing costs more */
+        int maybe = 0;
+        for (size_t i = 0; i < h->n && !maybe; i++)
+            maybe = segment_texts_maybe(bloom, n, h->ids[i]);
+        if (!maybe)
+            return 0; /* no text of the segment holds term t */
+    }
+    return 1;
 }
 
 /* ---- judging a span ---- */

@@ -33,6 +33,11 @@ int search_new(struct search **out, sqlite3 *db, struct texts_reader *rd, const 
                char *err, size_t errlen) __attribute__((warn_unused_result));
 void search_free(struct search *s);
 
+/* May a segment whose text Bloom filter is 'bloom' ('n' bytes,
+ * segments.text_bloom; NULL: none) hold a match? 0 only when some term is
+ * in none of its texts. */
+int search_segment_maybe(struct search *s, const void *bloom, size_t n);
+
 /* Judge one span: begin, then each of its parts (a refs blob, or a text
  * stored whole in older rows), then end: 1 when it matches, 0 when not,
  * or an SQLite error code (negative) when a text does not decode. */

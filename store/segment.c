@@ -27,6 +27,7 @@
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/rollup.h"
+#include "store/texts.h"
 
 const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
     {"project", COLENC_TEXT},
@@ -80,6 +81,7 @@ const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
 #define COL_LEVEL 3         /* zstd level of segment columns */
 #define KEY_BLOOM_BITS 16   /* per row: ~0.05 % false positives */
 #define TRACE_BLOOM_BITS 10 /* per row: ~1 % */
+#define TEXT_BLOOM_BITS 10  /* per distinct text a segment refers to */
 
 /* ---- Bloom filters ---- */
 
@@ -273,8 +275,8 @@ void segindex_add_hot(struct segindex *ix, int64_t n)
 struct built {
     char *project;
     int64_t nrows, min_start, max_start;
-    uint8_t *keys, *traces; /* Bloom filters */
-    size_t nkeys, ntraces;
+    uint8_t *keys, *traces, *texts; /* Bloom filters (texts: after its max id) */
+    size_t nkeys, ntraces, ntexts;
     struct buf cols[SEGMENT_NCOLS]; /* colenc frames */
 };
 
@@ -294,6 +296,8 @@ struct builder {
     int64_t min_start, max_start;
     uint64_t *keyh, *traceh; /* per row */
     size_t n;
+    int64_t *tids; /* the text ids the rows refer to */
+    size_t ntids, captids;
 };
 
 static void builder_init(struct builder *b)
@@ -312,6 +316,7 @@ static void builder_release(struct builder *b)
     free(b->project);
     free(b->keyh);
     free(b->traceh);
+    free(b->tids);
     memset(b, 0, sizeof(*b));
 }
 
@@ -370,6 +375,13 @@ static void builder_add(struct builder *b, sqlite3_stmt *st)
     b->keyh[b->n] = key_hash(trace, span);
     b->traceh[b->n] = trace_hash(trace ? trace : "");
     b->n++;
+    for (int c = SC_INPUT_REFS; c <= SC_OUTPUT_REFS; c++) {
+        if (sqlite3_column_type(st, c) != SQLITE_BLOB)
+            continue;
+        if (texts_refs_ids(sqlite3_column_blob(st, c), (size_t)sqlite3_column_bytes(st, c),
+                           &b->tids, &b->ntids, &b->captids) != 0)
+            continue; /* malformed: what it held is added; `llmtap check` reports it */
+    }
     count_stmt_row(b->ru, st);
 }
 
@@ -382,11 +394,63 @@ static uint8_t *make_bloom(const uint64_t *h, size_t n, size_t bits_per_row, siz
     return bits;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t text_hash(int64_t id)
+{
+    uint64_t x = (uint64_t)id * 0x9E3779B97F4A7C15ull;
+    return x ^ (x >> 29) ^ ((uint64_t)id << 17);
+}
+
+/* The text Bloom filter: the highest id (8 bytes, little-endian), then
+ * TEXT_BLOOM_BITS per distinct id. 'ids' is sorted here. */
+static uint8_t *make_text_bloom(int64_t *ids, size_t n, size_t *len)
+{
+    qsort(ids, n, sizeof(*ids), cmp_i64);
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        if (d == 0 || ids[d - 1] != ids[i])
+            ids[d++] = ids[i];
+    size_t nbits = bloom_bytes(d, TEXT_BLOOM_BITS);
+    *len = 8 + nbits;
+    uint8_t *out = xcalloc(1, *len);
+    uint64_t max = d ? (uint64_t)ids[d - 1] : 0;
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(max >> (8 * i));
+    for (size_t i = 0; i < d; i++)
+        bloom_add(out + 8, nbits, bloom_probes(TEXT_BLOOM_BITS), text_hash(ids[i]));
+    return out;
+}
+
+int64_t segment_texts_max(const void *bloom, size_t n)
+{
+    const uint8_t *p = bloom;
+    uint64_t max = 0;
+    if (!p || n < 9)
+        return INT64_MAX; /* no filter: anything */
+    for (int i = 0; i < 8; i++)
+        max |= (uint64_t)p[i] << (8 * i);
+    return (int64_t)max;
+}
+
+int segment_texts_maybe(const void *bloom, size_t n, int64_t id)
+{
+    if (!bloom || n < 9)
+        return 1;
+    return bloom_has((const uint8_t *)bloom + 8, n - 8, bloom_probes(TEXT_BLOOM_BITS),
+                     text_hash(id));
+}
+
 static void built_release(struct built *g)
 {
     free(g->project);
     free(g->keys);
     free(g->traces);
+    free(g->texts);
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         buf_release(&g->cols[c]);
 }
@@ -423,8 +487,10 @@ static int builder_flush(struct segment_batch *out, struct builder *b, char *err
     g->max_start = b->max_start;
     g->keys = make_bloom(b->keyh, b->n, KEY_BLOOM_BITS, &g->nkeys);
     g->traces = make_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, &g->ntraces);
+    g->texts = make_text_bloom(b->tids, b->ntids, &g->ntexts);
     out->rows += g->nrows;
     b->n = 0;
+    b->ntids = 0;
     for (int c = 0; c < SEGMENT_NCOLS; c++) {
         buf_init(&g->cols[c], 0);
         if (colenc_finish(b->cols[c], COL_LEVEL, &g->cols[c]) != 0) {
@@ -525,7 +591,7 @@ static int exec_bound(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
 static int write_built(sqlite3 *db, sqlite3_stmt *seg, sqlite3_stmt *col, const struct built *g,
                        int64_t *id, char *err, size_t errlen)
 {
-    int64_t bytes = (int64_t)(g->nkeys + g->ntraces);
+    int64_t bytes = (int64_t)(g->nkeys + g->ntraces + g->ntexts);
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         bytes += (int64_t)g->cols[c].len;
     sqlite3_bind_text(seg, 1, g->project, -1, SQLITE_STATIC);
@@ -536,6 +602,7 @@ static int write_built(sqlite3 *db, sqlite3_stmt *seg, sqlite3_stmt *col, const 
     sqlite3_bind_blob(seg, 6, g->traces, (int)g->ntraces, SQLITE_STATIC);
     sqlite3_bind_int64(seg, 7, bytes);
     sqlite3_bind_int64(seg, 8, time_now_ns());
+    sqlite3_bind_blob(seg, 9, g->texts, (int)g->ntexts, SQLITE_STATIC);
     if (exec_bound(db, seg, err, errlen))
         return -1;
     *id = sqlite3_last_insert_rowid(db);
@@ -582,7 +649,8 @@ int segment_apply(struct segindex *ix, struct segment_batch *b, int *moved, char
         return 1; /* the hot rows changed since the build: the caller rolls back */
     if (sqlite3_prepare_v2(ix->db,
                            "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
-                           " trace_bloom, bytes, created_ns) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+                           " trace_bloom, bytes, created_ns, text_bloom)"
+                           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
                            -1, &seg, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(ix->db,
                            "INSERT INTO segment_cols(segment_id, col, data) VALUES(?1,?2,?3)", -1,

@@ -174,4 +174,10 @@ int segment_data_deleted(const struct segment_data *d, size_t row);
  * 'trace_id'? 0 means certainly not. */
 int segment_bloom_maybe(const void *bloom, size_t n, const char *trace_id);
 
+/* The text Bloom filter of a segment (segments.text_bloom; NULL in older
+ * segments): may the segment refer to text 'id'? And the highest text id
+ * it refers to (INT64_MAX when it has no filter). */
+int segment_texts_maybe(const void *bloom, size_t n, int64_t id);
+int64_t segment_texts_max(const void *bloom, size_t n);
+
 #endif

@@ -367,7 +367,12 @@ static int prepare(struct cursor *c, sqlite3 *db)
     (void)rc; /* no ceiling */
     int src = sqlite3_prepare_v2(db, q.data, -1, &c->hot, NULL);
     buf_reset(&q);
-    rc = buf_puts(&q, "SELECT id, trace_bloom, max_start FROM segments WHERE 1");
+    /* text_bloom came with schema v8; the migrations before it read spans too */
+    int has_texts = sqlite3_table_column_metadata(db, NULL, "segments", "text_bloom", NULL, NULL,
+                                                  NULL, NULL, NULL) == SQLITE_OK;
+    rc = buf_puts(&q, has_texts ? "SELECT id, trace_bloom, max_start, text_bloom FROM segments"
+                                  " WHERE 1"
+                                : "SELECT id, trace_bloom, max_start, NULL FROM segments WHERE 1");
     rc |= buf_puts(&q, f->project ? " AND project=?" : "");
     rc |= buf_puts(&q, f->lo != INT64_MIN ? " AND max_start>=?" : "");
     rc |= buf_puts(&q, f->hi != INT64_MAX ? " AND min_start<=?" : "");
@@ -451,6 +456,9 @@ static int step_segments(struct cursor *c, int64_t *id, int64_t *max_start, int 
         if (c->f.trace &&
             !segment_bloom_maybe(sqlite3_column_blob(c->segs, 1),
                                  (size_t)sqlite3_column_bytes(c->segs, 1), c->f.trace))
+            continue;
+        if (c->search && !search_segment_maybe(c->search, sqlite3_column_blob(c->segs, 3),
+                                               (size_t)sqlite3_column_bytes(c->segs, 3)))
             continue;
         *id = sqlite3_column_int64(c->segs, 0);
         *max_start = sqlite3_column_int64(c->segs, 2);
