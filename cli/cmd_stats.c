@@ -61,16 +61,6 @@ static void read_bytes(sqlite3 *db, struct totals *t)
     sqlite3_finalize(st);
 }
 
-static int64_t one_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static int read_totals(sqlite3 *db, struct totals *t)
 {
     sqlite3_stmt *st = NULL;
@@ -96,14 +86,16 @@ static int read_totals(sqlite3 *db, struct totals *t)
     t->first_ns = sqlite3_column_int64(st, 8);
     t->last_ns = sqlite3_column_int64(st, 9);
     sqlite3_finalize(st);
-    t->logmsgs = one_int(db, "SELECT count(*) FROM log_messages");
-    t->scores = one_int(db, "SELECT count(*) FROM scores");
-    t->price_sets = one_int(db, "SELECT count(*) FROM price_sets");
-    t->hot = one_int(db, "SELECT count(*) FROM span_rows");
-    t->segments = one_int(db, "SELECT count(*) FROM segments");
-    t->texts = one_int(db, "SELECT (SELECT count(*) FROM texts) +"
-                           " (SELECT coalesce(sum(count), 0) FROM text_blocks)");
-    t->dicts = one_int(db, "SELECT count(*) FROM text_dicts");
+    t->logmsgs = store_query_int(db, "SELECT count(*) FROM log_messages", 0);
+    t->scores = store_query_int(db, "SELECT count(*) FROM scores", 0);
+    t->price_sets = store_query_int(db, "SELECT count(*) FROM price_sets", 0);
+    t->hot = store_query_int(db, "SELECT count(*) FROM span_rows", 0);
+    t->segments = store_query_int(db, "SELECT count(*) FROM segments", 0);
+    t->texts = store_query_int(db,
+                               "SELECT (SELECT count(*) FROM texts) +"
+                               " (SELECT coalesce(sum(count), 0) FROM text_blocks)",
+                               0);
+    t->dicts = store_query_int(db, "SELECT count(*) FROM text_dicts", 0);
     read_bytes(db, t);
     char err[256];
     if (footprint_measure(db, &t->logical, err, sizeof(err)) != 0)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/xmem.h"
+#include "store/store.h"
 #include "store/texts.h"
 
 /* ---- the tokenizer ---- */
@@ -628,14 +629,7 @@ struct fts_batch {
 
 int64_t fts_indexed_upto(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='fts_upto'", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return store_query_int(db, "SELECT value FROM meta WHERE key='fts_upto'", 0);
 }
 
 static void batch_push(struct fts_batch *b, int64_t id)

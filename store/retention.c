@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/sorted.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/fts.h"
+#include "store/store.h"
 #include "store/textblock.h"
 #include "store/texts.h"
 
@@ -79,12 +81,7 @@ static int64_t max_id(sqlite3 *db, const char *table)
 {
     char sql[64];
     snprintf(sql, sizeof(sql), "SELECT coalesce(max(id), 0) FROM %s", table);
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return store_query_int(db, sql, -1);
 }
 
 /* Run 'sql' with (project, cutoff); the rows it changed, or -1. */
@@ -352,14 +349,7 @@ struct keep {
 static void keep_ref(void *ctx, int64_t id)
 {
     struct keep *k = ctx;
-    size_t lo = 0, hi = k->f->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (k->f->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = sorted_lower_bound(k->f->ids, k->f->n, id);
     if (lo < k->f->n && k->f->ids[lo] == id)
         k->kept[lo] = 1;
 }

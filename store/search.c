@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/sorted.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/fts.h"
@@ -166,15 +167,7 @@ static void map_put(struct search *s, int64_t id, uint32_t mask)
 
 static int in_hits(const struct hits *h, int64_t id)
 {
-    size_t lo = 0, hi = h->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (h->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < h->n && h->ids[lo] == id;
+    return sorted_has(h->ids, h->n, id);
 }
 
 /* Read text 'id' into s->plain. SQLITE_OK or an error code. */

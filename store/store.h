@@ -50,6 +50,10 @@ const char *store_path(const struct store *st);
 int64_t store_file_bytes(const struct store *st);
 int64_t store_wal_bytes(const struct store *st);
 
+/* The first column of the first row of 'sql' (no parameters) on 'db', or
+ * 'dflt' when it has no row or fails. */
+int64_t store_query_int(sqlite3 *db, const char *sql, int64_t dflt);
+
 /* Path of the small file a running server leaves beside the database:
  * "<db>.server" (caller frees). */
 char *store_server_file(const char *db_path);

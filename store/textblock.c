@@ -9,6 +9,7 @@
 
 #include <zstd.h>
 
+#include "core/sorted.h"
 #include "core/varint.h"
 #include "core/xmem.h"
 #include "store/textpack.h"
@@ -93,14 +94,7 @@ int textblock_decode(const void *body, size_t n, int64_t first, struct textblock
 
 int textblock_get(const struct textblock_view *v, int64_t id, const char **p, size_t *len)
 {
-    size_t lo = 0, hi = v->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = sorted_lower_bound(v->ids, v->n, id);
     if (lo >= v->n || v->ids[lo] != id)
         return 0;
     size_t from = lo ? v->ends[lo - 1] : 0;

@@ -362,13 +362,7 @@ struct block_call {
  * the newest cfg.text_block_keep. */
 static int64_t block_upto(sqlite3 *db, int64_t keep)
 {
-    sqlite3_stmt *st = NULL;
-    int64_t newest = 0;
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM texts", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        newest = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    int64_t newest = store_query_int(db, "SELECT coalesce(max(id), 0) FROM texts", 0);
     int64_t upto = fts_indexed_upto(db);
     return newest - keep < upto ? newest - keep : upto;
 }
