@@ -219,9 +219,14 @@ static int check_texts(sqlite3 *db, struct check_report *r, struct ids *ids)
 /* Each rollup view against a recount from the spans, both ways. */
 static int check_rollups(sqlite3 *db, struct check_report *r)
 {
-    static const char *const views[3][2] = {
+    static const char *const views[4][2] = {
         {"rollup_hourly",
          "SELECT project, start_ns / 3600000000000, coalesce(model, response_model, ''),"
+         " coalesce(provider, ''), coalesce(version_set, ''), status," RECOUNT_SUMS
+         ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms) FROM spans"
+         " GROUP BY 1, 2, 3, 4, 5, 6"},
+        {"rollup_daily",
+         "SELECT project, start_ns / 86400000000000, coalesce(model, response_model, ''),"
          " coalesce(provider, ''), coalesce(version_set, ''), status," RECOUNT_SUMS
          ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms) FROM spans"
          " GROUP BY 1, 2, 3, 4, 5, 6"},
@@ -230,7 +235,7 @@ static int check_rollups(sqlite3 *db, struct check_report *r)
         {"rollup_daily_tenant", "SELECT project, start_ns / 86400000000000, tenant," RECOUNT_SUMS
                                 " FROM spans WHERE tenant IS NOT NULL GROUP BY 1, 2, 3"},
     };
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         char sql[2048];
         snprintf(sql, sizeof(sql),
                  "SELECT (SELECT count(*) FROM (SELECT * FROM %s EXCEPT %s))"

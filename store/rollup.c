@@ -23,7 +23,14 @@
 #define HIST_BASE_MS 0.01
 #define HIST_RATIO 1.02
 
-enum rollup_kind { RK_HOURLY, RK_USER, RK_TENANT, RK_KINDS };
+enum rollup_kind { RK_HOURLY, RK_DAILY, RK_USER, RK_TENANT, RK_KINDS };
+
+/* Kinds keyed like the hourly one (project, model, provider, version_set,
+ * status), with histograms. */
+static int is_full(enum rollup_kind k)
+{
+    return k == RK_HOURLY || k == RK_DAILY;
+}
 
 /* A sparse histogram being built: (bucket, count) pairs, unsorted. */
 struct hist {
@@ -223,11 +230,13 @@ void rollup_add(struct rollup_acc *a, const struct rollup_span *sp, int sign)
     const char *hk[5] = {nz(sp->project), nz(sp->model), nz(sp->provider), nz(sp->version_set),
                          nz(sp->status)};
     int64_t hour = sp->start_ns / NS_PER_HOUR, day = sp->start_ns / NS_PER_DAY;
-    struct entry *e = entry_for(a, RK_HOURLY, hk, 5, hour);
-    count_into(e, sp, sign);
-    hist_add(&e->lat, rollup_bucket(sp->latency_ms), sign);
-    if (!isnan(sp->ttft_ms))
-        hist_add(&e->ttft, rollup_bucket(sp->ttft_ms), sign);
+    for (int k = RK_HOURLY; k <= RK_DAILY; k++) {
+        struct entry *e = entry_for(a, (enum rollup_kind)k, hk, 5, k == RK_HOURLY ? hour : day);
+        count_into(e, sp, sign);
+        hist_add(&e->lat, rollup_bucket(sp->latency_ms), sign);
+        if (!isnan(sp->ttft_ms))
+            hist_add(&e->ttft, rollup_bucket(sp->ttft_ms), sign);
+    }
     if (sp->user_id) {
         const char *uk[2] = {nz(sp->project), sp->user_id};
         count_into(entry_for(a, RK_USER, uk, 2, day), sp, sign);
@@ -259,6 +268,11 @@ static const char *const upsert_sql[RK_KINDS] = {
     " ON CONFLICT(project, hour, model, provider, version_set, status) DO UPDATE SET " ADD_SUMS
     ", latency_hist=llmtap_hist_merge(latency_hist, excluded.latency_hist),"
     " ttft_hist=llmtap_hist_merge(ttft_hist, excluded.ttft_hist)",
+    "INSERT INTO rollup_daily_c(project, day, model, provider, version_set, status, " SUMS
+    ", latency_hist, ttft_hist) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+    " ON CONFLICT(project, day, model, provider, version_set, status) DO UPDATE SET " ADD_SUMS
+    ", latency_hist=llmtap_hist_merge(latency_hist, excluded.latency_hist),"
+    " ttft_hist=llmtap_hist_merge(ttft_hist, excluded.ttft_hist)",
     "INSERT INTO rollup_daily_user_c(project, day, user_id, " SUMS
     ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
     " ON CONFLICT(project, day, user_id) DO UPDATE SET " ADD_SUMS,
@@ -270,7 +284,7 @@ static const char *const upsert_sql[RK_KINDS] = {
 static int write_entry(struct rollup_acc *a, const struct entry *e, struct buf *tmp)
 {
     sqlite3_stmt *st = a->up[e->kind];
-    int nk = e->kind == RK_HOURLY ? 5 : 2, i = 1;
+    int nk = is_full(e->kind) ? 5 : 2, i = 1;
     sqlite3_bind_text(st, i++, e->k[0], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, i++, e->slot);
     for (int j = 1; j < nk; j++)
@@ -279,7 +293,7 @@ static int write_entry(struct rollup_acc *a, const struct entry *e, struct buf *
                              e->tok[4], e->cost,   e->unpriced, e->errors};
     for (int j = 0; j < 9; j++)
         sqlite3_bind_int64(st, i++, sums[j]);
-    if (e->kind == RK_HOURLY) {
+    if (is_full(e->kind)) {
         bind_hist(st, i++, &e->lat, tmp);
         bind_hist(st, i++, &e->ttft, tmp);
     }
@@ -329,6 +343,7 @@ int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
     if (rc == 0 && a->subtracted) /* a group with no spans left is no group */
         rc = sqlite3_exec(db,
                           "DELETE FROM rollup_hourly_c WHERE calls = 0;"
+                          "DELETE FROM rollup_daily_c WHERE calls = 0;"
                           "DELETE FROM rollup_daily_user_c WHERE calls = 0;"
                           "DELETE FROM rollup_daily_tenant_c WHERE calls = 0;",
                           NULL, NULL, NULL) == SQLITE_OK

@@ -1,7 +1,8 @@
 /*
  * rollup: aggregates of the spans (DESIGN.md §5, "Rollups"), read through
- * three views:
+ * four views:
  *   rollup_hourly        (project, hour, model, provider, version_set, status)
+ *   rollup_daily         (project, day, model, provider, version_set, status)
  *   rollup_daily_user    (project, day, user_id)
  *   rollup_daily_tenant  (project, day, tenant)
  * Each view adds two parts: the *_c table, which counts the compacted
@@ -11,8 +12,9 @@
  * reader sees, a resent span (never stored twice) is never counted twice,
  * and ingest pays nothing for them.
  * each with calls, input/output/cache-read/cache-write/reasoning tokens,
- * cost in nano-USD, unpriced LLM calls and errors; the hourly one also with
- * log-bucketed histograms of latency and TTFT.
+ * cost in nano-USD, unpriced LLM calls and errors; the hourly and daily ones
+ * also with log-bucketed histograms of latency and TTFT (the daily one is
+ * for month-long views: thirty times fewer rows).
  *
  * Histograms: bucket b holds values in [0.01 ms * 1.02^b, 0.01 ms * 1.02^(b+1)),
  * so a quantile read from one is within 1 % of the true value's bucket edge

@@ -132,9 +132,14 @@ static long long ro_int(const char *sql)
     " CAST(total(max(reasoning_tokens, 0)) AS INTEGER), CAST(total(cost_nusd) AS INTEGER),"        \
     " sum(kind IN ('llm','embedding') AND cost_nusd IS NULL), sum(status = 'error')"
 
-static const char *const recount[3][2] = {
+static const char *const recount[4][2] = {
     {"rollup_hourly",
      "SELECT project, start_ns / 3600000000000, coalesce(model, response_model, ''),"
+     " coalesce(provider, ''), coalesce(version_set, ''), status," SUMS
+     ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms) FROM spans"
+     " GROUP BY 1, 2, 3, 4, 5, 6"},
+    {"rollup_daily",
+     "SELECT project, start_ns / 86400000000000, coalesce(model, response_model, ''),"
      " coalesce(provider, ''), coalesce(version_set, ''), status," SUMS
      ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms) FROM spans"
      " GROUP BY 1, 2, 3, 4, 5, 6"},
@@ -147,7 +152,7 @@ static const char *const recount[3][2] = {
 /* Every rollup row equals the recount from the spans, and the other way. */
 static void expect_rollups_match(void)
 {
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         char *sql = xasprintf("SELECT (SELECT count(*) FROM (SELECT * FROM %s EXCEPT %s))"
                               " + (SELECT count(*) FROM (%s EXCEPT SELECT * FROM %s))",
                               recount[k][0], recount[k][1], recount[k][1], recount[k][0]);
