@@ -32,12 +32,18 @@ static int is_full(enum rollup_kind k)
     return k == RK_HOURLY || k == RK_DAILY;
 }
 
-/* A sparse histogram being built: (bucket, count) pairs, unsorted. */
+/* A histogram being built: (bucket, count) pairs, unsorted, while few;
+ * past HIST_DENSE_AT pairs a dense array of every bucket (adding is then
+ * O(1): sums over thousands of rollup rows stay linear). hist_settle turns
+ * it back into sorted pairs for reading. */
 struct hist {
     int *bucket;
     int64_t *count;
     size_t n, cap;
+    int64_t *dense; /* ROLLUP_HIST_BUCKETS counts, or NULL */
 };
+
+#define HIST_DENSE_AT 32
 
 struct entry {
     enum rollup_kind kind;
@@ -68,6 +74,16 @@ int rollup_bucket(double ms)
 
 static void hist_add(struct hist *h, int bucket, int64_t n)
 {
+    if (!h->dense && h->n >= HIST_DENSE_AT) {
+        h->dense = xcalloc(ROLLUP_HIST_BUCKETS, sizeof(*h->dense));
+        for (size_t i = 0; i < h->n; i++)
+            h->dense[h->bucket[i]] += h->count[i];
+        h->n = 0;
+    }
+    if (h->dense) {
+        h->dense[bucket] += n;
+        return;
+    }
     for (size_t i = 0; i < h->n; i++)
         if (h->bucket[i] == bucket) {
             h->count[i] += n;
@@ -86,7 +102,29 @@ static void hist_release(struct hist *h)
 {
     free(h->bucket);
     free(h->count);
+    free(h->dense);
     memset(h, 0, sizeof(*h));
+}
+
+/* Back to pairs (ascending, the non-zero buckets) after dense adding. */
+static void hist_settle(struct hist *h)
+{
+    if (!h->dense)
+        return;
+    int64_t *dense = h->dense;
+    h->dense = NULL;
+    h->n = 0;
+    for (int b = 0; b < ROLLUP_HIST_BUCKETS; b++)
+        if (dense[b]) {
+            if (h->n == h->cap) {
+                h->cap = h->cap ? h->cap * 2 : 64;
+                h->bucket = xrealloc(h->bucket, h->cap * sizeof(*h->bucket));
+                h->count = xrealloc(h->count, h->cap * sizeof(*h->count));
+            }
+            h->bucket[h->n] = b;
+            h->count[h->n++] = dense[b];
+        }
+    free(dense);
 }
 
 /* Add the encoded histogram 'p' into 'h'. -1 when malformed. */
@@ -114,8 +152,9 @@ static int cmp_bucket(const void *a, const void *b)
 }
 
 /* Encode 'h' (sorted, zero counts dropped) into 'out'. */
-static int hist_encode(const struct hist *h, struct buf *out)
+static int hist_encode(struct hist *h, struct buf *out)
 {
+    hist_settle(h);
     int64_t *pairs = xmalloc((h->n + 1) * 2 * sizeof(*pairs));
     for (size_t i = 0; i < h->n; i++) {
         pairs[2 * i] = h->bucket[i];
@@ -136,9 +175,10 @@ static int hist_encode(const struct hist *h, struct buf *out)
     return rc ? -1 : 0;
 }
 
-static void bind_hist(sqlite3_stmt *st, int i, const struct hist *h, struct buf *tmp)
+static void bind_hist(sqlite3_stmt *st, int i, struct hist *h, struct buf *tmp)
 {
     buf_reset(tmp);
+    hist_settle(h);
     if (h->n == 0 || hist_encode(h, tmp) != 0 || tmp->len == 0)
         sqlite3_bind_null(st, i);
     else
@@ -281,7 +321,7 @@ static const char *const upsert_sql[RK_KINDS] = {
     " ON CONFLICT(project, day, tenant) DO UPDATE SET " ADD_SUMS,
 };
 
-static int write_entry(struct rollup_acc *a, const struct entry *e, struct buf *tmp)
+static int write_entry(struct rollup_acc *a, struct entry *e, struct buf *tmp)
 {
     sqlite3_stmt *st = a->up[e->kind];
     int nk = is_full(e->kind) ? 5 : 2, i = 1;
@@ -303,8 +343,9 @@ static int write_entry(struct rollup_acc *a, const struct entry *e, struct buf *
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int hist_is_zero(const struct hist *h)
+static int hist_is_zero(struct hist *h)
 {
+    hist_settle(h);
     for (size_t i = 0; i < h->n; i++)
         if (h->count[i])
             return 0;
@@ -312,7 +353,7 @@ static int hist_is_zero(const struct hist *h)
 }
 
 /* Does 'e' change nothing (a merge that counted a row out and back in)? */
-static int entry_is_zero(const struct entry *e)
+static int entry_is_zero(struct entry *e)
 {
     int zero = e->calls == 0 && e->cost == 0 && e->unpriced == 0 && e->errors == 0;
     for (int i = 0; i < 5; i++)
@@ -358,8 +399,9 @@ int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
 
 /* ---- SQL functions ---- */
 
-static void result_hist(sqlite3_context *ctx, const struct hist *h)
+static void result_hist(sqlite3_context *ctx, struct hist *h)
 {
+    hist_settle(h);
     struct buf b;
     buf_init(&b, 0);
     if (h->n == 0 || hist_encode(h, &b) != 0 || b.len == 0) {
@@ -426,6 +468,7 @@ static void hist_count(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     struct hist h = {0};
     if (decode_args(ctx, argc, argv, &h) == 0) {
         int64_t n = 0;
+        hist_settle(&h);
         for (size_t i = 0; i < h.n; i++)
             n += h.count[i];
         sqlite3_result_int64(ctx, n);
@@ -443,6 +486,7 @@ static void hist_quantile(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         hist_release(&h);
         return;
     }
+    hist_settle(&h);
     int64_t *pairs = xmalloc((h.n + 1) * 2 * sizeof(*pairs)), n = 0;
     for (size_t i = 0; i < h.n; i++) {
         pairs[2 * i] = h.bucket[i];

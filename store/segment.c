@@ -298,6 +298,7 @@ struct builder {
     size_t n;
     int64_t *tids; /* the text ids the rows refer to */
     size_t ntids, captids;
+    int packed; /* a row keeps its text inline (pre-v2): no text filter */
 };
 
 static void builder_init(struct builder *b)
@@ -376,8 +377,11 @@ static void builder_add(struct builder *b, sqlite3_stmt *st)
     b->traceh[b->n] = trace_hash(trace ? trace : "");
     b->n++;
     for (int c = SC_INPUT_REFS; c <= SC_OUTPUT_REFS; c++) {
-        if (sqlite3_column_type(st, c) != SQLITE_BLOB)
+        int inline_col = c == SC_INPUT_REFS ? SC_INPUT : SC_OUTPUT;
+        if (sqlite3_column_type(st, c) != SQLITE_BLOB) {
+            b->packed |= sqlite3_column_type(st, inline_col) != SQLITE_NULL;
             continue;
+        }
         if (texts_refs_ids(sqlite3_column_blob(st, c), (size_t)sqlite3_column_bytes(st, c),
                            &b->tids, &b->ntids, &b->captids) != 0)
             continue; /* malformed: what it held is added; `llmtap check` reports it */
@@ -487,10 +491,12 @@ static int builder_flush(struct segment_batch *out, struct builder *b, char *err
     g->max_start = b->max_start;
     g->keys = make_bloom(b->keyh, b->n, KEY_BLOOM_BITS, &g->nkeys);
     g->traces = make_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, &g->ntraces);
-    g->texts = make_text_bloom(b->tids, b->ntids, &g->ntexts);
+    if (!b->packed)
+        g->texts = make_text_bloom(b->tids, b->ntids, &g->ntexts);
     out->rows += g->nrows;
     b->n = 0;
     b->ntids = 0;
+    b->packed = 0;
     for (int c = 0; c < SEGMENT_NCOLS; c++) {
         buf_init(&g->cols[c], 0);
         if (colenc_finish(b->cols[c], COL_LEVEL, &g->cols[c]) != 0) {
