@@ -5,8 +5,10 @@
 #   a. spangen writes the raw NDJSON;
 #   b. (A): the raw file compressed whole with zstd -19;
 #   c. ours: `llmtap serve` on a fresh store, bench_ingest sends the same
-#      spans (the server compacts in the background), SIGTERM; the store
-#      must hold exactly those spans and pass `llmtap check`;
+#      spans (the server compacts in the background), SIGTERM; then
+#      `llmtap compact` settles what the compactor had left (indexing,
+#      text blocks); the store must hold exactly those spans and pass
+#      `llmtap check`;
 #   d-e. bench_store prepare exports every span through the spans table
 #      (for C) and builds (B), a SQLite row table of JSON texts with FTS5;
 #   f. (C): bench/duck.mjs loads the export into DuckDB and times the queries;
@@ -116,6 +118,15 @@ pid=""
 sed -n 's/.*spans_per_s=\([0-9.]*\).*ack_p99_ms=\([0-9.]*\).*/ingest_spans_per_s=\1\
 ingest_p99_ms=\2/p' "$tmp/ingest.out" >>"$res"
 step_end "c. ingest (serve + bench_ingest)" "$t"
+
+# c2. settle: what the server's compactor does once ingest pauses (compact
+# the last hot rows, index the texts still waiting, pack older texts into
+# blocks); sizes and queries are those of the settled store
+t=$(now)
+"$LLMTAP" compact --db "$db" >"$tmp/settle.out" || fail "llmtap compact"
+sed 's/^/settle: /' "$tmp/settle.out" >&2
+awk -v a="$t" -v b="$(now)" 'BEGIN { printf "settle_s=%.1f\n", b - a }' >>"$res"
+step_end "c2. settle (llmtap compact)" "$t"
 
 t=$(now)
 # one line (sed wants its newline) without blanks, quotes or line breaks
