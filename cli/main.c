@@ -37,9 +37,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", cmd_serve},   {"import", cmd_import},   {"query", cmd_query}, {"stats", cmd_stats},
-    {"prices", cmd_prices}, {"compact", cmd_compact}, {"check", cmd_check},
-    {"search", cmd_search}, {"retention", cmd_retention},
+    {"serve", cmd_serve}, {"import", cmd_import}, {"query", cmd_query},
+    {"stats", cmd_stats}, {"prices", cmd_prices}, {"compact", cmd_compact},
+    {"check", cmd_check}, {"search", cmd_search}, {"retention", cmd_retention},
 };
 
 int main(int argc, char **argv)

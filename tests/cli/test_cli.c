@@ -140,8 +140,7 @@ START_TEST(test_compact_moves_every_span_and_changes_no_answer)
     ck_assert_int_eq(llmtap(&before, all, db), 0);
     ck_assert_int_eq(llmtap(&out, "compact --db '%s' --json", db), 0); /* no server: in-process */
     /* the import's own compactor may have indexed some texts already */
-    ck_assert_msg(strstr(out, "\"compacted\":5,") &&
-                      strstr(out, "\"hot_spans\":0,\"segments\":2"),
+    ck_assert_msg(strstr(out, "\"compacted\":5,") && strstr(out, "\"hot_spans\":0,\"segments\":2"),
                   "got: %s", out);
     free(out);
     ck_assert_int_eq(llmtap(&after, all, db), 0);
