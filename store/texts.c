@@ -77,7 +77,7 @@ struct pdict {
 };
 
 #define READER_DICTS 32 /* decoding dictionaries a reader keeps */
-#define READER_BLOCKS 4 /* decoded text blocks a reader keeps (store/textblock.h) */
+#define READER_BLOCKS 16 /* decoded text blocks a reader keeps (store/textblock.h) */
 
 struct texts_reader {
     sqlite3 *db;
