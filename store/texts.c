@@ -76,7 +76,7 @@ struct pdict {
     ZSTD_CDict *cdict;
 };
 
-#define READER_DICTS 32 /* decoding dictionaries a reader keeps */
+#define READER_DICTS 32  /* decoding dictionaries a reader keeps */
 #define READER_BLOCKS 16 /* decoded text blocks a reader keeps (store/textblock.h) */
 
 struct texts_reader {

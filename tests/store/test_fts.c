@@ -168,31 +168,20 @@ END_TEST
 
 /* ---- on a store ---- */
 
-static char *dir, *db;
-static struct store *st;
+static struct tu_store ts;
+static const char *db;
 static struct writer *w;
 
 static void setup(void)
 {
-    char err[256];
-    dir = tu_tmpdir();
-    db = xasprintf("%s/fts.db", dir);
-    struct writer_config cfg;
-    writer_config_default(&cfg);
-    cfg.compact_keep_hot = -1; /* steps run by the test */
-    ck_assert_int_eq(store_open(&st, db, STORE_READWRITE, err, sizeof(err)), STORE_OK);
-    ck_assert_int_eq(writer_start(&w, st, &cfg, err, sizeof(err)), LT_OK);
+    tu_store_open(&ts, "fts.db", NULL);
+    db = ts.db;
+    w = ts.w;
 }
 
 static void teardown(void)
 {
-    writer_stop(w);
-    store_close(st);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-    free(db);
-    free(dir);
+    tu_store_close(&ts);
 }
 
 /* The span ids a search finds, newest first, joined by spaces (caller

@@ -12,8 +12,6 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "core/xmem.h"
-#include "store/check.h"
 #include "store/retention.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -23,33 +21,24 @@
 #define DAY_NS 86400000000000LL
 #define T0 1772409600000000000LL /* 2026-03-02T00:00Z, spangen's start */
 
-static char *dir, *db;
-static struct store *st, *ro;
+static struct tu_store ts;
+static const char *db;
 static struct writer *w;
+static struct store *ro;
 
 static void setup(void)
 {
+    tu_store_open(&ts, "ret.db", NULL);
+    db = ts.db;
+    w = ts.w;
     char err[256];
-    dir = tu_tmpdir();
-    db = xasprintf("%s/ret.db", dir);
-    struct writer_config cfg;
-    writer_config_default(&cfg);
-    cfg.compact_keep_hot = -1; /* steps run by the test */
-    ck_assert_int_eq(store_open(&st, db, STORE_READWRITE, err, sizeof(err)), STORE_OK);
-    ck_assert_int_eq(writer_start(&w, st, &cfg, err, sizeof(err)), LT_OK);
     ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
 }
 
 static void teardown(void)
 {
     store_close(ro);
-    writer_stop(w);
-    store_close(st);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-    free(db);
-    free(dir);
+    tu_store_close(&ts);
 }
 
 static long long q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -61,19 +50,6 @@ static long long q(const char *fmt, ...)
     vsnprintf(sql, sizeof(sql), fmt, ap);
     va_end(ap);
     return tu_ro_int(db, sql);
-}
-
-static void expect_whole_store(void)
-{
-    char err[256];
-    struct check_report rep;
-    check_report_init(&rep);
-    ck_assert_int_eq(check_store(store_db(ro), &rep, err, sizeof(err)), 0);
-    ck_assert_msg(rep.ok, "%s", buf_str(&rep.problems));
-    ck_assert_int_eq(rep.texts_missing, 0);
-    ck_assert_int_eq(rep.texts_unreferenced, 0);
-    ck_assert_int_eq(rep.rollup_rows_bad, 0);
-    check_report_release(&rep);
 }
 
 static void compact_all(void)
@@ -117,7 +93,7 @@ START_TEST(test_a_pass_drops_whole_old_segments_of_one_project)
                        " max_start < %lld",
                        mid),
                      0);
-    expect_whole_store();
+    tu_expect_whole_store(db);
     /* a second pass finds nothing more to do */
     ck_assert_int_eq(
         writer_retention(w, store_db(ro), mid + 10 * DAY_NS, 1, &rep, err, sizeof(err)), LT_OK);
@@ -194,7 +170,7 @@ START_TEST(test_a_text_used_again_after_the_snapshot_is_kept)
     ck_assert_int_eq(writer_run(w, free_fn, &c, err, sizeof(err)), LT_OK);
     ck_assert_int_eq(c.rep.texts, 1); /* "old answer"; the reused question stays */
     retention_free_release(c.f);
-    expect_whole_store();
+    tu_expect_whole_store(db);
     ck_assert_int_eq(q("SELECT count(*) FROM spans WHERE search = 'zebra'"), 1);
     ck_assert_int_eq(q("SELECT count(*) FROM spans WHERE search = 'old'"), 0);
 }
@@ -219,7 +195,7 @@ START_TEST(test_day_after_day_the_file_stays_the_same_size)
         pages[day] = q("SELECT (SELECT page_count FROM pragma_page_count) -"
                        " (SELECT freelist_count FROM pragma_freelist_count)");
     }
-    expect_whole_store();
+    tu_expect_whole_store(db);
     ck_assert_int_le(q("SELECT count(*) FROM spans"), 2 * 2600);
     for (int day = 3; day < 6; day++) /* steady state: within 15 % of day 2 */
         ck_assert_msg(pages[day] * 100 <= pages[2] * 115, "day %d: %lld pages, day 2: %lld", day,

@@ -11,7 +11,6 @@
 
 #include "core/err.h"
 #include "core/xmem.h"
-#include "store/check.h"
 #include "store/retention.h"
 #include "store/store.h"
 #include "store/textblock.h"
@@ -63,32 +62,24 @@ END_TEST
 
 /* ---- on a store ---- */
 
-static char *dir, *db;
-static struct store *st;
+static struct tu_store ts;
+static const char *db;
 static struct writer *w;
 
 static void setup(void)
 {
-    char err[256];
-    dir = tu_tmpdir();
-    db = xasprintf("%s/blocks.db", dir);
     struct writer_config cfg;
     writer_config_default(&cfg);
     cfg.compact_keep_hot = -1; /* steps run by the test */
     cfg.text_block_keep = 300;
-    ck_assert_int_eq(store_open(&st, db, STORE_READWRITE, err, sizeof(err)), STORE_OK);
-    ck_assert_int_eq(writer_start(&w, st, &cfg, err, sizeof(err)), LT_OK);
+    tu_store_open(&ts, "blocks.db", &cfg);
+    db = ts.db;
+    w = ts.w;
 }
 
 static void teardown(void)
 {
-    writer_stop(w);
-    store_close(st);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-    free(db);
-    free(dir);
+    tu_store_close(&ts);
 }
 
 /* FNV-1a over every span's ids, input and output, in key order. */
@@ -118,20 +109,6 @@ static uint64_t digest(const char *where)
     return h;
 }
 
-static void expect_whole_store(void)
-{
-    char err[256];
-    struct store *ro = NULL;
-    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
-    struct check_report rep;
-    check_report_init(&rep);
-    ck_assert_int_eq(check_store(store_db(ro), &rep, err, sizeof(err)), 0);
-    ck_assert_msg(rep.ok, "%s", buf_str(&rep.problems));
-    ck_assert_int_eq(rep.texts_unreferenced, 0);
-    check_report_release(&rep);
-    store_close(ro);
-}
-
 START_TEST(test_blocks_change_no_answer_and_retention_frees_out_of_them)
 {
     char err[256];
@@ -152,7 +129,7 @@ START_TEST(test_blocks_change_no_answer_and_retention_frees_out_of_them)
     ck_assert(digest("") == all);
     ck_assert_int_eq(tu_ro_int(db, "SELECT count(*) FROM spans WHERE search = '\"the refund\"'"),
                      refund);
-    expect_whole_store();
+    tu_expect_whole_store(db);
     /* drop one project: texts go out of rows and blocks alike */
     struct store *ro = NULL;
     ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
@@ -170,7 +147,7 @@ START_TEST(test_blocks_change_no_answer_and_retention_frees_out_of_them)
                      texts - rep.texts);
     ck_assert(digest("") == others);
     ck_assert_int_eq(tu_ro_int(db, "SELECT count(*) FROM spans WHERE search = 'refund'"), 0);
-    expect_whole_store();
+    tu_expect_whole_store(db);
 }
 END_TEST
 

@@ -4,12 +4,17 @@
 #include "tests/support/storetest.h"
 
 #include <check.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "collector/native.h"
 #include "collector/pipeline.h"
 #include "core/err.h"
 #include "fixtures/spangen.h"
+#include "core/xmem.h"
+#include "store/check.h"
 #include "store/store.h"
+#include "tests/support/testutil.h"
 
 long long tu_ro_int(const char *db, const char *sql)
 {
@@ -78,4 +83,47 @@ void tu_ingest_json(struct writer *w, const char *ndjson)
     ck_assert_int_eq(buf_puts(&body, ndjson), 0);
     commit_body(w, &body, NULL, NULL);
     buf_release(&body);
+}
+
+void tu_store_open(struct tu_store *s, const char *name, const struct writer_config *cfg)
+{
+    char err[256];
+    struct writer_config def;
+    if (!cfg) {
+        writer_config_default(&def);
+        def.compact_keep_hot = -1; /* steps run by the test */
+        cfg = &def;
+    }
+    s->dir = tu_tmpdir();
+    s->db = xasprintf("%s/%s", s->dir, name);
+    ck_assert_int_eq(store_open(&s->st, s->db, STORE_READWRITE, err, sizeof(err)), STORE_OK);
+    ck_assert_int_eq(writer_start(&s->w, s->st, cfg, err, sizeof(err)), LT_OK);
+}
+
+void tu_store_close(struct tu_store *s)
+{
+    writer_stop(s->w);
+    store_close(s->st);
+    char *cmd = xasprintf("rm -rf '%s'", s->dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    free(s->db);
+    free(s->dir);
+    memset(s, 0, sizeof(*s));
+}
+
+void tu_expect_whole_store(const char *db)
+{
+    char err[256];
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    struct check_report rep;
+    check_report_init(&rep);
+    ck_assert_int_eq(check_store(store_db(ro), &rep, err, sizeof(err)), 0);
+    ck_assert_msg(rep.ok, "%s", buf_str(&rep.problems));
+    ck_assert_int_eq(rep.texts_missing, 0);
+    ck_assert_int_eq(rep.texts_unreferenced, 0);
+    ck_assert_int_eq(rep.rollup_rows_bad, 0);
+    check_report_release(&rep);
+    store_close(ro);
 }

@@ -29,4 +29,19 @@ void tu_ingest_spangen_at(struct writer *w, int n, uint64_t seed, int per_reques
  * project "default" unless a span names its own). */
 void tu_ingest_json(struct writer *w, const char *ndjson);
 
+/* A fresh read-write store "NAME" in its own temp dir, with a writer
+ * started with 'cfg' (NULL: the default, compaction steps left to the
+ * test). tu_store_close stops the writer, closes and removes the dir. */
+struct tu_store {
+    char *dir, *db;
+    struct store *st;
+    struct writer *w;
+};
+void tu_store_open(struct tu_store *s, const char *name, const struct writer_config *cfg);
+void tu_store_close(struct tu_store *s);
+
+/* `llmtap check` on 'db' finds the store whole: no problem, no text
+ * missing or unreferenced, every rollup equal to a recount. */
+void tu_expect_whole_store(const char *db);
+
 #endif
