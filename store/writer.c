@@ -513,7 +513,8 @@ struct retention_call {
     int64_t now_ns;
     struct retention_report *rep;
     const struct retention_free *f;
-    int64_t freelist;
+    int64_t freelist; /* pages still free after a vacuum step */
+    int64_t merged;   /* rows an index merge step changed (0 or 1: nothing left) */
 };
 
 static int retention_drop_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
@@ -564,7 +565,7 @@ static int fts_merge_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
     int64_t before = sqlite3_total_changes64(db);
     int rc = sqlite3_exec(db, "INSERT INTO text_fts(text_fts, rank) VALUES ('merge', -1000)", NULL,
                           NULL, NULL);
-    c->freelist = sqlite3_total_changes64(db) - before; /* 0: nothing left to merge */
+    c->merged = sqlite3_total_changes64(db) - before;
     if (rc != SQLITE_OK)
         snprintf(err, errlen, "full-text index merge: %s", sqlite3_errmsg(db));
     return rc == SQLITE_OK ? 0 : -1;
@@ -610,7 +611,7 @@ int writer_retention(struct writer *w, sqlite3 *ro, int64_t now_ns, int force,
         rc = free_texts(w, ro, &c, err, errlen);
     for (int i = 0; rc == LT_OK && rep->texts > 0 && i < 10000; i++) {
         rc = writer_run(w, fts_merge_fn, &c, err, errlen);
-        if (c.freelist <= 1)
+        if (c.merged <= 1)
             break;
     }
     for (int i = 0; rc == LT_OK && i < 10000; i++) { /* 10,000 x 8 MiB at most */
