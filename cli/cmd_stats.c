@@ -35,17 +35,18 @@ static void read_bytes(sqlite3 *db, struct totals *t)
     sqlite3_stmt *st = NULL;
     t->bytes_hot = t->bytes_segments = t->bytes_text = t->bytes_rollups = t->bytes_other =
         t->bytes_fts = -1;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT CASE"
-                           " WHEN name IN ('span_rows','sqlite_autoindex_span_rows_1',"
-                           "  'span_rows_start') THEN 0"
-                           " WHEN name LIKE 'segment%' OR name LIKE 'sqlite_autoindex_segment%'"
-                           "  THEN 1"
-                           " WHEN name IN ('texts','text_dicts','text_blocks') THEN 2"
-                           " WHEN name LIKE 'rollup%' THEN 3"
-                           " WHEN name LIKE 'text_fts%' THEN 5 ELSE 4 END,"
-                           " sum(pgsize) FROM dbstat GROUP BY 1",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT CASE"
+            " WHEN name IN ('span_rows','sqlite_autoindex_span_rows_1',"
+            "  'span_rows_start') THEN 0"
+            " WHEN name LIKE 'segment%' OR name LIKE 'sqlite_autoindex_segment%'"
+            "  THEN 1"
+            " WHEN name IN ('texts','text_dicts','text_blocks','text_block_dicts') THEN 2"
+            " WHEN name LIKE 'rollup%' THEN 3"
+            " WHEN name LIKE 'text_fts%' THEN 5 ELSE 4 END,"
+            " sum(pgsize) FROM dbstat GROUP BY 1",
+            -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
         return;
     }
@@ -95,7 +96,9 @@ static int read_totals(sqlite3 *db, struct totals *t)
                                "SELECT (SELECT count(*) FROM texts) +"
                                " (SELECT coalesce(sum(count), 0) FROM text_blocks)",
                                0);
-    t->dicts = store_query_int(db, "SELECT count(*) FROM text_dicts", 0);
+    t->dicts = store_query_int(
+        db, "SELECT (SELECT count(*) FROM text_dicts) + (SELECT count(*) FROM text_block_dicts)",
+        0);
     read_bytes(db, t);
     char err[256];
     if (footprint_measure(db, &t->logical, err, sizeof(err)) != 0)

@@ -334,5 +334,20 @@ static const char v10[] =
     " FROM h LEFT JOIN rollup_daily_tenant_c c ON c.project = h.project AND c.day = h.day AND "
     "c.tenant = h.tenant;";
 
-const char *const schema_migrations[] = {v1, v2, v3, v4, v5, v6, v7, v8, v9, v10};
+/* Version 11: text blocks name the dictionary they were packed with
+ * (text_block_dicts; 0: none) and their raw size, ahead of the body so
+ * reading them does not walk the body's overflow pages. */
+static const char v11[] =
+    "CREATE TABLE text_block_dicts ("
+    " id INTEGER PRIMARY KEY, created_ns INTEGER NOT NULL, samples INTEGER NOT NULL,"
+    " dict BLOB NOT NULL);"
+    "CREATE TABLE text_blocks_v11 ("
+    " id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " dict INTEGER NOT NULL DEFAULT 0, raw_len INTEGER NOT NULL DEFAULT 0, body BLOB NOT NULL);"
+    "INSERT INTO text_blocks_v11(id, last_id, count, body)"
+    " SELECT id, last_id, count, body FROM text_blocks;"
+    "DROP TABLE text_blocks;"
+    "ALTER TABLE text_blocks_v11 RENAME TO text_blocks;";
+
+const char *const schema_migrations[] = {v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

@@ -192,6 +192,11 @@ void store_close(struct store *st)
     free(st);
 }
 
+struct texts_reader *store_texts(struct store *st)
+{
+    return st->texts;
+}
+
 sqlite3 *store_db(struct store *st)
 {
     return st->db;

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 struct store;
+struct texts_reader;
 
 enum store_mode { STORE_READONLY = 0, STORE_READWRITE = 1 };
 
@@ -33,7 +34,7 @@ enum store_result {
 };
 
 /* The schema version this binary writes. */
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
 
 /* Open 'path'. On failure returns a store_result and a message in 'err';
  * *out is NULL. Caller closes with store_close. */
@@ -44,6 +45,9 @@ void store_close(struct store *st);
 
 /* The connection (borrowed; valid until store_close). */
 sqlite3 *store_db(struct store *st);
+/* The texts reader behind llmtap_refs() on the store's connection (owned by
+ * the store; same thread rules as the connection). */
+struct texts_reader *store_texts(struct store *st);
 const char *store_path(const struct store *st);
 
 /* Bytes of the database file and of its WAL (0 when absent). */

@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ZDICT_STATIC_LINKING_ONLY /* ZDICT_trainFromBuffer_fastCover */
+#include <zdict.h>
 #include <zstd.h>
 
 #include "core/sorted.h"
+#include "core/timeutil.h"
 #include "core/varint.h"
 #include "core/xmem.h"
 #include "store/textpack.h"
@@ -35,6 +38,112 @@ static void view_clear(struct textblock_view *v)
     v->n = 0;
 }
 
+/* ---- the dictionary cache ---- */
+
+struct block_dict {
+    int64_t id;
+    void *bytes;
+    size_t n;
+    ZSTD_DDict *dd; /* made on first decode */
+    ZSTD_CDict *cd; /* made on first encode */
+};
+
+struct textblock_dicts {
+    sqlite3 *db;
+    sqlite3_stmt *get, *newest;
+    struct block_dict *v;
+    size_t n, cap;
+    ZSTD_CCtx *cc;
+    ZSTD_DCtx *dc;
+};
+
+struct textblock_dicts *textblock_dicts_open(sqlite3 *db)
+{
+    struct textblock_dicts *d = xcalloc(1, sizeof(*d));
+    d->db = db;
+    d->cc = ZSTD_createCCtx();
+    d->dc = ZSTD_createDCtx();
+    if (!d->cc || !d->dc) {
+        textblock_dicts_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void textblock_dicts_free(struct textblock_dicts *d)
+{
+    if (!d)
+        return;
+    sqlite3_finalize(d->get);
+    sqlite3_finalize(d->newest);
+    for (size_t i = 0; i < d->n; i++) {
+        ZSTD_freeDDict(d->v[i].dd);
+        ZSTD_freeCDict(d->v[i].cd);
+        free(d->v[i].bytes);
+    }
+    free(d->v);
+    ZSTD_freeCCtx(d->cc);
+    ZSTD_freeDCtx(d->dc);
+    free(d);
+}
+
+int64_t textblock_dicts_newest(struct textblock_dicts *d)
+{
+    if (!d->newest &&
+        sqlite3_prepare_v3(d->db, "SELECT coalesce(max(id), 0) FROM text_block_dicts", -1,
+                           SQLITE_PREPARE_PERSISTENT, &d->newest, NULL) != SQLITE_OK)
+        return 0;
+    int64_t id = sqlite3_step(d->newest) == SQLITE_ROW ? sqlite3_column_int64(d->newest, 0) : 0;
+    sqlite3_reset(d->newest);
+    return id;
+}
+
+/* Dictionary 'id', loaded when first asked for; NULL when it is missing. */
+static struct block_dict *dict_get(struct textblock_dicts *d, int64_t id)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->v[i].id == id)
+            return &d->v[i];
+    if (!d->get && sqlite3_prepare_v3(d->db, "SELECT dict FROM text_block_dicts WHERE id = ?1", -1,
+                                      SQLITE_PREPARE_PERSISTENT, &d->get, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_int64(d->get, 1, id);
+    struct block_dict *got = NULL;
+    if (sqlite3_step(d->get) == SQLITE_ROW && sqlite3_column_bytes(d->get, 0) > 0) {
+        if (d->n == d->cap) {
+            d->cap = d->cap ? 2 * d->cap : 4;
+            d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+        }
+        got = &d->v[d->n++];
+        got->id = id;
+        got->n = (size_t)sqlite3_column_bytes(d->get, 0);
+        got->bytes = xmalloc(got->n);
+        memcpy(got->bytes, sqlite3_column_blob(d->get, 0), got->n);
+        got->dd = NULL;
+        got->cd = NULL;
+    }
+    sqlite3_reset(d->get);
+    return got;
+}
+
+static const ZSTD_DDict *dict_ddict(struct textblock_dicts *d, int64_t id)
+{
+    struct block_dict *b = dict_get(d, id);
+    if (b && !b->dd)
+        b->dd = ZSTD_createDDict(b->bytes, b->n);
+    return b ? b->dd : NULL;
+}
+
+static const ZSTD_CDict *dict_cdict(struct textblock_dicts *d, int64_t id)
+{
+    struct block_dict *b = dict_get(d, id);
+    if (b && !b->cd)
+        b->cd = ZSTD_createCDict(b->bytes, b->n, TEXTBLOCK_LEVEL);
+    return b ? b->cd : NULL;
+}
+
+/* ---- a block ---- */
+
 void textblock_push(struct textblock_view *v, int64_t id, const char *p, size_t len)
 {
     if (v->n == v->cap) {
@@ -51,29 +160,58 @@ void textblock_push(struct textblock_view *v, int64_t id, const char *p, size_t 
     v->ends[v->n++] = v->raw.len;
 }
 
-int textblock_decode(const void *body, size_t n, int64_t first, struct textblock_view *v)
+/* Decompress 'body' (dictionary 'dict' of 'd') into a new buffer of *got
+ * bytes; NULL when it does not decompress. */
+static char *unzip(struct textblock_dicts *d, int64_t dict, const void *body, size_t n, size_t *got)
 {
-    view_clear(v);
     unsigned long long size = ZSTD_getFrameContentSize(body, n);
     if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ||
         size > TEXTPACK_MAX_TEXT)
-        return -1;
+        return NULL;
+    const ZSTD_DDict *dd = dict ? (d ? dict_ddict(d, dict) : NULL) : NULL;
+    if (dict && !dd)
+        return NULL;
     char *raw = xmalloc(size ? (size_t)size : 1);
-    size_t got = ZSTD_decompress(raw, (size_t)size, body, n);
-    int rc = ZSTD_isError(got) || got != size ? -1 : 0;
-    const unsigned char *p = (const unsigned char *)raw, *end = p + (rc ? 0 : got);
+    size_t r;
+    if (dd) {
+        r = ZSTD_decompress_usingDDict(d->dc, raw, (size_t)size, body, n, dd);
+    } else {
+        ZSTD_DCtx *dc = d ? d->dc : ZSTD_createDCtx();
+        r = dc ? ZSTD_decompressDCtx(dc, raw, (size_t)size, body, n) : (size_t)-1;
+        if (!d)
+            ZSTD_freeDCtx(dc);
+    }
+    if (ZSTD_isError(r) || r != size) {
+        free(raw);
+        return NULL;
+    }
+    *got = r;
+    return raw;
+}
+
+int textblock_decode(struct textblock_dicts *d, int64_t dict, const void *body, size_t n,
+                     int64_t first, struct textblock_view *v)
+{
+    view_clear(v);
+    size_t got = 0;
+    char *raw = unzip(d, dict, body, n, &got);
+    if (!raw)
+        return -1;
+    int rc = 0;
+    const unsigned char *p = (const unsigned char *)raw, *end = p + got;
     uint64_t count = 0;
-    if (rc == 0 && (varint_get(&p, end, &count) || count > got / 2))
+    if ((varint_get(&p, end, &count) || count > got / 2))
         rc = -1; /* every entry takes two bytes at least */
     int64_t *ids = xmalloc((size_t)(count ? count : 1) * sizeof(*ids));
     uint64_t *lens = xmalloc((size_t)(count ? count : 1) * sizeof(*lens));
     uint64_t total = 0;
     int64_t id = first - 1;
     for (uint64_t i = 0; rc == 0 && i < count; i++) {
-        uint64_t d;
-        if (varint_get(&p, end, &d) || varint_get(&p, end, &lens[i]) || d == 0 || lens[i] > got)
+        uint64_t step;
+        if (varint_get(&p, end, &step) || varint_get(&p, end, &lens[i]) || step == 0 ||
+            lens[i] > got)
             rc = -1;
-        id += (int64_t)d;
+        id += (int64_t)step;
         ids[i] = id;
         total += lens[i];
     }
@@ -103,7 +241,8 @@ int textblock_get(const struct textblock_view *v, int64_t id, const char **p, si
     return 1;
 }
 
-int textblock_encode(const struct textblock_view *v, struct buf *out)
+int textblock_encode(struct textblock_dicts *d, int64_t dict, const struct textblock_view *v,
+                     struct buf *out)
 {
     struct buf raw;
     buf_init(&raw, 0);
@@ -115,11 +254,15 @@ int textblock_encode(const struct textblock_view *v, struct buf *out)
     }
     rc = rc || buf_append(&raw, v->raw.data, v->raw.len);
     size_t bound = ZSTD_compressBound(raw.len);
-    ZSTD_CCtx *cc = ZSTD_createCCtx();
-    if (rc == 0 && cc && buf_reserve(out, bound) == BUF_OK) {
+    const ZSTD_CDict *cd = dict ? (d ? dict_cdict(d, dict) : NULL) : NULL;
+    ZSTD_CCtx *cc = d ? d->cc : ZSTD_createCCtx();
+    if (rc == 0 && cc && (cd || !dict) && buf_reserve(out, bound) == BUF_OK) {
         /* with a checksum: a damaged block fails to decode instead of lying */
+        ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
         ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, TEXTBLOCK_LEVEL);
         ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+        if (cd)
+            ZSTD_CCtx_refCDict(cc, cd);
         size_t n = ZSTD_compress2(cc, out->data + out->len, bound, raw.data, raw.len);
         if (ZSTD_isError(n))
             rc = -1;
@@ -128,7 +271,8 @@ int textblock_encode(const struct textblock_view *v, struct buf *out)
     } else {
         rc = -1;
     }
-    ZSTD_freeCCtx(cc);
+    if (!d)
+        ZSTD_freeCCtx(cc);
     buf_release(&raw);
     return rc;
 }
@@ -137,6 +281,7 @@ int textblock_encode(const struct textblock_view *v, struct buf *out)
 
 struct textblock_batch {
     struct textblock_view v;
+    int64_t dict;
     struct buf body;
 };
 
@@ -183,7 +328,10 @@ int textblock_build(sqlite3 *db, struct texts_reader *rd, int64_t upto,
     }
     buf_release(&one);
     sqlite3_finalize(st);
-    if (rc == 0 && b->v.raw.len >= TEXTBLOCK_RAW && textblock_encode(&b->v, &b->body) != 0) {
+    struct textblock_dicts *dicts = texts_reader_block_dicts(rd);
+    b->dict = rc == 0 && b->v.raw.len >= TEXTBLOCK_RAW ? textblock_dicts_newest(dicts) : 0;
+    if (rc == 0 && b->v.raw.len >= TEXTBLOCK_RAW &&
+        textblock_encode(dicts, b->dict, &b->v, &b->body) != 0) {
         snprintf(err, errlen, "text blocks: zstd cannot compress a block");
         rc = -1;
     }
@@ -210,19 +358,22 @@ static int64_t count_rows(sqlite3 *db, int64_t first, int64_t last)
     return n;
 }
 
-/* INSERT OR REPLACE the block row of 'v' with 'body'. */
-static int put_block(sqlite3 *db, const struct textblock_view *v, const struct buf *body)
+/* INSERT OR REPLACE the block row of 'v' with 'body' (packed with 'dict'). */
+static int put_block(sqlite3 *db, const struct textblock_view *v, int64_t dict,
+                     const struct buf *body)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
-                                "INSERT OR REPLACE INTO text_blocks(id, last_id, count, body)"
-                                " VALUES (?1, ?2, ?3, ?4)",
+                                "INSERT OR REPLACE INTO text_blocks(id, last_id, count, dict,"
+                                " raw_len, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, v->first);
         sqlite3_bind_int64(st, 2, v->last);
         sqlite3_bind_int64(st, 3, (int64_t)v->n);
-        sqlite3_bind_blob64(st, 4, body->data, body->len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, dict);
+        sqlite3_bind_int64(st, 5, (int64_t)v->raw.len);
+        sqlite3_bind_blob64(st, 6, body->data, body->len, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
     }
     sqlite3_finalize(st);
@@ -234,7 +385,7 @@ int textblock_apply(sqlite3 *db, const struct textblock_batch *b, char *err, siz
     const struct textblock_view *v = &b->v;
     if (count_rows(db, v->first, v->last) != (int64_t)v->n)
         return 1; /* retention freed some meanwhile */
-    int rc = put_block(db, v, &b->body);
+    int rc = put_block(db, v, b->dict, &b->body);
     sqlite3_stmt *st = NULL;
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(db, "DELETE FROM texts WHERE id BETWEEN ?1 AND ?2", -1, &st, NULL);
@@ -249,25 +400,31 @@ int textblock_apply(sqlite3 *db, const struct textblock_batch *b, char *err, siz
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* The block that may hold 'id' into 'v': 1, 0 when none does, -1. */
-static int load_block_of(sqlite3 *db, int64_t id, struct textblock_view *v)
+/* Decode the block of row 'st' (columns id, dict, body) into 'v'. */
+static int decode_row(struct textblock_dicts *d, sqlite3_stmt *st, struct textblock_view *v)
+{
+    return textblock_decode(d, sqlite3_column_int64(st, 1), sqlite3_column_blob(st, 2),
+                            (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_int64(st, 0), v);
+}
+
+/* The block that may hold 'id' into 'v' (its dictionary in *dict): 1, 0
+ * when none does, -1. */
+static int load_block_of(sqlite3 *db, struct textblock_dicts *d, int64_t id,
+                         struct textblock_view *v, int64_t *dict)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
-                                "SELECT id, body FROM text_blocks WHERE id <= ?1 AND last_id >= ?1"
-                                " ORDER BY id DESC LIMIT 1",
+                                "SELECT id, dict, body FROM text_blocks"
+                                " WHERE id <= ?1 AND last_id >= ?1 ORDER BY id DESC LIMIT 1",
                                 -1, &st, NULL);
     int found = 0;
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
         rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            found =
-                textblock_decode(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
-                                 sqlite3_column_int64(st, 0), v) == 0
-                    ? 1
-                    : -1;
-        else if (rc != SQLITE_DONE)
+        if (rc == SQLITE_ROW) {
+            *dict = sqlite3_column_int64(st, 1);
+            found = decode_row(d, st, v) == 0 ? 1 : -1;
+        } else if (rc != SQLITE_DONE)
             found = -1;
     } else {
         found = -1;
@@ -288,10 +445,10 @@ static int delete_block(sqlite3 *db, int64_t first)
     return rc;
 }
 
-/* Rewrite block 'v' without ids[i..] that fall in it; *next is the first
- * index past the block. */
-static int rewrite(sqlite3 *db, struct textblock_view *v, const int64_t *ids, size_t n, size_t i,
-                   uint8_t *found, size_t *next)
+/* Rewrite block 'v' (packed with 'dict') without ids[i..] that fall in it;
+ * *next is the first index past the block. */
+static int rewrite(sqlite3 *db, struct textblock_dicts *d, int64_t dict, struct textblock_view *v,
+                   const int64_t *ids, size_t n, size_t i, uint8_t *found, size_t *next)
 {
     struct textblock_view keep;
     textblock_view_init(&keep);
@@ -314,7 +471,8 @@ static int rewrite(sqlite3 *db, struct textblock_view *v, const int64_t *ids, si
     buf_init(&body, 0);
     int rc = delete_block(db, first); /* its first id may have gone */
     if (rc == SQLITE_OK && keep.n)
-        rc = textblock_encode(&keep, &body) ? SQLITE_ERROR : put_block(db, &keep, &body);
+        rc = textblock_encode(d, dict, &keep, &body) ? SQLITE_ERROR
+                                                     : put_block(db, &keep, dict, &body);
     buf_release(&body);
     textblock_view_release(&keep);
     return rc;
@@ -325,29 +483,34 @@ int textblock_remove(sqlite3 *db, const int64_t *ids, size_t n, uint8_t *found, 
 {
     struct textblock_view v;
     textblock_view_init(&v);
-    int rc = 0;
+    struct textblock_dicts *d = textblock_dicts_open(db);
+    int rc = d ? 0 : -1;
     for (size_t i = 0; i < n && rc == 0;) {
-        int got = load_block_of(db, ids[i], &v);
+        int64_t dict = 0;
+        int got = load_block_of(db, d, ids[i], &v, &dict);
         if (got < 0) {
             rc = -1;
         } else if (got == 0) {
             i++; /* in no block */
         } else {
             size_t next;
-            rc = rewrite(db, &v, ids, n, i, found, &next) == SQLITE_OK ? 0 : -1;
+            rc = rewrite(db, d, dict, &v, ids, n, i, found, &next) == SQLITE_OK ? 0 : -1;
             i = next > i ? next : i + 1;
         }
     }
+    textblock_dicts_free(d);
     textblock_view_release(&v);
     if (rc)
         snprintf(err, errlen, "text blocks: %s", sqlite3_errmsg(db));
     return rc;
 }
 
-int textblock_each(sqlite3 *db, int64_t after, textblock_fn fn, void *ctx)
+int textblock_each(sqlite3 *db, struct textblock_dicts *d, int64_t after, textblock_fn fn,
+                   void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT id, body FROM text_blocks WHERE last_id > ?1 ORDER BY id",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, dict, body FROM text_blocks WHERE last_id > ?1 ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, after);
@@ -355,8 +518,7 @@ int textblock_each(sqlite3 *db, int64_t after, textblock_fn fn, void *ctx)
     textblock_view_init(&v);
     int rc = 0;
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-        if (textblock_decode(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
-                             sqlite3_column_int64(st, 0), &v) != 0) {
+        if (decode_row(d, st, &v) != 0) {
             rc = -1;
             break;
         }
@@ -369,4 +531,128 @@ int textblock_each(sqlite3 *db, int64_t after, textblock_fn fn, void *ctx)
     textblock_view_release(&v);
     sqlite3_finalize(st);
     return rc;
+}
+
+/* ---- dictionaries ---- */
+
+/* Raw bytes in the blocks packed with dictionary 'dict'; -1 on error. */
+static int64_t packed_with(sqlite3 *db, int64_t dict)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(raw_len), 0) FROM text_blocks WHERE dict = ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, dict);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+struct samples {
+    struct buf data;
+    size_t *sizes, n, cap;
+};
+
+/* The texts of the newest blocks, end to end, up to TEXTBLOCK_TRAIN_SAMPLES
+ * bytes. 0, or -1 when a block does not decode. */
+static int gather(sqlite3 *db, struct textblock_dicts *d, struct samples *sm)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT id, dict, body FROM text_blocks ORDER BY id DESC", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    struct textblock_view v;
+    textblock_view_init(&v);
+    int rc = 0;
+    while (rc == 0 && sm->data.len < TEXTBLOCK_TRAIN_SAMPLES && sqlite3_step(st) == SQLITE_ROW) {
+        if (decode_row(d, st, &v) != 0) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < v.n && sm->data.len < TEXTBLOCK_TRAIN_SAMPLES; i++) {
+            size_t from = i ? v.ends[i - 1] : 0, len = v.ends[i] - from;
+            if (len == 0)
+                continue;
+            if (sm->n == sm->cap) {
+                sm->cap = sm->cap ? 2 * sm->cap : 1024;
+                sm->sizes = xrealloc(sm->sizes, sm->cap * sizeof(*sm->sizes));
+            }
+            if (buf_append(&sm->data, v.raw.data + from, len) != BUF_OK)
+                abort(); /* no ceiling on the sample buffer */
+            sm->sizes[sm->n++] = len;
+        }
+    }
+    textblock_view_release(&v);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int textblock_train(sqlite3 *db, struct textblock_dicts *d, uint64_t first, uint64_t every,
+                    struct buf *out, int *samples, char *err, size_t errlen)
+{
+    int64_t newest = textblock_dicts_newest(d);
+    int64_t packed = packed_with(db, newest);
+    if (packed < 0 || (uint64_t)packed < (newest ? every : first))
+        return 0;
+    struct samples sm = {.n = 0};
+    buf_init(&sm.data, 0);
+    int rc = gather(db, d, &sm);
+    /* about one byte of dictionary for 32 of samples: a small store gets a
+     * small one */
+    size_t cap = sm.data.len / 32 < TEXTBLOCK_DICT_MAX ? sm.data.len / 32 : TEXTBLOCK_DICT_MAX;
+    if (rc == 0 && (cap < 1024 || sm.n < 16)) {
+        snprintf(err, errlen, "text blocks: %zu bytes in %zu texts are too few to train on",
+                 sm.data.len, sm.n);
+        rc = -1;
+    } else if (rc != 0) {
+        snprintf(err, errlen, "text blocks: a block does not decode");
+    }
+    if (rc == 0 && buf_reserve(out, cap) != BUF_OK) {
+        snprintf(err, errlen, "text blocks: no room for a dictionary");
+        rc = -1;
+    }
+    if (rc == 0) {
+        /* fixed segment and d-mer sizes: the optimizing search costs seconds
+         * more per run and gained under 1 % on LLM traffic */
+        ZDICT_fastCover_params_t p = {.k = 1024, .d = 8, .steps = 0, .nbThreads = 1, .accel = 1};
+        p.zParams.compressionLevel = TEXTBLOCK_LEVEL;
+        size_t got = ZDICT_trainFromBuffer_fastCover(out->data + out->len, cap, sm.data.data,
+                                                     sm.sizes, (unsigned)sm.n, p);
+        if (ZDICT_isError(got)) {
+            snprintf(err, errlen, "text blocks: zstd cannot train a dictionary: %s",
+                     ZDICT_getErrorName(got));
+            rc = -1;
+        } else {
+            out->len += got;
+            *samples = (int)sm.n;
+        }
+    }
+    buf_release(&sm.data);
+    free(sm.sizes);
+    return rc == 0 ? 1 : -1;
+}
+
+int textblock_store_dict(sqlite3 *db, const void *dict, size_t n, int samples, int64_t *id,
+                         char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO text_block_dicts(created_ns, samples, dict)"
+                                " VALUES (?1, ?2, ?3)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, time_now_ns());
+        sqlite3_bind_int(st, 2, samples);
+        sqlite3_bind_blob64(st, 3, dict, n, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "text blocks: cannot store a dictionary: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    *id = sqlite3_last_insert_rowid(db);
+    return 0;
 }

@@ -7,11 +7,21 @@
  * deletes their rows from texts. Ids do not change, so nothing that refers
  * to a text changes; every block holds lower ids than any row of texts.
  *
- *     text_blocks(id = first text id, last_id, count, body)
+ *     text_blocks(id = first text id, last_id, count, dict, raw_len, body)
  *     body := zstd( count (id - previous id, len)... texts... )
  *                   (varints; the first "previous id" is id - 1)
  *
- * Thread-safety: a textblock_view and a batch belong to one thread.
+ * A block is compressed with the newest dictionary of text_block_dicts
+ * (dict = its id; 0: none). The first one is trained once blocks without
+ * one hold TEXTBLOCK_TRAIN_FIRST raw bytes, and a new one each time the
+ * newest has packed TEXTBLOCK_TRAIN_EVERY; a block keeps the dictionary
+ * it was packed with. Texts of one store share their boilerplate (system
+ * prompts, message framing, the phrases of an app's answers), so a block
+ * of half a megabyte with a dictionary compresses about as well as the
+ * whole history at zstd -19 (docs/BENCHMARKS.md).
+ *
+ * Thread-safety: a textblock_view, a batch and a textblock_dicts belong to
+ * one thread.
  */
 #ifndef STORE_TEXTBLOCK_H
 #define STORE_TEXTBLOCK_H
@@ -23,9 +33,13 @@
 
 #include "core/buf.h"
 
-#define TEXTBLOCK_RAW (256u << 10) /* raw bytes a block aims at */
-#define TEXTBLOCK_KEEP 50000       /* the newest texts stay rows of their own */
-#define TEXTBLOCK_LEVEL 3
+#define TEXTBLOCK_RAW (512u << 10)          /* raw bytes a block aims at */
+#define TEXTBLOCK_KEEP 50000                /* the newest texts stay rows of their own */
+#define TEXTBLOCK_LEVEL 12                  /* ~40 MB/s with a dictionary, beside ingest */
+#define TEXTBLOCK_DICT_MAX (1u << 20)       /* bytes of a block dictionary */
+#define TEXTBLOCK_TRAIN_SAMPLES (32u << 20) /* bytes of text it is trained on */
+#define TEXTBLOCK_TRAIN_FIRST (32ull << 20) /* see above */
+#define TEXTBLOCK_TRAIN_EVERY (1024ull << 20)
 
 /* A decoded block. */
 struct textblock_view {
@@ -39,18 +53,31 @@ struct textblock_view {
 void textblock_view_init(struct textblock_view *v);
 void textblock_view_release(struct textblock_view *v);
 
-/* Decode the 'n'-byte 'body' of block 'first' into 'v' (replacing what it
- * held). 0, or -1 when it does not decode. */
-int textblock_decode(const void *body, size_t n, int64_t first, struct textblock_view *v)
-    __attribute__((warn_unused_result));
+/* The block dictionaries of one connection, loaded as they are needed
+ * (rows of text_block_dicts never change, so they are kept until freed).
+ * 'db' is borrowed and must outlive the cache. NULL when zstd cannot
+ * start. */
+struct textblock_dicts;
+struct textblock_dicts *textblock_dicts_open(sqlite3 *db);
+void textblock_dicts_free(struct textblock_dicts *d); /* accepts NULL */
+/* The id of the newest dictionary, 0 when there is none (or on error). */
+int64_t textblock_dicts_newest(struct textblock_dicts *d);
+
+/* Decode the 'n'-byte 'body' of block 'first', packed with dictionary
+ * 'dict' of 'd' (0: none; 'd' may then be NULL), into 'v' (replacing what
+ * it held). 0, or -1 when it does not decode or the dictionary is
+ * missing. */
+int textblock_decode(struct textblock_dicts *d, int64_t dict, const void *body, size_t n,
+                     int64_t first, struct textblock_view *v) __attribute__((warn_unused_result));
 
 /* Text 'id' of 'v': 1 with *p and *len set, 0 when the block lacks it. */
 int textblock_get(const struct textblock_view *v, int64_t id, const char **p, size_t *len);
 
-/* Encode texts 0..n-1 of 'v' (ascending ids) as a block body, appended to
- * 'out'. 0, or -1 when zstd fails. */
-int textblock_encode(const struct textblock_view *v, struct buf *out)
-    __attribute__((warn_unused_result));
+/* Encode texts 0..n-1 of 'v' (ascending ids) as a block body packed with
+ * dictionary 'dict' of 'd' (0: none), appended to 'out'. 0, or -1 when
+ * zstd fails or the dictionary is missing. */
+int textblock_encode(struct textblock_dicts *d, int64_t dict, const struct textblock_view *v,
+                     struct buf *out) __attribute__((warn_unused_result));
 
 /* Append text 'id' (bytes 'p', 'len') to 'v'; ids must ascend. */
 void textblock_push(struct textblock_view *v, int64_t id, const char *p, size_t len);
@@ -62,7 +89,8 @@ struct texts_reader;
 
 /* Read through 'db' (the compactor's connection, in a read transaction) the
  * oldest text rows, up to id 'upto', into one block of about TEXTBLOCK_RAW
- * bytes. *out is NULL when fewer than that are waiting. 0, or -1. */
+ * bytes, packed with the newest dictionary ('rd''s cache, which must be
+ * on 'db'). *out is NULL when fewer than that are waiting. 0, or -1. */
 int textblock_build(sqlite3 *db, struct texts_reader *rd, int64_t upto,
                     struct textblock_batch **out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
@@ -81,9 +109,28 @@ int textblock_apply(sqlite3 *db, const struct textblock_batch *b, char *err, siz
 int textblock_remove(sqlite3 *db, const int64_t *ids, size_t n, uint8_t *found, char *err,
                      size_t errlen) __attribute__((warn_unused_result));
 
-/* Every block of 'db' with texts above 'after', in id order: 'fn' gets each
- * text (id, bytes); non-zero from it stops (and is returned). */
+/* Every block of 'db' with texts above 'after', in id order, decoded with
+ * 'd' (a cache on 'db'): 'fn' gets each text (id, bytes); non-zero from it
+ * stops (and is returned; -1: a block does not decode). */
 typedef int (*textblock_fn)(void *ctx, int64_t id, const char *p, size_t len);
-int textblock_each(sqlite3 *db, int64_t after, textblock_fn fn, void *ctx);
+int textblock_each(sqlite3 *db, struct textblock_dicts *d, int64_t after, textblock_fn fn,
+                   void *ctx);
+
+/* ---- dictionaries ---- */
+
+/* When a dictionary is due (blocks packed with the newest one, or with
+ * none, hold 'every' raw bytes, or 'first' when there is none), train one
+ * of at most TEXTBLOCK_DICT_MAX bytes on the texts of the newest blocks (up
+ * to TEXTBLOCK_TRAIN_SAMPLES bytes), read through 'db' with 'd', and append
+ * it to 'out': 1, with *samples the texts it learnt from; 0 when none is
+ * due; -1 with a message (zstd could not train on what there is). */
+int textblock_train(sqlite3 *db, struct textblock_dicts *d, uint64_t first, uint64_t every,
+                    struct buf *out, int *samples, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Writer thread: store dictionary 'dict' ('n' bytes) as the newest; its id
+ * in *id. 0, or -1 with a message. */
+int textblock_store_dict(sqlite3 *db, const void *dict, size_t n, int samples, int64_t *id,
+                         char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -89,6 +89,7 @@ struct texts_reader {
     } dicts[READER_DICTS];
     size_t ndicts, next_evict;
     sqlite3_stmt *get_block;
+    struct textblock_dicts *bdicts;              /* the blocks' dictionaries */
     struct textblock_view blocks[READER_BLOCKS]; /* n == 0: empty slot */
     size_t next_block;
 };
@@ -705,16 +706,17 @@ static int read_blocked(struct texts_reader *rd, int64_t id, struct buf *out)
     }
     if (!rd->get_block &&
         sqlite3_prepare_v3(rd->db,
-                           "SELECT id, body FROM text_blocks WHERE id <= ?1 AND last_id >= ?1"
-                           " ORDER BY id DESC LIMIT 1",
+                           "SELECT id, dict, body FROM text_blocks"
+                           " WHERE id <= ?1 AND last_id >= ?1 ORDER BY id DESC LIMIT 1",
                            -1, SQLITE_PREPARE_PERSISTENT, &rd->get_block, NULL) != SQLITE_OK)
         return SQLITE_ERROR;
     sqlite3_bind_int64(rd->get_block, 1, id);
     int rc = sqlite3_step(rd->get_block);
     if (rc == SQLITE_ROW) {
         struct textblock_view *v = &rd->blocks[rd->next_block++ % READER_BLOCKS];
-        if (textblock_decode(sqlite3_column_blob(rd->get_block, 1),
-                             (size_t)sqlite3_column_bytes(rd->get_block, 1),
+        if (textblock_decode(rd->bdicts, sqlite3_column_int64(rd->get_block, 1),
+                             sqlite3_column_blob(rd->get_block, 2),
+                             (size_t)sqlite3_column_bytes(rd->get_block, 2),
                              sqlite3_column_int64(rd->get_block, 0), v) != 0) {
             v->n = 0; /* a block that does not decode is not kept */
             rc = SQLITE_CORRUPT;
@@ -758,9 +760,14 @@ struct each_table {
     void *ctx;
 };
 
+struct textblock_dicts *texts_reader_block_dicts(struct texts_reader *rd)
+{
+    return rd->bdicts;
+}
+
 int texts_each(struct texts_reader *rd, int64_t after, texts_each_fn fn, void *ctx)
 {
-    int rc = textblock_each(rd->db, after, fn, ctx);
+    int rc = textblock_each(rd->db, rd->bdicts, after, fn, ctx);
     if (rc)
         return rc;
     sqlite3_stmt *st = NULL;
@@ -837,8 +844,10 @@ struct texts_reader *texts_reader_open(sqlite3 *db)
     rd->db = db;
     for (size_t i = 0; i < READER_BLOCKS; i++)
         textblock_view_init(&rd->blocks[i]);
-    if (!(rd->tp = textpack_new())) {
-        free(rd);
+    rd->tp = textpack_new();
+    rd->bdicts = textblock_dicts_open(db);
+    if (!rd->tp || !rd->bdicts) {
+        texts_reader_free(rd);
         return NULL;
     }
     return rd;
@@ -1003,6 +1012,7 @@ void texts_reader_free(struct texts_reader *r)
         textblock_view_release(&r->blocks[i]);
     for (size_t i = 0; i < r->ndicts; i++)
         ZSTD_freeDDict(r->dicts[i].ddict);
+    textblock_dicts_free(r->bdicts); /* finalizes its statements first */
     textpack_free(r->tp);
     free(r);
 }

@@ -135,6 +135,11 @@ int texts_read_text(struct texts_reader *r, int64_t id, struct buf *out)
 typedef int (*texts_each_fn)(void *ctx, int64_t id, const char *p, size_t len);
 int texts_each(struct texts_reader *rd, int64_t after, texts_each_fn fn, void *ctx);
 
+/* The cache of block dictionaries 'rd' decodes with (store/textblock.h),
+ * on the same connection; owned by 'rd'. */
+struct textblock_dicts;
+struct textblock_dicts *texts_reader_block_dicts(struct texts_reader *rd);
+
 /* A reader on 'db' without the SQL function, for code that reads texts
  * itself (sampling, `llmtap check`); NULL when zstd cannot start. Free with
  * texts_reader_free. */

@@ -77,6 +77,8 @@ void writer_config_default(struct writer_config *cfg)
     cfg->compact_batch = 2048;
     cfg->checkpoint_pages = 2000;
     cfg->text_block_keep = TEXTBLOCK_KEEP;
+    cfg->text_block_train_first = TEXTBLOCK_TRAIN_FIRST;
+    cfg->text_block_train_every = TEXTBLOCK_TRAIN_EVERY;
 }
 
 static int exec(sqlite3 *db, const char *sql)
@@ -367,13 +369,51 @@ static int64_t block_upto(sqlite3 *db, int64_t keep)
     return newest - keep < upto ? newest - keep : upto;
 }
 
-static int read_block(struct writer *w, sqlite3 *db, struct textblock_batch **out, char *err,
+/* Read the next block through 'st' (its connection, its texts reader). */
+static int read_block(struct writer *w, struct store *st, struct textblock_batch **out, char *err,
                       size_t errlen)
 {
-    struct texts_reader *rd = texts_reader_open(db);
-    int rc =
-        rd ? textblock_build(db, rd, block_upto(db, w->cfg.text_block_keep), out, err, errlen) : -1;
-    texts_reader_free(rd);
+    sqlite3 *db = store_db(st);
+    return textblock_build(db, store_texts(st), block_upto(db, w->cfg.text_block_keep), out, err,
+                           errlen);
+}
+
+/* Train a block dictionary through 'st' when one is due (textblock_train)
+ * and store it through 'db', the writer's connection: 1 when one was
+ * stored, 0 when none was due, -1. Run in the writer thread when 'st' is
+ * the writer's store, else 'db' is used through writer_run. */
+struct train_call {
+    struct buf dict;
+    int samples;
+    int64_t id;
+};
+
+static int store_block_dict_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct train_call *c = ctx;
+    return textblock_store_dict(db, c->dict.data, c->dict.len, c->samples, &c->id, err, errlen);
+}
+
+static int train_blocks(struct writer *w, struct store *st, int in_writer, char *err, size_t errlen)
+{
+    struct train_call c = {.samples = 0};
+    buf_init(&c.dict, 0);
+    int64_t t0 = time_mono_ns();
+    int rc = textblock_train(store_db(st), texts_reader_block_dicts(store_texts(st)),
+                             w->cfg.text_block_train_first, w->cfg.text_block_train_every, &c.dict,
+                             &c.samples, err, errlen);
+    if (rc == 1) {
+        int stored = in_writer
+                         ? store_block_dict_fn(store_db(w->st), &c, err, errlen)
+                         : (writer_run(w, store_block_dict_fn, &c, err, errlen) == LT_OK ? 0 : -1);
+        rc = stored == 0 ? 1 : -1;
+    }
+    if (rc == 1)
+        log_msg(LOG_INFO, "writer",
+                "trained text block dictionary %lld: %d samples, %zu bytes, %lld ms",
+                (long long)c.id, c.samples, c.dict.len,
+                (long long)((time_mono_ns() - t0) / 1000000));
+    buf_release(&c.dict);
     return rc;
 }
 
@@ -381,8 +421,13 @@ static int block_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
 {
     struct block_call *c = ctx;
     struct textblock_batch *own = NULL;
-    if (!c->batch && read_block(c->w, db, &own, err, errlen) != 0)
-        return -1;
+    if (!c->batch) { /* catching up in the writer: train first when due */
+        if (train_blocks(c->w, c->w->st, 1, err, errlen) < 0)
+            log_msg(LOG_WARN, "writer", "%s", err); /* blocks go without one */
+        *err = '\0';
+        if (read_block(c->w, c->w->st, &own, err, errlen) != 0)
+            return -1;
+    }
     const struct textblock_batch *b = c->batch ? c->batch : own;
     int rc = b ? textblock_apply(db, b, err, errlen) : 0;
     c->moved = rc == 0 ? (int64_t)textblock_batch_count(b) : 0;
@@ -398,12 +443,14 @@ static int block_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
 
 /* In the compactor thread: pack the next block on 'ro' and have the writer
  * store it. Returns the texts moved, or -1. */
-static int64_t block_once(struct writer *w, sqlite3 *ro)
+static int64_t block_once(struct writer *w, struct store *ro)
 {
     char err[256] = "";
     struct block_call c = {.w = w};
-    int rc = exec(ro, "BEGIN") == SQLITE_OK ? read_block(w, ro, &c.batch, err, sizeof(err)) : -1;
-    exec(ro, "COMMIT");
+    int rc = exec(store_db(ro), "BEGIN") == SQLITE_OK
+                 ? read_block(w, ro, &c.batch, err, sizeof(err))
+                 : -1;
+    exec(store_db(ro), "COMMIT");
     if (rc == 0 && c.batch)
         rc = writer_run(w, block_fn, &c, err, sizeof(err)) == LT_OK ? 0 : -1;
     textblock_batch_free(c.batch);
@@ -773,6 +820,24 @@ static void wait_ns(struct writer *w, int64_t ns)
     pthread_cond_timedwait(&w->compact_cv, &w->mu, &ts);
 }
 
+#define BLOCK_TRAIN_CHECK_NS (5 * 1000000000LL)   /* how often to ask whether one is due */
+#define BLOCK_TRAIN_RETRY_NS (600 * 1000000000LL) /* after a failed training */
+
+/* In the compactor thread: train a block dictionary on 'ro' when due. */
+static void maybe_train_blocks(struct writer *w, struct store *ro, int64_t *next)
+{
+    int64_t now = time_mono_ns();
+    if (now < *next)
+        return;
+    char err[256] = "";
+    int rc =
+        exec(store_db(ro), "BEGIN") == SQLITE_OK ? train_blocks(w, ro, 0, err, sizeof(err)) : -1;
+    exec(store_db(ro), "COMMIT");
+    if (rc < 0)
+        log_msg(LOG_WARN, "writer", "%s", *err ? err : "text blocks: training failed");
+    *next = now + (rc < 0 ? BLOCK_TRAIN_RETRY_NS : BLOCK_TRAIN_CHECK_NS);
+}
+
 static void *compactor_main(void *arg)
 {
     struct writer *w = arg;
@@ -782,7 +847,7 @@ static void *compactor_main(void *arg)
         log_msg(LOG_ERROR, "writer", "compactor: %s", err);
         return NULL;
     }
-    int64_t next_train = 0, next_retention = 0;
+    int64_t next_train = 0, next_retention = 0, next_block_train = 0;
     struct train_wait *waits = NULL;
     size_t nwaits = 0;
     pthread_mutex_lock(&w->mu);
@@ -797,8 +862,10 @@ static void *compactor_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             int64_t t0 = time_mono_ns();
             int64_t done = index_once(w, store_db(ro));
-            if (done == 0)
-                done = block_once(w, store_db(ro));
+            if (done == 0) {
+                maybe_train_blocks(w, ro, &next_block_train);
+                done = block_once(w, ro);
+            }
             int64_t took = time_mono_ns() - t0;
             pthread_mutex_lock(&w->mu);
             if (done > 0 && !w->compactor_stopping &&

@@ -57,6 +57,9 @@ struct writer_config {
     /* The newest this many texts stay rows of their own; older ones, once
      * indexed, are packed into blocks (store/textblock.h). */
     int64_t text_block_keep;
+    /* Raw bytes in blocks before their first dictionary is trained, and
+     * packed with the newest before the next (textblock_train). */
+    uint64_t text_block_train_first, text_block_train_every;
 };
 
 struct writer_stats {

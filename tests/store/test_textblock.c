@@ -33,9 +33,9 @@ START_TEST(test_a_block_round_trips_and_refuses_damage)
     textblock_push(&v, 1000000, big, sizeof(big));
     struct buf body;
     buf_init(&body, 0);
-    ck_assert_int_eq(textblock_encode(&v, &body), 0);
+    ck_assert_int_eq(textblock_encode(NULL, 0, &v, &body), 0);
     ck_assert_int_lt(body.len, 400); /* compressed */
-    ck_assert_int_eq(textblock_decode(body.data, body.len, 10, &back), 0);
+    ck_assert_int_eq(textblock_decode(NULL, 0, body.data, body.len, 10, &back), 0);
     ck_assert_int_eq(back.n, 4);
     ck_assert_int_eq(back.first, 10);
     ck_assert_int_eq(back.last, 1000000);
@@ -49,11 +49,12 @@ START_TEST(test_a_block_round_trips_and_refuses_damage)
     ck_assert_int_eq(textblock_get(&back, 1000000, &p, &len), 1);
     ck_assert_int_eq(len, sizeof(big));
     ck_assert_int_eq(textblock_get(&back, 12, &p, &len), 0);
-    ck_assert_int_eq(textblock_decode(body.data, body.len / 2, 10, &back), -1); /* truncated */
+    ck_assert_int_eq(textblock_decode(NULL, 0, body.data, body.len / 2, 10, &back),
+                     -1); /* truncated */
     ck_assert_int_eq(back.n, 0);
     body.data[body.len / 2] ^= 0x5a;
-    ck_assert_int_eq(textblock_decode(body.data, body.len, 10, &back), -1); /* corrupted */
-    ck_assert_int_eq(textblock_decode("garbage", 7, 10, &back), -1);
+    ck_assert_int_eq(textblock_decode(NULL, 0, body.data, body.len, 10, &back), -1); /* corrupted */
+    ck_assert_int_eq(textblock_decode(NULL, 0, "garbage", 7, 10, &back), -1);
     buf_release(&body);
     textblock_view_release(&v);
     textblock_view_release(&back);
@@ -72,6 +73,8 @@ static void setup(void)
     writer_config_default(&cfg);
     cfg.compact_keep_hot = -1; /* steps run by the test */
     cfg.text_block_keep = 300;
+    cfg.text_block_train_first = 600u << 10; /* a dictionary after the first block or two */
+    cfg.text_block_train_every = 4u << 20;
     tu_store_open(&ts, "blocks.db", &cfg);
     db = ts.db;
     w = ts.w;
@@ -129,6 +132,16 @@ START_TEST(test_blocks_change_no_answer_and_retention_frees_out_of_them)
     ck_assert(digest("") == all);
     ck_assert_int_eq(tu_ro_int(db, "SELECT count(*) FROM spans WHERE search = '\"the refund\"'"),
                      refund);
+    /* a dictionary was trained once enough was packed, and the blocks
+     * packed with it are smaller for their size than those before it */
+    ck_assert_int_eq(tu_ro_int(db, "SELECT count(*) FROM text_block_dicts"), 1);
+    ck_assert_int_gt(tu_ro_int(db, "SELECT count(*) FROM text_blocks WHERE dict = 0"), 0);
+    ck_assert_int_gt(tu_ro_int(db, "SELECT count(*) FROM text_blocks WHERE dict = 1"), 1);
+    long long without = tu_ro_int(db, "SELECT 1000000 * sum(length(body)) / sum(raw_len)"
+                                      " FROM text_blocks WHERE dict = 0"),
+              with = tu_ro_int(db, "SELECT 1000000 * sum(length(body)) / sum(raw_len)"
+                                   " FROM text_blocks WHERE dict = 1");
+    ck_assert_int_lt(with, without * 9 / 10);
     tu_expect_whole_store(db);
     /* drop one project: texts go out of rows and blocks alike */
     struct store *ro = NULL;
