@@ -391,6 +391,28 @@ void colenc_put_value(struct colenc_writer *w, sqlite3_value *v)
     }
 }
 
+void colenc_put_row(struct colenc_writer *w, const struct colenc_column *c, size_t i)
+{
+    size_t len = 0;
+    const char *p;
+    if (colenc_is_null(c, i)) {
+        colenc_put_null(w);
+        return;
+    }
+    switch (colenc_col_type(c)) {
+    case COLENC_INT:
+        colenc_put_int(w, colenc_int(c, i));
+        break;
+    case COLENC_REAL:
+        colenc_put_real(w, colenc_real(c, i));
+        break;
+    default:
+        p = colenc_bytes(c, i, &len);
+        colenc_put_bytes(w, p, len);
+        break;
+    }
+}
+
 /* ---- writer: encoding ---- */
 
 /* 'D' when the dictionary layout is strictly smaller than the plain one. */

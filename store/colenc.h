@@ -49,6 +49,8 @@ void colenc_put_int(struct colenc_writer *w, int64_t v);
 void colenc_put_real(struct colenc_writer *w, double v);
 void colenc_put_bytes(struct colenc_writer *w, const void *p, size_t n);
 void colenc_put_value(struct colenc_writer *w, sqlite3_value *v);
+/* Append row 'i' of the decoded column 'c' (of the same type). */
+void colenc_put_row(struct colenc_writer *w, const struct colenc_column *c, size_t i);
 
 /* Rows appended so far. */
 size_t colenc_writer_rows(const struct colenc_writer *w);

@@ -78,7 +78,8 @@ const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
     {"output_refs", COLENC_BLOB},
 };
 
-#define COL_LEVEL 3         /* zstd level of segment columns */
+#define COL_LEVEL 3         /* zstd level of segment columns, beside ingest */
+#define MERGE_LEVEL 9       /* ... of merged segments, in the background */
 #define KEY_BLOOM_BITS 16   /* per row: ~0.05 % false positives */
 #define TRACE_BLOOM_BITS 10 /* per row: ~1 % */
 #define TEXT_BLOOM_BITS 10  /* per distinct text a segment refers to */
@@ -306,8 +307,8 @@ static void builder_init(struct builder *b)
     memset(b, 0, sizeof(*b));
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         b->cols[c] = colenc_writer_new(segment_cols[c].type);
-    b->keyh = xmalloc(SEGMENT_MAX_ROWS * sizeof(*b->keyh));
-    b->traceh = xmalloc(SEGMENT_MAX_ROWS * sizeof(*b->traceh));
+    b->keyh = xmalloc(SEGMENT_MERGE_ROWS * sizeof(*b->keyh));
+    b->traceh = xmalloc(SEGMENT_MERGE_ROWS * sizeof(*b->traceh));
 }
 
 static void builder_release(struct builder *b)
@@ -361,31 +362,48 @@ static void count_stmt_row(struct rollup_acc *ru, sqlite3_stmt *st)
     rollup_add(ru, &r, 1);
 }
 
+/* What the zone maps and filters learn from a row appended to 'b': its
+ * start, ids and refs blobs (NULL when it has none; 'inline_in' /
+ * 'inline_out': it keeps that text inline, pre-v2). */
+static void builder_note(struct builder *b, int64_t start, const char *trace, const char *span,
+                         const void *refs[2], const size_t nrefs[2], const int inlined[2])
+{
+    if (b->n == 0 || start < b->min_start)
+        b->min_start = start;
+    if (b->n == 0 || start > b->max_start)
+        b->max_start = start;
+    b->keyh[b->n] = key_hash(trace, span);
+    b->traceh[b->n] = trace_hash(trace ? trace : "");
+    b->n++;
+    for (int i = 0; i < 2; i++) {
+        if (!refs[i]) {
+            b->packed |= inlined[i];
+            continue;
+        }
+        if (texts_refs_ids(refs[i], nrefs[i], &b->tids, &b->ntids, &b->captids) != 0)
+            continue; /* malformed: what it held is added; `llmtap check` reports it */
+    }
+}
+
 /* Append the current row of 'st' (the stored columns in segment order). */
 static void builder_add(struct builder *b, sqlite3_stmt *st)
 {
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         colenc_put_value(b->cols[c], sqlite3_column_value(st, c));
-    int64_t start = sqlite3_column_int64(st, SC_START_NS);
-    if (b->n == 0 || start < b->min_start)
-        b->min_start = start;
-    if (b->n == 0 || start > b->max_start)
-        b->max_start = start;
-    const char *trace = (const char *)sqlite3_column_text(st, SC_TRACE_ID);
-    const char *span = (const char *)sqlite3_column_text(st, SC_SPAN_ID);
-    b->keyh[b->n] = key_hash(trace, span);
-    b->traceh[b->n] = trace_hash(trace ? trace : "");
-    b->n++;
-    for (int c = SC_INPUT_REFS; c <= SC_OUTPUT_REFS; c++) {
-        int inline_col = c == SC_INPUT_REFS ? SC_INPUT : SC_OUTPUT;
-        if (sqlite3_column_type(st, c) != SQLITE_BLOB) {
-            b->packed |= sqlite3_column_type(st, inline_col) != SQLITE_NULL;
-            continue;
+    const void *refs[2] = {NULL, NULL};
+    size_t nrefs[2] = {0, 0};
+    int inlined[2];
+    for (int i = 0; i < 2; i++) {
+        int c = i ? SC_OUTPUT_REFS : SC_INPUT_REFS;
+        if (sqlite3_column_type(st, c) == SQLITE_BLOB) {
+            refs[i] = sqlite3_column_blob(st, c);
+            nrefs[i] = (size_t)sqlite3_column_bytes(st, c);
         }
-        if (texts_refs_ids(sqlite3_column_blob(st, c), (size_t)sqlite3_column_bytes(st, c),
-                           &b->tids, &b->ntids, &b->captids) != 0)
-            continue; /* malformed: what it held is added; `llmtap check` reports it */
+        inlined[i] = sqlite3_column_type(st, i ? SC_OUTPUT : SC_INPUT) != SQLITE_NULL;
     }
+    builder_note(b, sqlite3_column_int64(st, SC_START_NS),
+                 (const char *)sqlite3_column_text(st, SC_TRACE_ID),
+                 (const char *)sqlite3_column_text(st, SC_SPAN_ID), refs, nrefs, inlined);
     count_stmt_row(b->ru, st);
 }
 
@@ -475,8 +493,10 @@ int64_t segment_batch_rows(const struct segment_batch *b)
     return b->rows;
 }
 
-/* Encode the segment 'b' holds into the batch; 'b' is emptied. */
-static int builder_flush(struct segment_batch *out, struct builder *b, char *err, size_t errlen)
+/* Encode the segment 'b' holds into the batch at zstd 'level'; 'b' is
+ * emptied. */
+static int builder_flush(struct segment_batch *out, struct builder *b, int level, char *err,
+                         size_t errlen)
 {
     if (out->n == out->cap) {
         out->cap = out->cap ? out->cap * 2 : 4;
@@ -499,7 +519,7 @@ static int builder_flush(struct segment_batch *out, struct builder *b, char *err
     b->packed = 0;
     for (int c = 0; c < SEGMENT_NCOLS; c++) {
         buf_init(&g->cols[c], 0);
-        if (colenc_finish(b->cols[c], COL_LEVEL, &g->cols[c]) != 0) {
+        if (colenc_finish(b->cols[c], level, &g->cols[c]) != 0) {
             snprintf(err, errlen, "compaction: cannot encode column %s", segment_cols[c].name);
             return -1;
         }
@@ -537,7 +557,7 @@ static int build_rows(sqlite3 *db, int64_t last, struct segment_batch *out, char
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *project = (const char *)sqlite3_column_text(st, SC_PROJECT);
         if (b.n && strcmp(b.project, project ? project : "") != 0)
-            rc = builder_flush(out, &b, err, errlen);
+            rc = builder_flush(out, &b, COL_LEVEL, err, errlen);
         if (rc == 0 && b.n == 0)
             xstrset(&b.project, project ? project : "");
         if (rc == 0)
@@ -549,7 +569,7 @@ static int build_rows(sqlite3 *db, int64_t last, struct segment_batch *out, char
         snprintf(err, errlen, "compaction: %s", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     if (rc == 0 && b.n)
-        rc = builder_flush(out, &b, err, errlen);
+        rc = builder_flush(out, &b, COL_LEVEL, err, errlen);
     builder_release(&b);
     return rc;
 }
@@ -992,6 +1012,35 @@ done:
      BITC(SC_COST_NUSD) | BITC(SC_KIND) | BITC(SC_TTFT_MS))
 #define BITC(c) (1ull << (c))
 
+/* Forget segment 'seg' in the index (the rest keep their order). */
+static void index_remove(struct segindex *ix, int64_t seg)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        if (ix->segs[i].id == seg) {
+            seginfo_release(&ix->segs[i]);
+            memmove(&ix->segs[i], &ix->segs[i + 1], (ix->n - i - 1) * sizeof(*ix->segs));
+            ix->n--;
+            return;
+        }
+}
+
+/* Delete segment 'seg''s rows from the three tables. 0, or -1. */
+static int delete_segment(sqlite3 *db, int64_t seg, char *err, size_t errlen)
+{
+    static const char *const del[] = {"DELETE FROM segment_cols WHERE segment_id=?1",
+                                      "DELETE FROM segment_tombstones WHERE segment_id=?1",
+                                      "DELETE FROM segments WHERE id=?1"};
+    for (size_t i = 0; i < 3; i++) {
+        int ok = 0;
+        one_int2(db, del[i], seg, 0, &ok);
+        if (!ok) {
+            snprintf(err, errlen, "delete segment %lld: %s", (long long)seg, sqlite3_errmsg(db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int segment_drop(struct segindex *ix, int64_t seg, int64_t *rows, char *err, size_t errlen)
 {
     struct segment_data *d = NULL;
@@ -1007,23 +1056,269 @@ int segment_drop(struct segindex *ix, int64_t seg, int64_t *rows, char *err, siz
     int rc = rollup_flush(ru, ix->db, err, errlen);
     rollup_acc_free(ru);
     segment_data_free(d);
-    static const char *const del[] = {"DELETE FROM segment_cols WHERE segment_id=?1",
-                                      "DELETE FROM segment_tombstones WHERE segment_id=?1",
-                                      "DELETE FROM segments WHERE id=?1"};
-    for (size_t i = 0; i < 3 && rc == 0; i++) {
-        int ok = 0;
-        one_int2(ix->db, del[i], seg, 0, &ok);
-        if (!ok) {
-            snprintf(err, errlen, "drop segment %lld: %s", (long long)seg, sqlite3_errmsg(ix->db));
-            rc = -1;
+    if (rc == 0)
+        rc = delete_segment(ix->db, seg, err, errlen);
+    if (rc == 0)
+        index_remove(ix, seg);
+    return rc;
+}
+
+/* ---- merging small segments ---- */
+
+#define MERGE_SMALL (SEGMENT_MERGE_ROWS / 2) /* live rows under which a segment is merged */
+#define DAY_NS 86400000000000LL
+
+struct merge_src {
+    int64_t id, nrows, tombstones;
+};
+
+struct segment_merge {
+    struct merge_src *src;
+    size_t nsrc;
+    struct segment_batch *b; /* the merged segment */
+};
+
+void segment_merge_free(struct segment_merge *m)
+{
+    if (!m)
+        return;
+    free(m->src);
+    segment_batch_free(m->b);
+    free(m);
+}
+
+size_t segment_merge_sources(const struct segment_merge *m)
+{
+    return m ? m->nsrc : 0;
+}
+
+/* A segment as the picker sees it. */
+struct cand {
+    int64_t id, nrows, tombstones, live, day;
+    int small; /* small and within one UTC day */
+};
+
+/* From cands[from..to) (one project's segments of one day, by start),
+ * the run to merge into 'm': the smallest ones in order up to
+ * SEGMENT_MERGE_ROWS live rows; in the project's newest day ('open') only
+ * a run that makes a segment at least half full, so that no segment is
+ * rewritten over and over while its day fills. 1 when there is one. */
+static int pick_run(const struct cand *c, size_t from, size_t to, int open, struct segment_merge *m)
+{
+    int64_t total = 0;
+    m->nsrc = 0;
+    for (size_t i = from; i < to; i++) {
+        if (!c[i].small)
+            continue;
+        if (total + c[i].live > SEGMENT_MERGE_ROWS)
+            break;
+        m->src[m->nsrc++] = (struct merge_src){c[i].id, c[i].nrows, c[i].tombstones};
+        total += c[i].live;
+    }
+    return m->nsrc >= 2 && (!open || total >= MERGE_SMALL);
+}
+
+/* The segments of 'db', by project and start. 0, or -1. */
+static int read_cands(sqlite3 *db, struct cand **out, char ***projects, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    *n = 0;
+    *out = NULL;
+    *projects = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id, project, nrows, tombstones, min_start, max_start"
+                                " FROM segments ORDER BY project, min_start, id",
+                                -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            *out = xrealloc(*out, cap * sizeof(**out));
+            *projects = xrealloc(*projects, cap * sizeof(**projects));
+        }
+        struct cand *c = &(*out)[*n];
+        c->id = sqlite3_column_int64(st, 0);
+        c->nrows = sqlite3_column_int64(st, 2);
+        c->tombstones = sqlite3_column_int64(st, 3);
+        c->live = c->nrows - c->tombstones;
+        int64_t lo = sqlite3_column_int64(st, 4), hi = sqlite3_column_int64(st, 5);
+        c->day = lo / DAY_NS;
+        c->small = c->live < MERGE_SMALL && hi / DAY_NS == c->day;
+        (*projects)[(*n)++] = xstrdup((const char *)sqlite3_column_text(st, 1));
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The first run due, into 'm': 1, 0 when none is. */
+static int pick(const struct cand *c, char **projects, size_t n, struct segment_merge *m)
+{
+    for (size_t p = 0; p < n;) {
+        size_t q = p;
+        while (q < n && strcmp(projects[q], projects[p]) == 0)
+            q++;
+        int64_t newest = c[q - 1].day; /* min_start order: the project's newest day */
+        for (size_t d = p; d < q;) {
+            size_t e = d;
+            while (e < q && c[e].day == c[d].day)
+                e++;
+            if (pick_run(c, d, e, c[d].day == newest, m))
+                return 1;
+            d = e;
+        }
+        p = q;
+    }
+    return 0;
+}
+
+/* A row of the merged segment: where it comes from. */
+struct mrow {
+    int64_t start;
+    uint32_t src, row;
+};
+
+static int cmp_mrow(const void *a, const void *b)
+{
+    const struct mrow *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->src != y->src)
+        return x->src < y->src ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Append row 'r' of 'd' to 'b'. */
+static void builder_copy(struct builder *b, const struct segment_data *d, size_t r)
+{
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        colenc_put_row(b->cols[c], d->cols[c], r);
+    const void *refs[2];
+    size_t nrefs[2] = {0, 0};
+    int inlined[2];
+    for (int i = 0; i < 2; i++) {
+        const struct colenc_column *col = d->cols[i ? SC_OUTPUT_REFS : SC_INPUT_REFS];
+        refs[i] = colenc_is_null(col, r) ? NULL : colenc_bytes(col, r, &nrefs[i]);
+        inlined[i] = !colenc_is_null(d->cols[i ? SC_OUTPUT : SC_INPUT], r);
+    }
+    size_t len;
+    builder_note(b, colenc_int(d->cols[SC_START_NS], r),
+                 colenc_bytes(d->cols[SC_TRACE_ID], r, &len),
+                 colenc_bytes(d->cols[SC_SPAN_ID], r, &len), refs, nrefs, inlined);
+}
+
+/* Decode the sources of 'm' and encode their live rows, by start, as one
+ * segment of project 'project'. 0, or -1. */
+static int merge_rows(sqlite3 *db, struct segment_merge *m, const char *project, char *err,
+                      size_t errlen)
+{
+    struct segment_data **d = xcalloc(m->nsrc, sizeof(*d));
+    struct mrow *rows = NULL;
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < m->nsrc && rc == 0; i++) {
+        rc = segment_load(db, m->src[i].id, ~0ull >> (64 - SEGMENT_NCOLS), &d[i], err, errlen);
+        if (rc == 0) {
+            rows = xrealloc(rows, (n + d[i]->rows + 1) * sizeof(*rows));
+            for (size_t r = 0; r < d[i]->rows; r++)
+                if (!segment_data_deleted(d[i], r))
+                    rows[n++] = (struct mrow){colenc_int(d[i]->cols[SC_START_NS], r), (uint32_t)i,
+                                              (uint32_t)r};
         }
     }
-    for (size_t i = 0; rc == 0 && i < ix->n; i++)
-        if (ix->segs[i].id == seg) {
-            seginfo_release(&ix->segs[i]); /* the rest keep their order */
-            memmove(&ix->segs[i], &ix->segs[i + 1], (ix->n - i - 1) * sizeof(*ix->segs));
-            ix->n--;
-            break;
+    if (rc == 0 && n > SEGMENT_MERGE_ROWS) {
+        snprintf(err, errlen, "merge: %zu rows is more than a segment holds", n);
+        rc = -1;
+    }
+    if (rc == 0) {
+        qsort(rows, n, sizeof(*rows), cmp_mrow);
+        struct builder b;
+        builder_init(&b);
+        xstrset(&b.project, project);
+        for (size_t i = 0; i < n; i++)
+            builder_copy(&b, d[rows[i].src], rows[i].row);
+        m->b = xcalloc(1, sizeof(*m->b));
+        rc = n ? builder_flush(m->b, &b, MERGE_LEVEL, err, errlen) : 0;
+        builder_release(&b);
+    }
+    for (size_t i = 0; i < m->nsrc; i++)
+        segment_data_free(d[i]);
+    free(d);
+    free(rows);
+    return rc;
+}
+
+int segment_merge_build(sqlite3 *db, struct segment_merge **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct cand *c = NULL;
+    char **projects = NULL;
+    size_t n = 0;
+    if (read_cands(db, &c, &projects, &n) != 0) {
+        snprintf(err, errlen, "merge: %s", sqlite3_errmsg(db));
+        free(c);
+        free(projects);
+        return -1;
+    }
+    struct segment_merge *m = xcalloc(1, sizeof(*m));
+    m->src = xmalloc((n + 1) * sizeof(*m->src));
+    int rc = 0;
+    const char *project = NULL;
+    if (pick(c, projects, n, m)) {
+        for (size_t i = 0; i < n && !project; i++)
+            if (c[i].id == m->src[0].id)
+                project = projects[i];
+        rc = merge_rows(db, m, project, err, errlen);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(projects[i]);
+    free(projects);
+    free(c);
+    if (rc == 0 && m->nsrc >= 2 && project)
+        *out = m;
+    else
+        segment_merge_free(m);
+    return rc;
+}
+
+int segment_merge_apply(struct segindex *ix, struct segment_merge *m, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < m->nsrc; i++) {
+        int64_t rows = 0, tombstones = 0;
+        int found = segment_counts(ix->db, m->src[i].id, &rows, &tombstones);
+        if (found < 0) {
+            snprintf(err, errlen, "merge: %s", sqlite3_errmsg(ix->db));
+            return -1;
         }
+        if (!found || rows != m->src[i].nrows || tombstones != m->src[i].tombstones)
+            return 1; /* dropped or changed since it was read */
+    }
+    sqlite3_stmt *seg = NULL, *col = NULL;
+    int rc = -1;
+    int64_t id = 0;
+    if (sqlite3_prepare_v2(ix->db,
+                           "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
+                           " trace_bloom, bytes, created_ns, text_bloom)"
+                           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                           -1, &seg, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(ix->db,
+                           "INSERT INTO segment_cols(segment_id, col, data) VALUES(?1,?2,?3)", -1,
+                           &col, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(ix->db));
+        goto done;
+    }
+    if (m->b->n && write_built(ix->db, seg, col, &m->b->segs[0], &id, err, errlen))
+        goto done;
+    for (size_t i = 0; i < m->nsrc; i++)
+        if (delete_segment(ix->db, m->src[i].id, err, errlen))
+            goto done;
+    for (size_t i = 0; i < m->nsrc; i++)
+        index_remove(ix, m->src[i].id);
+    if (m->b->n)
+        index_take(ix, &m->b->segs[0], id);
+    rc = 0;
+done:
+    sqlite3_finalize(seg);
+    sqlite3_finalize(col);
     return rc;
 }

@@ -86,7 +86,8 @@ struct segment_colinfo {
 };
 extern const struct segment_colinfo segment_cols[SEGMENT_NCOLS];
 
-#define SEGMENT_MAX_ROWS 8192 /* rows per compaction step (and so per segment) */
+#define SEGMENT_MAX_ROWS 8192    /* rows per compaction step (and so per segment) */
+#define SEGMENT_MERGE_ROWS 16384 /* rows of a merged segment, at most */
 
 /* ---- writer side ---- */
 
@@ -141,6 +142,26 @@ int segment_resurrect(struct segindex *ix, int64_t seg, int64_t row, char *err, 
  * in *rows) out of the compacted rollups. Writer thread, in its
  * transaction. Returns 0, or -1 with a message. */
 int segment_drop(struct segindex *ix, int64_t seg, int64_t *rows, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Merging. Compaction makes small segments (a step's rows of one project),
+ * which compress worse and cost a zone-map check each; in the background
+ * the small segments of one project and one UTC day (so retention still
+ * drops whole days) are merged into one of up to SEGMENT_MERGE_ROWS rows,
+ * sorted by start, without the rows moved back to the hot table, and
+ * compressed harder. Rollups do not change: the rows stay compacted. In
+ * two halves like compaction: segment_merge_build picks the next run due
+ * and encodes it through 'db' (any connection; in one read transaction),
+ * *out NULL when none is due; segment_merge_apply (writer, in its
+ * transaction) replaces the sources with it: 0, 1 when a source was
+ * dropped or changed since the build (nothing written), -1 with a message.
+ * After 1 or -1 the caller rolls back and calls segindex_reload. */
+struct segment_merge;
+int segment_merge_build(sqlite3 *db, struct segment_merge **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void segment_merge_free(struct segment_merge *m); /* accepts NULL */
+size_t segment_merge_sources(const struct segment_merge *m);
+int segment_merge_apply(struct segindex *ix, struct segment_merge *m, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* The transaction rolled back: reload the zone maps from the table. */

@@ -459,6 +459,75 @@ static int64_t block_once(struct writer *w, struct store *ro)
     return rc ? -1 : c.moved;
 }
 
+/* ---- merging small segments, beside the writer ---- */
+
+struct merge_call {
+    struct writer *w;
+    struct segment_merge *m; /* built by the compactor, or NULL: built here */
+    size_t merged;           /* source segments replaced */
+    int64_t took_ns;
+};
+
+static int merge_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct merge_call *c = ctx;
+    int64_t t0 = time_mono_ns();
+    struct segment_merge *own = NULL;
+    if (!c->m && segment_merge_build(db, &own, err, errlen) != 0)
+        return -1;
+    struct segment_merge *m = c->m ? c->m : own;
+    int rc = m ? segment_merge_apply(c->w->sql.segs, m, err, errlen) : 0;
+    c->merged = rc == 0 ? segment_merge_sources(m) : 0; /* 1: a source changed, try again later */
+    segment_merge_free(own);
+    /* give the sources' pages back (a file without auto_vacuum reuses them) */
+    if (c->merged &&
+        sqlite3_exec(db, "PRAGMA incremental_vacuum(1024)", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "merge: %s", sqlite3_errmsg(db));
+        rc = -1;
+    }
+    c->took_ns = time_mono_ns() - t0;
+    return rc < 0 ? -1 : 0;
+}
+
+static void count_merged(struct writer *w, const struct merge_call *c)
+{
+    pthread_mutex_lock(&w->mu);
+    if (c->merged) {
+        w->stats.merges++;
+        w->stats.segments_merged += c->merged;
+        if (c->took_ns > w->stats.max_merge_ns)
+            w->stats.max_merge_ns = c->took_ns;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+int writer_merge_step(struct writer *w, int64_t *merged, char *err, size_t errlen)
+{
+    struct merge_call c = {.w = w};
+    int rc = writer_run(w, merge_fn, &c, err, errlen);
+    *merged = rc == LT_OK ? (int64_t)c.merged : 0;
+    count_merged(w, &c);
+    return rc;
+}
+
+/* In the compactor thread: build the next merge on 'ro' and have the writer
+ * apply it. Returns the segments merged, or -1. */
+static int64_t merge_once(struct writer *w, struct store *ro)
+{
+    char err[256] = "";
+    struct merge_call c = {.w = w};
+    sqlite3 *db = store_db(ro);
+    int rc = exec(db, "BEGIN") == SQLITE_OK ? segment_merge_build(db, &c.m, err, sizeof(err)) : -1;
+    exec(db, "COMMIT");
+    if (rc == 0 && c.m)
+        rc = writer_run(w, merge_fn, &c, err, sizeof(err)) == LT_OK ? 0 : -1;
+    segment_merge_free(c.m);
+    count_merged(w, &c);
+    if (rc)
+        log_msg(LOG_ERROR, "writer", "merge: %s", *err ? err : "failed");
+    return rc ? -1 : (int64_t)c.merged;
+}
+
 /* ---- the full-text index, filled beside the writer ---- */
 
 #define INDEX_TEXTS 2000       /* texts per indexing transaction */
@@ -525,6 +594,8 @@ int writer_catch_up(struct writer *w, int64_t *moved, int64_t *indexed, char *er
     struct block_call blocks = {.w = w, .moved = 1};
     while (rc == LT_OK && blocks.moved > 0)
         rc = writer_run(w, block_fn, &blocks, err, errlen);
+    while (rc == LT_OK && (rc = writer_merge_step(w, &step, err, errlen)) == LT_OK && step > 0)
+        ;
     return rc;
 }
 
@@ -866,6 +937,8 @@ static void *compactor_main(void *arg)
                 maybe_train_blocks(w, ro, &next_block_train);
                 done = block_once(w, ro);
             }
+            if (done == 0)
+                done = merge_once(w, ro);
             int64_t took = time_mono_ns() - t0;
             pthread_mutex_lock(&w->mu);
             if (done > 0 && !w->compactor_stopping &&

@@ -78,8 +78,10 @@ struct writer_stats {
     int64_t max_checkpoint_ns;
     int64_t hot_rows;
     size_t segments;
-    uint64_t texts_indexed; /* texts added to the full-text index */
-    int64_t max_index_ns;   /* the longest indexing step in the writer */
+    uint64_t texts_indexed;           /* texts added to the full-text index */
+    int64_t max_index_ns;             /* the longest indexing step in the writer */
+    uint64_t merges, segments_merged; /* runs of small segments merged, and their segments */
+    int64_t max_merge_ns;             /* the longest merge step in the writer */
 };
 
 void writer_config_default(struct writer_config *cfg);
@@ -108,6 +110,12 @@ int writer_run(struct writer *w, writer_fn fn, void *ctx, char *err, size_t errl
  * move). For `llmtap compact`, which calls it until nothing moves. */
 int writer_compact_step(struct writer *w, int64_t keep_hot, int64_t *moved, char *err,
                         size_t errlen) __attribute__((warn_unused_result));
+
+/* Writer thread: merge the next run of small segments due
+ * (segment_merge_build); *merged is the segments it replaced (0: none was
+ * due). LT_OK or an error. */
+int writer_merge_step(struct writer *w, int64_t *merged, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* In the writer thread: index the next texts not in the full-text index
  * yet (store/fts.h); *indexed says how many (0: the index is complete). The

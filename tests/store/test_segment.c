@@ -3,8 +3,10 @@
  * `spans` reads the same rows, column by column, before and after; the
  * pushed-down constraints select the same rows as SQLite's own filtering; a
  * resend of a compacted span stores nothing; a merge into a compacted span
- * updates it in place of a copy; a corrupt segment is an SQL error; and a
- * SIGKILL at any moment of compaction loses and doubles nothing.
+ * updates it in place of a copy; merging small segments changes no answer
+ * and keeps each merged segment within one day; a corrupt segment is an
+ * SQL error; and a SIGKILL at any moment of compaction loses and doubles
+ * nothing.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "core/err.h"
 #include "core/ids.h"
 #include "core/xmem.h"
+#include "store/segment.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "tests/support/storetest.h"
@@ -307,6 +310,133 @@ START_TEST(test_a_merge_into_a_compacted_span_updates_it)
 }
 END_TEST
 
+#define DAY0 1772409600000000000LL /* 2026-03-02T00:00Z */
+#define DAY_NS 86400000000000LL
+
+/* Mark the compacted llm span the 100th row of 'where' picks as failed: it
+ * moves back to the hot rows, a tombstone stays in its segment. */
+static void update_compacted(const char *where)
+{
+    char err[256];
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    char *sql = xasprintf("SELECT trace_id, span_id, project FROM spans WHERE kind = 'llm'"
+                          " AND %s LIMIT 1 OFFSET 100",
+                          where);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL), SQLITE_OK);
+    free(sql);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    struct ingest_batch b;
+    ingest_batch_init(&b);
+    struct rec_span *r = ingest_add_span(&b);
+    r->op = REC_MERGE;
+    snprintf(r->span.trace_id, sizeof(r->span.trace_id), "%s", sqlite3_column_text(q, 0));
+    snprintf(r->span.span_id, sizeof(r->span.span_id), "%s", sqlite3_column_text(q, 1));
+    r->span.project = xstrdup((const char *)sqlite3_column_text(q, 2));
+    r->span.status = SPAN_STATUS_ERROR;
+    sqlite3_finalize(q);
+    store_close(ro);
+    ck_assert_int_eq(writer_submit(w, &b, 100, err, sizeof(err)), LT_OK);
+    ck_assert_int_eq(b.spans[0].result, REC_MERGED);
+    ingest_batch_release(&b);
+}
+
+static int64_t merge_all(void)
+{
+    char err[256];
+    int64_t merged = 0, total = 0;
+    do {
+        ck_assert_int_eq(writer_merge_step(w, &merged, err, sizeof(err)), LT_OK);
+        total += merged;
+    } while (merged);
+    return total;
+}
+
+START_TEST(test_small_segments_merge_and_change_no_answer)
+{
+    int created = 0, dups = 0;
+    /* a closed day of small segments, and a newer day still filling */
+    tu_ingest_spangen_at(w, 9000, 31, 500, DAY0 + 3600000000000LL, &created, &dups);
+    compact_all(0);
+    tu_ingest_spangen_at(w, 1500, 32, 500, DAY0 + 3 * DAY_NS, &created, &dups);
+    compact_all(0);
+    ck_assert_int_eq(created, 10500);
+    long long day0 = ro_int("SELECT count(*) FROM segments WHERE max_start < 1772409600000000000 + "
+                            "86400000000000"),
+              before_n = ro_int("SELECT count(*) FROM segments");
+    ck_assert_int_gt(day0, 6);
+    /* a span moved back to the hot rows leaves a tombstone in its segment */
+    update_compacted("start_ns < 1772409600000000000 + 86400000000000");
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segment_tombstones"), 1);
+    compact_all(0);
+    struct snap before, after;
+    snapshot(all_rows, &before);
+    ck_assert_int_gt(merge_all(), day0 / 2);
+    ck_assert_int_lt(ro_int("SELECT count(*) FROM segments"), before_n);
+    /* day 0 is merged, the newest day (under half a merged segment) is not */
+    ck_assert_int_le(ro_int("SELECT count(*) FROM segments WHERE max_start < 1772409600000000000 + "
+                            "86400000000000"),
+                     3 + 3);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segments WHERE min_start / 86400000000000 <>"
+                            " max_start / 86400000000000 AND nrows > 2048"),
+                     0);
+    ck_assert_int_le(ro_int("SELECT max(nrows) FROM segments"), SEGMENT_MERGE_ROWS);
+    ck_assert_int_eq(ro_int("SELECT sum(nrows) - sum(tombstones) FROM segments"), 10500);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segment_tombstones"), 0);
+    snapshot(all_rows, &after);
+    expect_same(&before, &after);
+    snap_free(&before);
+    snap_free(&after);
+    /* the merged segments' zone maps still find and deduplicate */
+    expect_pushdown_same("project = 'finpilot' AND start_ns < 1772409600000000000 + "
+                         "86400000000000",
+                         "+project = 'finpilot' AND +start_ns < 1772409600000000000 + "
+                         "86400000000000");
+    created = dups = 0;
+    tu_ingest_spangen_at(w, 9000, 31, 500, DAY0 + 3600000000000LL, &created, &dups);
+    ck_assert_int_eq(created, 0);
+    ck_assert_int_eq(dups, 9000);
+    tu_expect_whole_store(db);
+}
+END_TEST
+
+START_TEST(test_a_merge_built_before_a_source_changed_writes_nothing)
+{
+    int created = 0, dups = 0;
+    tu_ingest_spangen_at(w, 6000, 33, 500, DAY0 + 3600000000000LL, &created, &dups);
+    compact_all(0);
+    tu_ingest_spangen_at(w, 300, 34, 300, DAY0 + 2 * DAY_NS, &created, &dups);
+    compact_all(0);
+    stop(); /* this test plays writer itself */
+    char err[256];
+    struct store *rw = NULL, *ro = NULL;
+    ck_assert_int_eq(store_open(&rw, db, STORE_READWRITE, err, sizeof(err)), STORE_OK);
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    struct segindex *ix = NULL;
+    ck_assert_int_eq(segindex_open(&ix, store_db(rw), err, sizeof(err)), 0);
+    size_t segs = segindex_segments(ix);
+    struct segment_merge *m = NULL;
+    ck_assert_int_eq(segment_merge_build(store_db(ro), &m, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_ge(segment_merge_sources(m), 2);
+    /* every day-0 segment of the first project is a source: touch them all */
+    ck_assert_int_eq(sqlite3_exec(store_db(rw),
+                                  "UPDATE segments SET tombstones = tombstones + 1"
+                                  " WHERE max_start < 1772409600000000000 + 86400000000000",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(segment_merge_apply(ix, m, err, sizeof(err)), 1);
+    ck_assert_uint_eq(segindex_segments(ix), segs);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segments"), (long long)segs);
+    segment_merge_free(m);
+    segindex_close(ix);
+    store_close(ro);
+    store_close(rw);
+    start();
+}
+END_TEST
+
 START_TEST(test_a_log_message_after_compaction_still_joins_its_span)
 {
     struct ingest_batch b;
@@ -481,6 +611,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_pushdown_selects_the_same_rows);
     tcase_add_test(tc, test_a_resent_compacted_span_stores_nothing);
     tcase_add_test(tc, test_a_merge_into_a_compacted_span_updates_it);
+    tcase_add_test(tc, test_small_segments_merge_and_change_no_answer);
+    tcase_add_test(tc, test_a_merge_built_before_a_source_changed_writes_nothing);
     tcase_add_test(tc, test_a_log_message_after_compaction_still_joins_its_span);
     tcase_add_test(tc, test_a_corrupt_segment_is_an_sql_error);
     tcase_add_test(tc, test_a_kill_during_compaction_loses_and_doubles_nothing);
