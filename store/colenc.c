@@ -416,6 +416,23 @@ void colenc_put_row(struct colenc_writer *w, const struct colenc_column *c, size
 /* ---- writer: encoding ---- */
 
 /* 'D' when the dictionary layout is strictly smaller than the plain one. */
+/* Is every entry of 'd' lowercase hex of even length (ids, hashes)? */
+static int all_hex(const struct dict *d)
+{
+    for (size_t k = 0; k < d->nents; k++) {
+        const unsigned char *p = (const unsigned char *)d->bytes.data + d->ents[k].off;
+        size_t n = d->ents[k].len;
+        if (n % 2)
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+                return 0;
+    }
+    return 1;
+}
+
+/* 'D' when the dictionary layout is strictly smaller than the plain one;
+ * a text column of hex strings as 'Y' / 'X' (the same, entries in binary). */
 static char choose_enc(const struct colenc_writer *w)
 {
     if (w->type == COLENC_INT)
@@ -423,14 +440,20 @@ static char choose_enc(const struct colenc_writer *w)
     if (w->type == COLENC_REAL)
         return 'R';
     const struct dict *d = &w->dict;
+    int hex = w->type == COLENC_TEXT && all_hex(d);
     uint64_t plain = 0, dict = varint_len(d->nents);
-    for (size_t k = 0; k < d->nents; k++)
-        dict += varint_len(d->ents[k].len) + d->ents[k].len;
+    for (size_t k = 0; k < d->nents; k++) {
+        size_t len = hex ? d->ents[k].len / 2 : d->ents[k].len;
+        dict += varint_len(len) + len;
+    }
     for (size_t i = 0; i < w->nvals; i++) {
         const struct dict_ent *e = &d->ents[w->idx[i]];
-        plain += varint_len(e->len) + e->len;
+        size_t len = hex ? e->len / 2 : e->len;
+        plain += varint_len(len) + len;
         dict += varint_len(w->idx[i]);
     }
+    if (hex)
+        return dict < plain ? 'Y' : 'X';
     char enc = dict < plain ? 'D' : 'S';
     return w->type == COLENC_BLOB ? (char)(enc - 'A' + 'a') : enc;
 }
@@ -461,28 +484,40 @@ static int encode_reals(const struct colenc_writer *w, struct buf *raw)
     return 0;
 }
 
-static int put_entry(const struct dict *d, size_t k, struct buf *raw)
+static int hex_val(unsigned char c)
 {
-    const struct dict_ent *e = &d->ents[k];
-    if (varint_put(raw, e->len) || buf_append(raw, d->bytes.data + e->off, e->len))
-        return -1;
-    return 0;
+    return c <= '9' ? c - '0' : c - 'a' + 10;
 }
 
-static int encode_plain(const struct colenc_writer *w, struct buf *raw)
+/* Entry 'k' as len(varint) + bytes; 'hex': its hex digits as bytes. */
+static int put_entry(const struct dict *d, size_t k, int hex, struct buf *raw)
 {
-    for (size_t i = 0; i < w->nvals; i++)
-        if (put_entry(&w->dict, w->idx[i], raw))
+    const struct dict_ent *e = &d->ents[k];
+    const unsigned char *p = (const unsigned char *)d->bytes.data + e->off;
+    if (!hex)
+        return varint_put(raw, e->len) || buf_append(raw, p, e->len) ? -1 : 0;
+    if (varint_put(raw, e->len / 2))
+        return -1;
+    for (size_t i = 0; i < e->len; i += 2)
+        if (buf_putc(raw, (char)(hex_val(p[i]) << 4 | hex_val(p[i + 1]))))
             return -1;
     return 0;
 }
 
-static int encode_dict(const struct colenc_writer *w, struct buf *raw)
+static int encode_plain(const struct colenc_writer *w, int hex, struct buf *raw)
+{
+    for (size_t i = 0; i < w->nvals; i++)
+        if (put_entry(&w->dict, w->idx[i], hex, raw))
+            return -1;
+    return 0;
+}
+
+static int encode_dict(const struct colenc_writer *w, int hex, struct buf *raw)
 {
     if (varint_put(raw, w->dict.nents))
         return -1;
     for (size_t k = 0; k < w->dict.nents; k++)
-        if (put_entry(&w->dict, k, raw))
+        if (put_entry(&w->dict, k, hex, raw))
             return -1;
     for (size_t i = 0; i < w->nvals; i++)
         if (varint_put(raw, w->idx[i]))
@@ -504,9 +539,10 @@ static int encode(const struct colenc_writer *w, struct buf *raw)
         return encode_reals(w, raw);
     case 'D':
     case 'd':
-        return encode_dict(w, raw);
+    case 'Y':
+        return encode_dict(w, enc == 'Y', raw);
     default:
-        return encode_plain(w, raw);
+        return encode_plain(w, enc == 'X', raw);
     }
 }
 
@@ -567,6 +603,8 @@ static int enc_type(unsigned char enc, enum colenc_type *type)
         return 1;
     case 'D':
     case 'S':
+    case 'X':
+    case 'Y':
         *type = COLENC_TEXT;
         return 1;
     case 'd':
@@ -638,22 +676,32 @@ static const char *parse_reals(struct colenc_column *c, struct rd *r, size_t nn)
 }
 
 /* One len+bytes string copied into the arena (with its NUL) as 'e'. */
-static const char *parse_entry(struct colenc_column *c, struct rd *r, struct col_ent *e)
+/* One entry into the arena; 'hex': stored as bytes, read back as hex. */
+static const char *parse_entry(struct colenc_column *c, struct rd *r, int hex, struct col_ent *e)
 {
+    static const char digits[] = "0123456789abcdef";
     uint64_t n;
     if (rd_varint(r, &n))
         return "truncated or overlong length";
     if (n > rd_left(r))
         return "value runs past the end of the column";
     e->off = c->arena.len;
-    e->len = (size_t)n;
-    if (buf_append(&c->arena, r->p, e->len) || buf_putc(&c->arena, '\0'))
+    e->len = hex ? 2 * (size_t)n : (size_t)n;
+    int bad = 0;
+    if (!hex) {
+        bad = buf_append(&c->arena, r->p, e->len);
+    } else {
+        for (size_t i = 0; i < n && !bad; i++)
+            bad = buf_putc(&c->arena, digits[r->p[i] >> 4]) ||
+                  buf_putc(&c->arena, digits[r->p[i] & 15]);
+    }
+    if (bad || buf_putc(&c->arena, '\0'))
         return "column too large";
-    r->p += e->len;
+    r->p += n;
     return NULL;
 }
 
-static const char *parse_plain(struct colenc_column *c, struct rd *r, size_t nn)
+static const char *parse_plain(struct colenc_column *c, struct rd *r, size_t nn, int hex)
 {
     const char *why;
     if (nn > rd_left(r))
@@ -663,7 +711,7 @@ static const char *parse_plain(struct colenc_column *c, struct rd *r, size_t nn)
     for (size_t i = 0; i < c->rows; i++) {
         if (row_null(c, i))
             continue;
-        if ((why = parse_entry(c, r, &c->ents[c->nents])) != NULL)
+        if ((why = parse_entry(c, r, hex, &c->ents[c->nents])) != NULL)
             return why;
         c->row_ent[i] = (uint32_t)c->nents++;
     }
@@ -671,7 +719,7 @@ static const char *parse_plain(struct colenc_column *c, struct rd *r, size_t nn)
 }
 
 /* The writer never keeps an entry no row uses, so ndict <= nn. */
-static const char *parse_dict(struct colenc_column *c, struct rd *r, size_t nn)
+static const char *parse_dict(struct colenc_column *c, struct rd *r, size_t nn, int hex)
 {
     uint64_t ndict, k;
     const char *why;
@@ -681,7 +729,7 @@ static const char *parse_dict(struct colenc_column *c, struct rd *r, size_t nn)
         return "dictionary larger than its column";
     c->ents = xcalloc((size_t)ndict, sizeof(*c->ents));
     for (; c->nents < ndict; c->nents++)
-        if ((why = parse_entry(c, r, &c->ents[c->nents])) != NULL)
+        if ((why = parse_entry(c, r, hex, &c->ents[c->nents])) != NULL)
             return why;
     if (nn > rd_left(r))
         return "truncated dictionary indexes";
@@ -717,10 +765,10 @@ static const char *parse(struct colenc_column *c, const unsigned char *p, size_t
         why = parse_ints(c, &r, nn);
     else if (enc == 'R')
         why = parse_reals(c, &r, nn);
-    else if (enc == 'D' || enc == 'd')
-        why = parse_dict(c, &r, nn);
+    else if (enc == 'D' || enc == 'd' || enc == 'Y')
+        why = parse_dict(c, &r, nn, enc == 'Y');
     else
-        why = parse_plain(c, &r, nn);
+        why = parse_plain(c, &r, nn, enc == 'X');
     if (why)
         return why;
     return r.p == r.end ? NULL : "bytes after the last value";

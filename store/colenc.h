@@ -11,6 +11,9 @@
  *            entry len(varint)+bytes, then one varint entry index per row
  *       'S'  plain text/blob: len(varint)+bytes per row
  *       'd', 's'  the same two for BLOB columns (so a column says its type)
+ *       'Y', 'X'  the same two for a TEXT column whose every value is
+ *            lowercase hex of even length (trace and span ids): each
+ *            value stored as its bytes, len(varint) counting bytes
  *
  * The writer picks 'D' for text/blob columns when it is smaller than 'S'.
  * Decoding checks every length and index against the bytes it has: a

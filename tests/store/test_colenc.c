@@ -404,6 +404,7 @@ static void random_hex(char *id, size_t n)
     id[n] = '\0';
 }
 
+/* Random lowercase hex ids (span ids) are stored as their bytes: 'X'. */
 START_TEST(test_high_cardinality_text_is_plain_and_roundtrips)
 {
     enum { N = 4096, IDLEN = 32 };
@@ -420,7 +421,8 @@ START_TEST(test_high_cardinality_text_is_plain_and_roundtrips)
     finish_into(w, &frame);
     size_t rawlen;
     unsigned char *raw = raw_of(&frame, &rawlen);
-    ck_assert_int_eq(raw[0], 'S');
+    ck_assert_int_eq(raw[0], 'X');
+    ck_assert_uint_lt(rawlen, N * (IDLEN / 2 + 1) + N / 8 + 16); /* half of the hex */
     struct colenc_column *c = decode_ok(frame.data, frame.len);
     ck_assert_uint_eq(colenc_rows(c), N);
     for (int i = 0; i < N; i++) {
@@ -434,6 +436,55 @@ START_TEST(test_high_cardinality_text_is_plain_and_roundtrips)
     buf_release(&frame);
     colenc_writer_free(w);
     free(ids);
+}
+END_TEST
+
+/* Hex ids repeated (trace ids) are a dictionary of bytes, 'Y'; a value that
+ * is not lowercase hex of even length keeps the column out of it, and every
+ * value comes back byte for byte either way. */
+START_TEST(test_hex_columns_are_bytes_and_anything_else_stays_text)
+{
+    static const char *const hexy[] = {"0a1b2c3d4e5f6789", "", "ff00", "0a1b2c3d4e5f6789", "ff00"};
+    static const char *const odd[][2] = {
+        {"ABCD", "upper case"}, {"abc", "odd length"}, {"12g4", "not hex"}};
+    struct colenc_writer *w = colenc_writer_new(COLENC_TEXT);
+    for (int r = 0; r < 200; r++) {
+        if (r % 7 == 3)
+            colenc_put_null(w);
+        else
+            colenc_put_bytes(w, hexy[r % 5], strlen(hexy[r % 5]));
+    }
+    struct buf frame;
+    finish_into(w, &frame);
+    size_t rawlen;
+    unsigned char *raw = raw_of(&frame, &rawlen);
+    ck_assert_int_eq(raw[0], 'Y');
+    free(raw);
+    struct colenc_column *c = decode_ok(frame.data, frame.len);
+    buf_release(&frame);
+    for (int r = 0; r < 200; r++) {
+        if (r % 7 == 3)
+            assert_null_bytes(c, r);
+        else
+            assert_bytes(c, r, hexy[r % 5], strlen(hexy[r % 5]));
+    }
+    colenc_column_free(c);
+    for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+        for (int r = 0; r < 50; r++)
+            colenc_put_bytes(w, r == 17 ? odd[k][0] : hexy[r % 5],
+                             strlen(r == 17 ? odd[k][0] : hexy[r % 5]));
+        finish_into(w, &frame);
+        raw = raw_of(&frame, &rawlen);
+        ck_assert_msg(raw[0] == 'D' || raw[0] == 'S', "%s: encoded '%c'", odd[k][1], raw[0]);
+        free(raw);
+        c = decode_ok(frame.data, frame.len);
+        buf_release(&frame);
+        for (int r = 0; r < 50; r++)
+            assert_bytes(c, r, r == 17 ? odd[k][0] : hexy[r % 5],
+                         strlen(r == 17 ? odd[k][0] : hexy[r % 5]));
+        colenc_column_free(c);
+    }
+    colenc_writer_free(w);
 }
 END_TEST
 
@@ -980,6 +1031,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_timestamps_compress_under_two_bytes_per_row);
     tcase_add_test(tc, test_low_cardinality_text_is_a_small_dictionary);
     tcase_add_test(tc, test_high_cardinality_text_is_plain_and_roundtrips);
+    tcase_add_test(tc, test_hex_columns_are_bytes_and_anything_else_stays_text);
     tcase_add_test(tc, test_put_value_converts_to_the_column_type);
     tcase_add_test(tc, test_typed_puts_convert_like_sqlite);
     tcase_add_test(tc, test_result_gives_sql_values_of_the_column_type);
