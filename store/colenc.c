@@ -416,9 +416,12 @@ void colenc_put_row(struct colenc_writer *w, const struct colenc_column *c, size
 /* ---- writer: encoding ---- */
 
 /* 'D' when the dictionary layout is strictly smaller than the plain one. */
-/* Is every entry of 'd' lowercase hex of even length (ids, hashes)? */
+/* Is every entry of 'd' lowercase hex of even length (ids, hashes)? An
+ * empty column is not. */
 static int all_hex(const struct dict *d)
 {
+    if (d->nents == 0)
+        return 0;
     for (size_t k = 0; k < d->nents; k++) {
         const unsigned char *p = (const unsigned char *)d->bytes.data + d->ents[k].off;
         size_t n = d->ents[k].len;
