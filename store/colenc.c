@@ -693,10 +693,13 @@ static const char *parse_entry(struct colenc_column *c, struct rd *r, int hex, s
     int bad = 0;
     if (!hex) {
         bad = buf_append(&c->arena, r->p, e->len);
-    } else {
-        for (size_t i = 0; i < n && !bad; i++)
-            bad = buf_putc(&c->arena, digits[r->p[i] >> 4]) ||
-                  buf_putc(&c->arena, digits[r->p[i] & 15]);
+    } else if (!(bad = buf_reserve(&c->arena, e->len + 1))) {
+        char *out = c->arena.data + c->arena.len;
+        for (size_t i = 0; i < n; i++) {
+            out[2 * i] = digits[r->p[i] >> 4];
+            out[2 * i + 1] = digits[r->p[i] & 15];
+        }
+        c->arena.len += e->len;
     }
     if (bad || buf_putc(&c->arena, '\0'))
         return "column too large";

@@ -86,8 +86,8 @@ struct segment_colinfo {
 };
 extern const struct segment_colinfo segment_cols[SEGMENT_NCOLS];
 
-#define SEGMENT_MAX_ROWS 8192    /* rows per compaction step (and so per segment) */
-#define SEGMENT_MERGE_ROWS 16384 /* rows of a merged segment, at most */
+#define SEGMENT_MAX_ROWS 8192   /* rows per compaction step (and so per segment) */
+#define SEGMENT_MERGE_ROWS 8192 /* rows of a merged segment, at most */
 
 /* ---- writer side ---- */
 

@@ -126,6 +126,11 @@ static int check_readable_version(struct store *st, char *err, size_t errlen)
 
 /* auto_vacuum takes effect on a new file only (retention then gives freed
  * pages back with incremental_vacuum; an older file reuses them). */
+/* Readers map the file: pages come from the shared page cache without a
+ * copy per connection (segment columns and Bloom filters are read whole). */
+static const char ro_pragmas[] = "PRAGMA query_only=1;"
+                                 "PRAGMA mmap_size=1073741824;";
+
 static const char rw_pragmas[] = "PRAGMA auto_vacuum=INCREMENTAL;"
                                  "PRAGMA journal_mode=WAL;"
                                  "PRAGMA synchronous=FULL;"
@@ -165,7 +170,7 @@ int store_open(struct store **out, const char *path, enum store_mode mode, char 
             (rc = migrate(st, err, errlen)) != STORE_OK)
             goto fail;
     } else {
-        if ((rc = exec_sql(st->db, "PRAGMA query_only=1;", err, errlen)) != STORE_OK ||
+        if ((rc = exec_sql(st->db, ro_pragmas, err, errlen)) != STORE_OK ||
             (rc = check_readable_version(st, err, errlen)) != STORE_OK)
             goto fail;
     }
