@@ -378,10 +378,7 @@ static int read_block(struct writer *w, struct store *st, struct textblock_batch
                            errlen);
 }
 
-/* Train a block dictionary through 'st' when one is due (textblock_train)
- * and store it through 'db', the writer's connection: 1 when one was
- * stored, 0 when none was due, -1. Run in the writer thread when 'st' is
- * the writer's store, else 'db' is used through writer_run. */
+/* A trained block dictionary on its way to the writer. */
 struct train_call {
     struct buf dict;
     int samples;
@@ -394,6 +391,10 @@ static int store_block_dict_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
     return textblock_store_dict(db, c->dict.data, c->dict.len, c->samples, &c->id, err, errlen);
 }
 
+/* Train a block dictionary through 'st' when one is due (textblock_train)
+ * and store it: 1 when one was stored, 0 when none was due, -1. In the
+ * writer thread ('in_writer', 'st' the writer's store) it is stored
+ * directly, else through writer_run. */
 static int train_blocks(struct writer *w, struct store *st, int in_writer, char *err, size_t errlen)
 {
     struct train_call c = {.samples = 0};
