@@ -213,7 +213,10 @@ int srv_stop(struct srv *s, int sig, int timeout_ms)
         pid_t r = waitpid(s->pid, &status, WNOHANG);
         if (r == s->pid) {
             s->pid = 0;
-            return srv_decode_status(status);
+            int code = srv_decode_status(status);
+            if (code != 0) /* say why before the caller's assertion removes the log */
+                srv_print_log_tail(s);
+            return code;
         }
         if (r < 0 && errno == ECHILD) {
             s->pid = 0;
