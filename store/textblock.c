@@ -550,14 +550,9 @@ static int64_t packed_with(sqlite3 *db, int64_t dict)
     return n;
 }
 
-struct samples {
-    struct buf data;
-    size_t *sizes, n, cap;
-};
-
 /* The texts of the newest blocks, end to end, up to TEXTBLOCK_TRAIN_SAMPLES
  * bytes. 0, or -1 when a block does not decode. */
-static int gather(sqlite3 *db, struct textblock_dicts *d, struct samples *sm)
+static int gather(sqlite3 *db, struct textblock_dicts *d, struct texts_samples *sm)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, "SELECT id, dict, body FROM text_blocks ORDER BY id DESC", -1, &st,
@@ -575,13 +570,8 @@ static int gather(sqlite3 *db, struct textblock_dicts *d, struct samples *sm)
             size_t from = i ? v.ends[i - 1] : 0, len = v.ends[i] - from;
             if (len == 0)
                 continue;
-            if (sm->n == sm->cap) {
-                sm->cap = sm->cap ? 2 * sm->cap : 1024;
-                sm->sizes = xrealloc(sm->sizes, sm->cap * sizeof(*sm->sizes));
-            }
-            if (buf_append(&sm->data, v.raw.data + from, len) != BUF_OK)
+            if (texts_samples_add(sm, v.raw.data + from, len) != 0)
                 abort(); /* no ceiling on the sample buffer */
-            sm->sizes[sm->n++] = len;
         }
     }
     textblock_view_release(&v);
@@ -596,8 +586,8 @@ int textblock_train(sqlite3 *db, struct textblock_dicts *d, uint64_t first, uint
     int64_t packed = packed_with(db, newest);
     if (packed < 0 || (uint64_t)packed < (newest ? every : first))
         return 0;
-    struct samples sm = {.n = 0};
-    buf_init(&sm.data, 0);
+    struct texts_samples sm;
+    texts_samples_init(&sm);
     int rc = gather(db, d, &sm);
     /* about one byte of dictionary for 32 of samples: a small store gets a
      * small one */
@@ -629,8 +619,7 @@ int textblock_train(sqlite3 *db, struct textblock_dicts *d, uint64_t first, uint
             *samples = (int)sm.n;
         }
     }
-    buf_release(&sm.data);
-    free(sm.sizes);
+    texts_samples_release(&sm);
     return rc == 0 ? 1 : -1;
 }
 
