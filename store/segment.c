@@ -658,12 +658,35 @@ static void index_take(struct segindex *ix, struct built *g, int64_t id)
     g->keys = NULL;
 }
 
+/* Write every segment of 'b'; their ids into ids[0..b->n). 0, or -1. */
+static int write_segments(sqlite3 *db, const struct segment_batch *b, int64_t *ids, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *seg = NULL, *col = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
+                           " trace_bloom, bytes, created_ns, text_bloom)"
+                           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                           -1, &seg, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO segment_cols(segment_id, col, data) VALUES(?1,?2,?3)",
+                           -1, &col, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(db));
+        goto done;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (write_built(db, seg, col, &b->segs[i], &ids[i], err, errlen))
+            goto done;
+    rc = 0;
+done:
+    sqlite3_finalize(seg);
+    sqlite3_finalize(col);
+    return rc;
+}
+
 int segment_apply(struct segindex *ix, struct segment_batch *b, int *moved, char *err,
                   size_t errlen)
 {
-    sqlite3_stmt *seg = NULL, *col = NULL;
-    int64_t *ids = NULL;
-    int rc = -1;
     *moved = 0;
     int ok = 0;
     one_int2(ix->db, "DELETE FROM span_rows WHERE id <= ?1", b->last_id, 0, &ok);
@@ -673,31 +696,16 @@ int segment_apply(struct segindex *ix, struct segment_batch *b, int *moved, char
     }
     if (sqlite3_changes(ix->db) != b->rows)
         return 1; /* the hot rows changed since the build: the caller rolls back */
-    if (sqlite3_prepare_v2(ix->db,
-                           "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
-                           " trace_bloom, bytes, created_ns, text_bloom)"
-                           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                           -1, &seg, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(ix->db,
-                           "INSERT INTO segment_cols(segment_id, col, data) VALUES(?1,?2,?3)", -1,
-                           &col, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(ix->db));
-        goto done;
+    int64_t *ids = xmalloc((b->n + 1) * sizeof(*ids));
+    int rc = write_segments(ix->db, b, ids, err, errlen);
+    if (rc == 0) /* the rows' counts move with them */
+        rc = rollup_flush(b->ru, ix->db, err, errlen) != 0 ? -1 : 0;
+    if (rc == 0) {
+        for (size_t i = 0; i < b->n; i++)
+            index_take(ix, &b->segs[i], ids[i]);
+        ix->hot_rows -= b->rows;
+        *moved = (int)b->rows;
     }
-    ids = xmalloc((b->n + 1) * sizeof(*ids));
-    for (size_t i = 0; i < b->n; i++)
-        if (write_built(ix->db, seg, col, &b->segs[i], &ids[i], err, errlen))
-            goto done;
-    if (rollup_flush(b->ru, ix->db, err, errlen) != 0) /* the rows' counts move with them */
-        goto done;
-    for (size_t i = 0; i < b->n; i++)
-        index_take(ix, &b->segs[i], ids[i]);
-    ix->hot_rows -= b->rows;
-    *moved = (int)b->rows;
-    rc = 0;
-done:
-    sqlite3_finalize(seg);
-    sqlite3_finalize(col);
     free(ids);
     return rc;
 }
@@ -1096,7 +1104,15 @@ size_t segment_merge_sources(const struct segment_merge *m)
 struct cand {
     int64_t id, nrows, tombstones, live, day;
     int small; /* small and within one UTC day */
+    char *project;
 };
+
+static void cands_free(struct cand *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(c[i].project);
+    free(c);
+}
 
 /* From cands[from..to) (one project's segments of one day, by start),
  * the run to merge into 'm': the smallest ones in order up to
@@ -1118,14 +1134,14 @@ static int pick_run(const struct cand *c, size_t from, size_t to, int open, stru
     return m->nsrc >= 2 && (!open || total >= MERGE_SMALL);
 }
 
-/* The segments of 'db', by project and start. 0, or -1. */
-static int read_cands(sqlite3 *db, struct cand **out, char ***projects, size_t *n)
+/* The segments of 'db', by project and start (what was read is in *out,
+ * '*n', also on failure). 0, or -1. */
+static int read_cands(sqlite3 *db, struct cand **out, size_t *n)
 {
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
     *n = 0;
     *out = NULL;
-    *projects = NULL;
     int rc = sqlite3_prepare_v2(db,
                                 "SELECT id, project, nrows, tombstones, min_start, max_start"
                                 " FROM segments ORDER BY project, min_start, id",
@@ -1134,29 +1150,29 @@ static int read_cands(sqlite3 *db, struct cand **out, char ***projects, size_t *
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
             *out = xrealloc(*out, cap * sizeof(**out));
-            *projects = xrealloc(*projects, cap * sizeof(**projects));
         }
-        struct cand *c = &(*out)[*n];
+        struct cand *c = &(*out)[(*n)++];
         c->id = sqlite3_column_int64(st, 0);
+        c->project = xstrdup((const char *)sqlite3_column_text(st, 1));
         c->nrows = sqlite3_column_int64(st, 2);
         c->tombstones = sqlite3_column_int64(st, 3);
         c->live = c->nrows - c->tombstones;
         int64_t lo = sqlite3_column_int64(st, 4), hi = sqlite3_column_int64(st, 5);
         c->day = lo / DAY_NS;
         c->small = c->live < MERGE_SMALL && hi / DAY_NS == c->day;
-        (*projects)[(*n)++] = xstrdup((const char *)sqlite3_column_text(st, 1));
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : -1;
 }
 
-/* The first run due, into 'm': 1, 0 when none is. */
-static int pick(const struct cand *c, char **projects, size_t n, struct segment_merge *m)
+/* The first run due, into 'm': its project (borrowed from 'c'), or NULL
+ * when none is due. */
+static const char *pick(const struct cand *c, size_t n, struct segment_merge *m)
 {
     for (size_t p = 0; p < n;) {
         size_t q = p;
-        while (q < n && strcmp(projects[q], projects[p]) == 0)
+        while (q < n && strcmp(c[q].project, c[p].project) == 0)
             q++;
         int64_t newest = c[q - 1].day; /* min_start order: the project's newest day */
         for (size_t d = p; d < q;) {
@@ -1164,12 +1180,12 @@ static int pick(const struct cand *c, char **projects, size_t n, struct segment_
             while (e < q && c[e].day == c[d].day)
                 e++;
             if (pick_run(c, d, e, c[d].day == newest, m))
-                return 1;
+                return c[d].project;
             d = e;
         }
         p = q;
     }
-    return 0;
+    return NULL;
 }
 
 /* A row of the merged segment: where it comes from. */
@@ -1252,29 +1268,18 @@ int segment_merge_build(sqlite3 *db, struct segment_merge **out, char *err, size
 {
     *out = NULL;
     struct cand *c = NULL;
-    char **projects = NULL;
     size_t n = 0;
-    if (read_cands(db, &c, &projects, &n) != 0) {
+    if (read_cands(db, &c, &n) != 0) {
         snprintf(err, errlen, "merge: %s", sqlite3_errmsg(db));
-        free(c);
-        free(projects);
+        cands_free(c, n);
         return -1;
     }
     struct segment_merge *m = xcalloc(1, sizeof(*m));
     m->src = xmalloc((n + 1) * sizeof(*m->src));
-    int rc = 0;
-    const char *project = NULL;
-    if (pick(c, projects, n, m)) {
-        for (size_t i = 0; i < n && !project; i++)
-            if (c[i].id == m->src[0].id)
-                project = projects[i];
-        rc = merge_rows(db, m, project, err, errlen);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(projects[i]);
-    free(projects);
-    free(c);
-    if (rc == 0 && m->nsrc >= 2 && project)
+    const char *project = pick(c, n, m);
+    int rc = project ? merge_rows(db, m, project, err, errlen) : 0;
+    cands_free(c, n);
+    if (rc == 0 && project)
         *out = m;
     else
         segment_merge_free(m);
@@ -1293,32 +1298,15 @@ int segment_merge_apply(struct segindex *ix, struct segment_merge *m, char *err,
         if (!found || rows != m->src[i].nrows || tombstones != m->src[i].tombstones)
             return 1; /* dropped or changed since it was read */
     }
-    sqlite3_stmt *seg = NULL, *col = NULL;
-    int rc = -1;
     int64_t id = 0;
-    if (sqlite3_prepare_v2(ix->db,
-                           "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
-                           " trace_bloom, bytes, created_ns, text_bloom)"
-                           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-                           -1, &seg, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(ix->db,
-                           "INSERT INTO segment_cols(segment_id, col, data) VALUES(?1,?2,?3)", -1,
-                           &col, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(ix->db));
-        goto done;
-    }
-    if (m->b->n && write_built(ix->db, seg, col, &m->b->segs[0], &id, err, errlen))
-        goto done;
+    if (write_segments(ix->db, m->b, &id, err, errlen) != 0) /* none or one */
+        return -1;
     for (size_t i = 0; i < m->nsrc; i++)
         if (delete_segment(ix->db, m->src[i].id, err, errlen))
-            goto done;
+            return -1;
     for (size_t i = 0; i < m->nsrc; i++)
         index_remove(ix, m->src[i].id);
     if (m->b->n)
         index_take(ix, &m->b->segs[0], id);
-    rc = 0;
-done:
-    sqlite3_finalize(seg);
-    sqlite3_finalize(col);
-    return rc;
+    return 0;
 }
