@@ -258,33 +258,41 @@ START_TEST(test_a_resent_compacted_span_stores_nothing)
 }
 END_TEST
 
+/* A merge (REC_MERGE) in 'b' into the llm span the 100th row of 'where'
+ * picks: its ids and project are set, the caller sets what changes. */
+static struct rec_span *merge_of(struct ingest_batch *b, const char *where)
+{
+    char err[256];
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    char *sql = xasprintf("SELECT trace_id, span_id, project FROM spans WHERE kind = 'llm'"
+                          " AND %s LIMIT 1 OFFSET 100",
+                          where);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL), SQLITE_OK);
+    free(sql);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    struct rec_span *r = ingest_add_span(b);
+    r->op = REC_MERGE;
+    snprintf(r->span.trace_id, sizeof(r->span.trace_id), "%s", sqlite3_column_text(q, 0));
+    snprintf(r->span.span_id, sizeof(r->span.span_id), "%s", sqlite3_column_text(q, 1));
+    r->span.project = xstrdup((const char *)sqlite3_column_text(q, 2));
+    sqlite3_finalize(q);
+    store_close(ro);
+    return r;
+}
+
 START_TEST(test_a_merge_into_a_compacted_span_updates_it)
 {
     int created = 0, dups = 0;
     ingest(3000, 14, &created, &dups);
     compact_all(0);
     char err[256];
-    struct store *ro = NULL;
-    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
-    sqlite3_stmt *q = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro),
-                                        "SELECT trace_id, span_id, project, input FROM spans"
-                                        " WHERE kind='llm' LIMIT 1 OFFSET 100",
-                                        -1, &q, NULL),
-                     SQLITE_OK);
-    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
     struct ingest_batch b;
     ingest_batch_init(&b);
-    struct rec_span *r = ingest_add_span(&b);
-    r->op = REC_MERGE;
-    snprintf(r->span.trace_id, sizeof(r->span.trace_id), "%s", sqlite3_column_text(q, 0));
-    snprintf(r->span.span_id, sizeof(r->span.span_id), "%s", sqlite3_column_text(q, 1));
-    r->span.project = xstrdup((const char *)sqlite3_column_text(q, 2));
-    char *input = xstrdup((const char *)sqlite3_column_text(q, 3));
+    struct rec_span *r = merge_of(&b, "1");
     r->span.output = xstrdup("\"merged answer\"");
     r->span.status = SPAN_STATUS_ERROR;
-    sqlite3_finalize(q);
-    store_close(ro);
     char *trace = xstrdup(r->span.trace_id);
     ck_assert_int_eq(writer_submit(w, &b, 100, err, sizeof(err)), LT_OK);
     ck_assert_int_eq(b.spans[0].result, REC_MERGED);
@@ -306,7 +314,6 @@ START_TEST(test_a_merge_into_a_compacted_span_updates_it)
     ck_assert_int_eq(ro_int(sql), 1);
     free(sql);
     free(trace);
-    free(input);
 }
 END_TEST
 
@@ -318,25 +325,10 @@ END_TEST
 static void update_compacted(const char *where)
 {
     char err[256];
-    struct store *ro = NULL;
-    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
-    char *sql = xasprintf("SELECT trace_id, span_id, project FROM spans WHERE kind = 'llm'"
-                          " AND %s LIMIT 1 OFFSET 100",
-                          where);
-    sqlite3_stmt *q = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL), SQLITE_OK);
-    free(sql);
-    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
     struct ingest_batch b;
     ingest_batch_init(&b);
-    struct rec_span *r = ingest_add_span(&b);
-    r->op = REC_MERGE;
-    snprintf(r->span.trace_id, sizeof(r->span.trace_id), "%s", sqlite3_column_text(q, 0));
-    snprintf(r->span.span_id, sizeof(r->span.span_id), "%s", sqlite3_column_text(q, 1));
-    r->span.project = xstrdup((const char *)sqlite3_column_text(q, 2));
+    struct rec_span *r = merge_of(&b, where);
     r->span.status = SPAN_STATUS_ERROR;
-    sqlite3_finalize(q);
-    store_close(ro);
     ck_assert_int_eq(writer_submit(w, &b, 100, err, sizeof(err)), LT_OK);
     ck_assert_int_eq(b.spans[0].result, REC_MERGED);
     ingest_batch_release(&b);
