@@ -251,88 +251,48 @@ static const char v9[] =
 /* Version 10: the rollup views read their *_c table as it is, merging in
  * the hot rows' counts only for the keys the hot rows have (the views of
  * v5 re-aggregated every row of the table to add a few hot ones). */
+#define RU_H_COLS                                                                                  \
+    "calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,"      \
+    "cost_nusd,unpriced,errors"
+#define RU_PLUS(col) "CAST(h." col " + coalesce(c." col ", 0) AS INTEGER)"
+/* The hot part's counts (h) plus the compacted row's (c, absent: 0). */
+#define RU_MERGED                                                                                          \
+    RU_PLUS("calls")                                                                                       \
+    "," RU_PLUS("input_tokens") "," RU_PLUS("output_tokens") "," RU_PLUS("cache_read_tokens") "," RU_PLUS( \
+        "cache_write_tokens") "," RU_PLUS("reasoning_tokens") "," RU_PLUS("cost_nusd") "," RU_PLUS("unpriced") "," RU_PLUS("errors")
+/* h and c agree on the key of the views by time bucket 't' */
+#define RU_SAME_KEY(t)                                                                             \
+    "c.project = h.project AND c." t " = h." t " AND c.model = h.model AND c.provider = "          \
+    "h.provider AND c.version_set = h.version_set AND c.status = h.status"
+/* View 'name' over its table name_c, by time bucket 't' (selected by 'key') */
+#define RU_VIEW(name, t, key)                                                                      \
+    "DROP VIEW " name ";"                                                                          \
+    "CREATE VIEW " name " AS WITH "                                                                \
+    "h(project," t ",model,provider,version_set,status," RU_H_COLS ",latency_hist,ttft_hist) "     \
+    "AS MATERIALIZED (SELECT" key "," RU_COUNT                                                     \
+    ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms)"                               \
+    " FROM span_rows GROUP BY 1, 2, 3, 4, 5, 6)"                                                   \
+    " SELECT * FROM " name "_c c WHERE NOT EXISTS (SELECT 1 FROM h WHERE " RU_SAME_KEY(            \
+        t) ")"                                                                                     \
+           " UNION ALL SELECT h.project,h." t                                                      \
+           ",h.model,h.provider,h.version_set,h.status," RU_MERGED                                 \
+           ",llmtap_hist_merge(h.latency_hist, c.latency_hist),llmtap_hist_merge(h.ttft_hist, "    \
+           "c.ttft_hist)"                                                                          \
+           " FROM h LEFT JOIN " name "_c c ON " RU_SAME_KEY(t) ";"
+/* The daily view 'name' by the one dimension 'dim' (without histograms) */
+#define RU_DIM_VIEW(name, dim)                                                                     \
+    "DROP VIEW " name ";"                                                                          \
+    "CREATE VIEW " name " AS WITH "                                                                \
+    "h(project,day," dim "," RU_H_COLS ") AS MATERIALIZED (SELECT"                                 \
+    " project, start_ns / 86400000000000, " dim "," RU_COUNT " FROM span_rows WHERE " dim          \
+    " IS NOT NULL GROUP BY 1, 2, 3)"                                                               \
+    " SELECT * FROM " name "_c c WHERE NOT EXISTS (SELECT 1 FROM h WHERE c.project = "             \
+    "h.project AND c.day = h.day AND c." dim " = h." dim ")"                                       \
+    " UNION ALL SELECT h.project,h.day,h." dim "," RU_MERGED " FROM h LEFT JOIN " name             \
+    "_c c ON c.project = h.project AND c.day = h.day AND c." dim " = h." dim ";"
 static const char v10[] =
-    "DROP VIEW rollup_hourly;"
-    "CREATE VIEW rollup_hourly AS WITH "
-    "h(project,hour,model,provider,version_set,status,calls,input_tokens,output_tokens,cache_read_"
-    "tokens,cache_write_tokens,reasoning_tokens,cost_nusd,unpriced,errors,latency_hist,ttft_hist) "
-    "AS MATERIALIZED (SELECT" RU_HOURLY_KEY "," RU_COUNT
-    ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms)"
-    " FROM span_rows GROUP BY 1, 2, 3, 4, 5, 6)"
-    " SELECT * FROM rollup_hourly_c c WHERE NOT EXISTS (SELECT 1 FROM h WHERE c.project = "
-    "h.project AND c.hour = h.hour AND c.model = h.model AND c.provider = h.provider AND "
-    "c.version_set = h.version_set AND c.status = h.status)"
-    " UNION ALL SELECT h.project,h.hour,h.model,h.provider,h.version_set,h.status,CAST(h.calls + "
-    "coalesce(c.calls, 0) AS INTEGER),CAST(h.input_tokens + coalesce(c.input_tokens, 0) AS "
-    "INTEGER),CAST(h.output_tokens + coalesce(c.output_tokens, 0) AS "
-    "INTEGER),CAST(h.cache_read_tokens + coalesce(c.cache_read_tokens, 0) AS "
-    "INTEGER),CAST(h.cache_write_tokens + coalesce(c.cache_write_tokens, 0) AS "
-    "INTEGER),CAST(h.reasoning_tokens + coalesce(c.reasoning_tokens, 0) AS "
-    "INTEGER),CAST(h.cost_nusd + coalesce(c.cost_nusd, 0) AS INTEGER),CAST(h.unpriced + "
-    "coalesce(c.unpriced, 0) AS INTEGER),CAST(h.errors + coalesce(c.errors, 0) AS "
-    "INTEGER),llmtap_hist_merge(h.latency_hist, c.latency_hist),llmtap_hist_merge(h.ttft_hist, "
-    "c.ttft_hist)"
-    " FROM h LEFT JOIN rollup_hourly_c c ON c.project = h.project AND c.hour = h.hour AND c.model "
-    "= h.model AND c.provider = h.provider AND c.version_set = h.version_set AND c.status = "
-    "h.status;"
-    "DROP VIEW rollup_daily;"
-    "CREATE VIEW rollup_daily AS WITH "
-    "h(project,day,model,provider,version_set,status,calls,input_tokens,output_tokens,cache_read_"
-    "tokens,cache_write_tokens,reasoning_tokens,cost_nusd,unpriced,errors,latency_hist,ttft_hist) "
-    "AS MATERIALIZED (SELECT" RU_DAILY_KEY "," RU_COUNT
-    ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms)"
-    " FROM span_rows GROUP BY 1, 2, 3, 4, 5, 6)"
-    " SELECT * FROM rollup_daily_c c WHERE NOT EXISTS (SELECT 1 FROM h WHERE c.project = h.project "
-    "AND c.day = h.day AND c.model = h.model AND c.provider = h.provider AND c.version_set = "
-    "h.version_set AND c.status = h.status)"
-    " UNION ALL SELECT h.project,h.day,h.model,h.provider,h.version_set,h.status,CAST(h.calls + "
-    "coalesce(c.calls, 0) AS INTEGER),CAST(h.input_tokens + coalesce(c.input_tokens, 0) AS "
-    "INTEGER),CAST(h.output_tokens + coalesce(c.output_tokens, 0) AS "
-    "INTEGER),CAST(h.cache_read_tokens + coalesce(c.cache_read_tokens, 0) AS "
-    "INTEGER),CAST(h.cache_write_tokens + coalesce(c.cache_write_tokens, 0) AS "
-    "INTEGER),CAST(h.reasoning_tokens + coalesce(c.reasoning_tokens, 0) AS "
-    "INTEGER),CAST(h.cost_nusd + coalesce(c.cost_nusd, 0) AS INTEGER),CAST(h.unpriced + "
-    "coalesce(c.unpriced, 0) AS INTEGER),CAST(h.errors + coalesce(c.errors, 0) AS "
-    "INTEGER),llmtap_hist_merge(h.latency_hist, c.latency_hist),llmtap_hist_merge(h.ttft_hist, "
-    "c.ttft_hist)"
-    " FROM h LEFT JOIN rollup_daily_c c ON c.project = h.project AND c.day = h.day AND c.model = "
-    "h.model AND c.provider = h.provider AND c.version_set = h.version_set AND c.status = h.status;"
-    "DROP VIEW rollup_daily_user;"
-    "CREATE VIEW rollup_daily_user AS WITH "
-    "h(project,day,user_id,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,"
-    "reasoning_tokens,cost_nusd,unpriced,errors) AS MATERIALIZED (SELECT"
-    " project, start_ns / 86400000000000, user_id"
-    "," RU_COUNT " FROM span_rows WHERE user_id IS NOT NULL GROUP BY 1, 2, 3)"
-    " SELECT * FROM rollup_daily_user_c c WHERE NOT EXISTS (SELECT 1 FROM h WHERE c.project = "
-    "h.project AND c.day = h.day AND c.user_id = h.user_id)"
-    " UNION ALL SELECT h.project,h.day,h.user_id,CAST(h.calls + coalesce(c.calls, 0) AS "
-    "INTEGER),CAST(h.input_tokens + coalesce(c.input_tokens, 0) AS INTEGER),CAST(h.output_tokens + "
-    "coalesce(c.output_tokens, 0) AS INTEGER),CAST(h.cache_read_tokens + "
-    "coalesce(c.cache_read_tokens, 0) AS INTEGER),CAST(h.cache_write_tokens + "
-    "coalesce(c.cache_write_tokens, 0) AS INTEGER),CAST(h.reasoning_tokens + "
-    "coalesce(c.reasoning_tokens, 0) AS INTEGER),CAST(h.cost_nusd + coalesce(c.cost_nusd, 0) AS "
-    "INTEGER),CAST(h.unpriced + coalesce(c.unpriced, 0) AS INTEGER),CAST(h.errors + "
-    "coalesce(c.errors, 0) AS INTEGER)"
-    " FROM h LEFT JOIN rollup_daily_user_c c ON c.project = h.project AND c.day = h.day AND "
-    "c.user_id = h.user_id;"
-    "DROP VIEW rollup_daily_tenant;"
-    "CREATE VIEW rollup_daily_tenant AS WITH "
-    "h(project,day,tenant,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,"
-    "reasoning_tokens,cost_nusd,unpriced,errors) AS MATERIALIZED (SELECT"
-    " project, start_ns / 86400000000000, tenant"
-    "," RU_COUNT " FROM span_rows WHERE tenant IS NOT NULL GROUP BY 1, 2, 3)"
-    " SELECT * FROM rollup_daily_tenant_c c WHERE NOT EXISTS (SELECT 1 FROM h WHERE c.project = "
-    "h.project AND c.day = h.day AND c.tenant = h.tenant)"
-    " UNION ALL SELECT h.project,h.day,h.tenant,CAST(h.calls + coalesce(c.calls, 0) AS "
-    "INTEGER),CAST(h.input_tokens + coalesce(c.input_tokens, 0) AS INTEGER),CAST(h.output_tokens + "
-    "coalesce(c.output_tokens, 0) AS INTEGER),CAST(h.cache_read_tokens + "
-    "coalesce(c.cache_read_tokens, 0) AS INTEGER),CAST(h.cache_write_tokens + "
-    "coalesce(c.cache_write_tokens, 0) AS INTEGER),CAST(h.reasoning_tokens + "
-    "coalesce(c.reasoning_tokens, 0) AS INTEGER),CAST(h.cost_nusd + coalesce(c.cost_nusd, 0) AS "
-    "INTEGER),CAST(h.unpriced + coalesce(c.unpriced, 0) AS INTEGER),CAST(h.errors + "
-    "coalesce(c.errors, 0) AS INTEGER)"
-    " FROM h LEFT JOIN rollup_daily_tenant_c c ON c.project = h.project AND c.day = h.day AND "
-    "c.tenant = h.tenant;";
+    RU_VIEW("rollup_hourly", "hour", RU_HOURLY_KEY) RU_VIEW("rollup_daily", "day", RU_DAILY_KEY)
+        RU_DIM_VIEW("rollup_daily_user", "user_id") RU_DIM_VIEW("rollup_daily_tenant", "tenant");
 
 /* Version 11: text blocks name the dictionary they were packed with
  * (text_block_dicts; 0: none) and their raw size, ahead of the body so
