@@ -24,9 +24,11 @@ FIX_SRC  := $(wildcard fixtures/*.c)
 SUP_SRC  := $(wildcard tests/support/*.c)
 TEST_SRC := $(wildcard tests/*/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
-GEN_SRC  := $(BUILD)/gen/embedded_prices.c
+UI_TPL   := $(sort $(wildcard ui/templates/*.mustache))
+UI_STATIC := $(sort $(wildcard ui/static/*))
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/embedded_prices.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/embedded_prices.o \
+            $(BUILD)/obj/gen/ui_templates.o $(BUILD)/obj/gen/ui_statics.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 FIX_OBJ  := $(FIX_SRC:%.c=$(BUILD)/obj/%.o)
 SUP_OBJ  := $(SUP_SRC:%.c=$(BUILD)/obj/%.o)
@@ -34,7 +36,7 @@ TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBA     := $(BUILD)/libllmtap.a
 
-.PHONY: all test test-unit test-bins run asan valgrind bench bench-store format format-check \
+.PHONY: all test test-unit test-bins run asan valgrind bench bench-store bench-ui format format-check \
         check-deps clean deps
 all: $(BUILD)/llmtap
 
@@ -51,12 +53,22 @@ $(BUILD)/gen/embedded_prices.c: fixtures/prices.json tools/embed.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed.sh embedded_prices_json $< > $@
 
+# The UI's templates and CSS are compiled in (llmtap serve --ui-dir reads them
+# from disk instead).
+$(BUILD)/gen/ui_templates.c: $(UI_TPL) tools/embed-dir.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed-dir.sh ui_templates $(UI_TPL) > $@
+
+$(BUILD)/gen/ui_statics.c: $(UI_STATIC) tools/embed-dir.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed-dir.sh ui_statics $(UI_STATIC) > $@
+
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/llmtap: $(CLI_OBJ) $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+$(BUILD)/llmtap: $(CLI_OBJ) $(FIX_OBJ) $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(FIX_OBJ) $(LIBA) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(SUP_OBJ) $(FIX_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -74,17 +86,19 @@ deps:
 
 test-bins: $(BUILD)/llmtap $(TEST_BIN) $(BENCH_BIN)
 
-# The whole suite: unit suites (Check), integration, crash and real-client tests.
-test: deps
+# The whole suite: unit suites (Check), integration, crash, real-client and
+# browser tests (Debian's chromium, installed here when missing).
+test:
+	@sh tools/deps.sh chromium
 	@$(MAKE) --no-print-directory test-bins
 	@BUILD=$(BUILD) sh tests/run.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/llmtap serve $(ARGS)
+	$(BUILD)/llmtap serve --demo $(ARGS)
 
 asan:
-	@sh tools/deps.sh
+	@sh tools/deps.sh chromium
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test-bins
@@ -103,6 +117,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) sh bench/run.sh
 	@BUILD=$(BUILD) sh bench/store.sh
+	@BUILD=$(BUILD) sh bench/ui.sh
+
+# The UI pages' server-side time on 1,000,000 spans (issue 4 item 9) alone.
+bench-ui: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@BUILD=$(BUILD) sh bench/ui.sh
 
 bench-store: deps
 	@sh tools/deps.sh zstd

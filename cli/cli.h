@@ -22,6 +22,12 @@ int cmd_compact(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
+int cmd_prompt(int argc, char **argv);
+
+/* Load a week of generated traffic into 'db' through the running server
+ * at 'server_url' when the database has no spans yet (serve --demo).
+ * Returns 0, or -1 (logged). */
+int demo_load(const char *db, const char *server_url);
 
 /* "--name value" / "--name=value" at argv[*i]: 1 and *value set (advancing
  * *i past a separate value), 0 when argv[*i] is not that option, -1 when the

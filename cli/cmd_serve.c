@@ -18,6 +18,7 @@
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/store.h"
+#include "ui/ui.h"
 
 static const char serve_usage[] =
     "usage: llmtap serve [--db PATH] [--listen HOST:PORT] [options]\n"
@@ -29,10 +30,13 @@ static const char serve_usage[] =
     "  --body-timeout DUR    whole-body deadline for slow senders (default 30s)\n"
     "  --queue N             spans waiting for the writer before 503 (default 200000)\n"
     "  --log-level LEVEL     debug | info | warn | error (default info)\n"
+    "  --ui-dir DIR          read the UI's templates and CSS from DIR/templates and DIR/static\n"
+    "                        on every request (edit and reload) instead of the compiled-in ones\n"
+    "  --demo                on an empty database, first load a week of generated traffic\n"
     "\n"
     "Routes: POST /v1/traces, /v1/logs (OTLP/HTTP JSON or protobuf, gzip), POST /api/v1/spans\n"
     "(native JSON / NDJSON), POST /api/public/ingestion (Langfuse), GET /healthz, /readyz, "
-    "/metrics.\n";
+    "/metrics;\nthe web UI at / (traces, costs, versions).\n";
 
 /* Loopback only until projects, keys and an admin user exist (DESIGN.md §10). */
 static int is_loopback_listen(const char *listen)
@@ -58,7 +62,12 @@ static int write_server_file(const char *db, const char *url)
     return rc;
 }
 
-static int parse_serve_args(int argc, char **argv, struct server_config *cfg, const char **db)
+struct serve_opts {
+    const char *db, *ui_dir;
+    int demo;
+};
+
+static int parse_serve_args(int argc, char **argv, struct server_config *cfg, struct serve_opts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -68,7 +77,11 @@ static int parse_serve_args(int argc, char **argv, struct server_config *cfg, co
             exit(0);
         }
         if ((r = cli_opt(argc, argv, &i, "--db", &v)) != 0)
-            *db = v;
+            o->db = v;
+        else if ((r = cli_opt(argc, argv, &i, "--ui-dir", &v)) != 0)
+            o->ui_dir = v;
+        else if (strcmp(argv[i], "--demo") == 0)
+            o->demo = 1;
         else if ((r = cli_opt(argc, argv, &i, "--listen", &v)) != 0)
             cfg->listen = v;
         else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0)
@@ -107,10 +120,10 @@ int cmd_serve(int argc, char **argv)
     const char *env_listen = getenv("LLMTAP_LISTEN");
     if (env_listen && *env_listen)
         cfg.listen = env_listen;
-    const char *db = NULL;
-    if (parse_serve_args(argc, argv, &cfg, &db) != 0)
+    struct serve_opts o = {0};
+    if (parse_serve_args(argc, argv, &cfg, &o) != 0)
         return CLI_USAGE_ERROR;
-    cfg.db_path = cli_db_path(db);
+    cfg.db_path = cli_db_path(o.db);
     if (!is_loopback_listen(cfg.listen))
         return cli_fail("serve",
                         "refusing to listen on %s: beyond loopback every client needs a project "
@@ -126,16 +139,28 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
-    struct server *srv = NULL;
-    if (server_start(&srv, &cfg, err, sizeof(err)) != 0)
+    struct ui *ui = NULL;
+    struct ui_config ucfg = {.db_path = cfg.db_path, .ui_dir = o.ui_dir};
+    if (ui_new(&ui, &ucfg, err, sizeof(err)) != 0)
         return cli_fail("serve", "%s", err);
+    cfg.mount = ui_mount;
+    cfg.mount_arg = ui;
+    cfg.root = ui_root;
+    struct server *srv = NULL;
+    if (server_start(&srv, &cfg, err, sizeof(err)) != 0) {
+        ui_free(ui);
+        return cli_fail("serve", "%s", err);
+    }
     write_server_file(cfg.db_path, server_url(srv));
     log_msg(LOG_INFO, "serve", "listening on %s db=%s", server_url(srv), cfg.db_path);
+    if (o.demo)
+        demo_load(cfg.db_path, server_url(srv));
 
     int sig = 0;
     sigwait(&sigs, &sig);
     log_msg(LOG_INFO, "serve", "%s: draining and committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(srv);
+    ui_free(ui);
     char *path = store_server_file(cfg.db_path);
     unlink(path);
     free(path);

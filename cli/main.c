@@ -26,6 +26,7 @@ static const char usage[] =
     "  compact  move every hot span into columnar segments now\n"
     "  check    verify the store: integrity, segments, text references\n"
     "  retention  keep a project's spans N days: `retention set PROJECT DAYS`, list, apply\n"
+    "  prompt   render a Mustache prompt template: `prompt render --template F --vars F.json`\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -37,9 +38,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", cmd_serve}, {"import", cmd_import}, {"query", cmd_query},
-    {"stats", cmd_stats}, {"prices", cmd_prices}, {"compact", cmd_compact},
-    {"check", cmd_check}, {"search", cmd_search}, {"retention", cmd_retention},
+    {"serve", cmd_serve},   {"import", cmd_import}, {"query", cmd_query},
+    {"stats", cmd_stats},   {"prices", cmd_prices}, {"compact", cmd_compact},
+    {"check", cmd_check},   {"search", cmd_search}, {"retention", cmd_retention},
+    {"prompt", cmd_prompt},
 };
 
 int main(int argc, char **argv)

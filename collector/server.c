@@ -756,9 +756,13 @@ done:
     return status ? status : 400;
 }
 
+/* Everything no route took; "/" itself is the UI's when one is mounted
+ * (CivetWeb's "/$" pattern does not match "/"). */
 static int h_fallback(struct mg_connection *c, void *cb)
 {
-    (void)cb;
+    struct server *s = cb;
+    if (s->cfg.root && strcmp(mg_get_request_info(c)->local_uri, "/") == 0)
+        return s->cfg.root(c, s->cfg.mount_arg);
     return no_route(c, NULL);
 }
 
@@ -836,6 +840,8 @@ static void routes(struct server *s)
     mg_set_request_handler(s->ctx, "/api/v1/admin/compact$", h_admin_compact, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/retention$", h_admin_retention, s);
     mg_set_request_handler(s->ctx, "/api/v1/search$", h_search, s);
+    if (s->cfg.mount)
+        s->cfg.mount(s->cfg.mount_arg, s->ctx);
     mg_set_request_handler(s->ctx, "/", h_fallback, s); /* CivetWeb takes the first match: last */
 }
 

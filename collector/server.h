@@ -19,6 +19,12 @@
 #include "store/writer.h"
 
 struct server;
+struct mg_context;
+struct mg_connection;
+
+/* Called once the routes above are registered and before the catch-all 404:
+ * lets the UI (which the collector must not include) add its own. */
+typedef void (*server_mount_fn)(void *arg, struct mg_context *ctx);
 
 struct server_config {
     const char *db_path;     /* required */
@@ -27,6 +33,10 @@ struct server_config {
     size_t max_body;         /* bytes after decompression */
     int64_t body_timeout_ms; /* whole-body deadline */
     struct writer_config writer;
+    server_mount_fn mount; /* may be NULL */
+    void *mount_arg;
+    /* Answers GET / (a CivetWeb handler called with 'mount_arg'); may be NULL. */
+    int (*root)(struct mg_connection *c, void *arg);
 };
 
 void server_config_default(struct server_config *cfg);

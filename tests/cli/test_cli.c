@@ -1,7 +1,7 @@
 /*
  * The llmtap command line, run as a user would: import with no server (the
  * in-process writer), idempotent re-import, read-only query (JSON and text),
- * stats, prices, usage errors and exit codes.
+ * stats, prices, usage errors and exit codes; `prompt render` byte for byte.
  */
 #include <stdarg.h>
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -299,6 +300,124 @@ START_TEST(test_retention_set_list_and_apply_without_a_server)
 }
 END_TEST
 
+/* Write 'text' to DIR/'name'. */
+static void put_file(const char *name, const char *text)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+    ck_assert_int_eq(fclose(f), 0);
+    free(path);
+}
+
+/* Run "llmtap ARGS" in DIR with stdout into 'out' and stderr into 'err'
+ * (caller frees both); returns the exit code. */
+static int llmtap_in_dir(char **out, char **err, const char *args)
+{
+    char cwd[4096];
+    const char *bin = tu_llmtap_bin();
+    int abs = bin[0] == '/';
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    char *o = xasprintf("%s/out.txt", dir), *e = xasprintf("%s/err.txt", dir);
+    char *cmd = xasprintf("cd '%s' && '%s%s%s' %s > '%s' 2> '%s'", dir, abs ? "" : cwd,
+                          abs ? "" : "/", bin, args, o, e);
+    int st = system(cmd);
+    *out = tu_read_file(o, NULL);
+    *err = tu_read_file(e, NULL);
+    ck_assert_msg(*out && *err, "%s: no output files", args);
+    free(cmd);
+    free(o);
+    free(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_prompt_render_prints_exactly_the_rendering)
+{
+    char *cmd = xasprintf("mkdir '%s/parts'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    put_file("t.mustache", "Dear {{name}},\n"
+                           "{{#items}}\n"
+                           "  - {{.}}\n"
+                           "{{/items}}\n"
+                           "  {{> sig}}\n"
+                           "P.S. {{note}} {{{note}}}{{> ../x}}{{>.hidden}}{{>nope}}");
+    put_file("vars.json", "{\"name\": \"Ann <admin>\", \"items\": [\"a & b\", 2.50],"
+                          " \"note\": \"it's \\\"5 > 4\\\"\"}");
+    put_file("parts/sig.mustache", "--\n{{name}}\n");
+    put_file("x.mustache", "OUTSIDE");            /* parts/../x: refused */
+    put_file("parts/.hidden.mustache", "HIDDEN"); /* a dot name: refused */
+    char *out, *err;
+    ck_assert_int_eq(
+        llmtap_in_dir(&out, &err,
+                      "prompt render --template t.mustache --vars vars.json --partials parts"),
+        0);
+    ck_assert_str_eq(out, "Dear Ann &lt;admin&gt;,\n"
+                          "  - a &amp; b\n"
+                          "  - 2.5\n"
+                          "  --\n"
+                          "  Ann &lt;admin&gt;\n"
+                          "P.S. it&#39;s &quot;5 &gt; 4&quot; it's \"5 > 4\"");
+    ck_assert_str_eq(err, "");
+    free(out);
+    free(err);
+    /* without --partials every partial is missing */
+    ck_assert_int_eq(
+        llmtap_in_dir(&out, &err, "prompt render --vars=vars.json --template=t.mustache"), 0);
+    ck_assert_str_eq(out, "Dear Ann &lt;admin&gt;,\n"
+                          "  - a &amp; b\n"
+                          "  - 2.5\n"
+                          "P.S. it&#39;s &quot;5 &gt; 4&quot; it's \"5 > 4\"");
+    free(out);
+    free(err);
+}
+END_TEST
+
+START_TEST(test_prompt_render_errors_and_usage)
+{
+    static const struct {
+        const char *args;
+        int code;
+        const char *err; /* a part of stderr */
+    } cases[] = {
+        {"prompt render --template t.mustache --vars bad.json", 1, "bad.json: not JSON"},
+        {"prompt render --template t.mustache --vars list.json", 1, "must be a JSON object"},
+        {"prompt render --template t.mustache --vars none.json", 1, "cannot open 'none.json'"},
+        {"prompt render --template none.mustache --vars ok.json", 1, "cannot open"},
+        {"prompt render --template unclosed.mustache --vars ok.json", 1,
+         "llmtap prompt: unclosed.mustache: line 2: unclosed section 'x'"},
+        {"prompt render --vars ok.json", 2, "--template FILE is required"},
+        {"prompt render --template t.mustache", 2, "--vars FILE.json is required"},
+        {"prompt render --template t.mustache --vars ok.json extra", 2, "unexpected argument"},
+        {"prompt render --template", 2, "needs a value"},
+        {"prompt push x", 2, "llmtap prompt: 'push' is not available yet"},
+        {"prompt diff a b", 2, "'diff' is not available yet"},
+        {"prompt frobnicate", 2, "unknown subcommand 'frobnicate'"},
+        {"prompt", 2, "usage: llmtap prompt render"},
+    };
+    put_file("t.mustache", "{{a}}");
+    put_file("bad.json", "{\"a\": ");
+    put_file("list.json", "[1, 2]");
+    put_file("ok.json", "{}");
+    put_file("unclosed.mustache", "fine\n{{#x}}\n");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out, *err;
+        int code = llmtap_in_dir(&out, &err, cases[i].args);
+        ck_assert_msg(code == cases[i].code, "%s: exit %d", cases[i].args, code);
+        ck_assert_msg(strstr(err, cases[i].err), "%s: stderr '%s'", cases[i].args, err);
+        ck_assert_msg(out[0] == '\0', "%s: stdout '%s'", cases[i].args, out);
+        free(out);
+        free(err);
+    }
+    char *out, *err;
+    ck_assert_int_eq(llmtap_in_dir(&out, &err, "prompt render --help"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: llmtap prompt render --template FILE"));
+    free(out);
+    free(err);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -312,6 +431,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_prices_list_and_import_without_a_server);
     tcase_add_test(tc, test_search_finds_words_phrases_and_cjk_with_filters);
     tcase_add_test(tc, test_retention_set_list_and_apply_without_a_server);
+    tcase_add_test(tc, test_prompt_render_prints_exactly_the_rendering);
+    tcase_add_test(tc, test_prompt_render_errors_and_usage);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,11 +1,17 @@
 # serve.sh: sourced by the shell tests and the benchmark (not run alone).
-# serve_start LLMTAP DB LOG: start `LLMTAP serve --db DB --listen 127.0.0.1:0`
-# in the background with its output in LOG; sets $pid at once and $url once
+# serve_start LLMTAP DB LOG [ARG...]: start `LLMTAP serve --db DB --listen
+# 127.0.0.1:0 ARG...` in the background with its output in LOG; sets $pid at
+# once and $url once
 # DB.server names it. Returns 0, or 1 when no URL appeared within 10 s (the
 # server died or hung; its log is in LOG).
 serve_start() {
-    "$1" serve --db "$2" --listen 127.0.0.1:0 >"$3" 2>&1 &
+    _bin=$1
+    _db=$2
+    _log=$3
+    shift 3
+    "$_bin" serve --db "$_db" --listen 127.0.0.1:0 "$@" >"$_log" 2>&1 &
     pid=$!
+    set -- "$_bin" "$_db" "$_log"
     url=""
     _i=0
     while [ $_i -lt 200 ]; do # 10 s

@@ -1,0 +1,174 @@
+/*
+ * cmd_prompt: `llmtap prompt render` renders a Mustache prompt template
+ * (ui/mustache.h) with a JSON object of variables and prints exactly the
+ * rendering. Partials come from files of a --partials directory, by a
+ * name that cannot leave it. The registry verbs (push, list, show, diff)
+ * come later; they are named here so that scripts get a clear refusal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/buf.h"
+#include "core/jsonx.h"
+#include "core/xmem.h"
+#include "ui/mustache.h"
+
+#define PROMPT_MAX_OUTPUT (64u << 20)
+
+static const char prompt_usage[] =
+    "usage: llmtap prompt render --template FILE --vars FILE.json [--partials DIR]\n"
+    "\n"
+    "Renders the Mustache template FILE with the variables of FILE.json (a JSON object)\n"
+    "and prints the result exactly, adding nothing. {{name}} is HTML-escaped as Mustache\n"
+    "does; {{{name}}} and {{&name}} are not. A partial {{> name}} is read from\n"
+    "DIR/name.mustache; without --partials, or for a name with '/' or '..' or a leading\n"
+    "'.', it renders as nothing. FILE may be - for standard input.\n"
+    "Example: llmtap prompt render --template support.mustache --vars case.json\n";
+
+static const char *const later_verbs[] = {"push", "list", "show", "diff"};
+
+/* The partial loader: DIR/name.mustache, for names that stay in DIR. */
+static char *load_partial(void *arg, const char *name, size_t *len)
+{
+    const char *dir = arg;
+    if (!dir || !*name || name[0] == '.' || strchr(name, '/') || strstr(name, ".."))
+        return NULL;
+    char *path = xasprintf("%s/%s.mustache", dir, name);
+    FILE *f = fopen(path, "rb");
+    free(path);
+    if (!f)
+        return NULL;
+    struct buf b;
+    buf_init(&b, PROMPT_MAX_OUTPUT);
+    char chunk[4096];
+    size_t got;
+    int bad = 0;
+    while (!bad && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        bad = buf_append(&b, chunk, got) != BUF_OK;
+    bad |= ferror(f);
+    fclose(f);
+    if (bad) {
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_take(&b, len);
+}
+
+/* The variables: a JSON object (caller frees); NULL with a message. */
+static cJSON *read_vars(const char *path)
+{
+    char err[512];
+    size_t len;
+    char *text = cli_read_file(path, &len, err, sizeof(err));
+    if (!text) {
+        cli_fail("prompt", "%s", err);
+        return NULL;
+    }
+    cJSON *vars = jsonx_parse(text, len, err, sizeof(err));
+    free(text);
+    if (!vars) {
+        cli_fail("prompt", "%s: not JSON: %s", path, err);
+        return NULL;
+    }
+    if (!cJSON_IsObject(vars)) {
+        cli_fail("prompt", "%s: the variables must be a JSON object", path);
+        cJSON_Delete(vars);
+        return NULL;
+    }
+    return vars;
+}
+
+static int render(const char *tpath, const char *vpath, const char *dir)
+{
+    char err[512];
+    size_t len;
+    int rc = 1;
+    struct buf out;
+    buf_init(&out, PROMPT_MAX_OUTPUT);
+    struct mustache *m = NULL;
+    cJSON *vars = NULL;
+    char *src = cli_read_file(tpath, &len, err, sizeof(err));
+    if (!src) {
+        cli_fail("prompt", "%s", err);
+        goto fail;
+    }
+    if (!(vars = read_vars(vpath)))
+        goto fail;
+    m = mustache_new(load_partial, (void *)dir);
+    if (mustache_add(m, "template", src, len, err, sizeof(err)) != MUSTACHE_OK) {
+        cli_fail("prompt", "%s: %s", tpath, err);
+        goto fail;
+    }
+    if (mustache_render(m, "template", vars, NULL, 0, &out, err, sizeof(err)) != MUSTACHE_OK) {
+        cli_fail("prompt", "%s: %s", tpath, err);
+        goto fail;
+    }
+    if (fwrite(buf_str(&out), 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
+        cli_fail("prompt", "cannot write the rendering");
+        goto fail;
+    }
+    rc = 0;
+fail:
+    mustache_free(m);
+    cJSON_Delete(vars);
+    free(src);
+    buf_release(&out);
+    return rc;
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+    if (arg)
+        fprintf(stderr, "llmtap prompt: %s '%s'\n%s", what, arg, prompt_usage);
+    else
+        fprintf(stderr, "llmtap prompt: %s\n%s", what, prompt_usage);
+    return CLI_USAGE_ERROR;
+}
+
+static int cmd_render(int argc, char **argv)
+{
+    const char *tpath = NULL, *vpath = NULL, *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(prompt_usage, stdout);
+            return 0;
+        }
+        int r = cli_opt(argc, argv, &i, "--template", &tpath);
+        if (r == 0)
+            r = cli_opt(argc, argv, &i, "--vars", &vpath);
+        if (r == 0)
+            r = cli_opt(argc, argv, &i, "--partials", &dir);
+        if (r < 0)
+            return CLI_USAGE_ERROR;
+        if (r == 0)
+            return usage_error("unexpected argument", argv[i]);
+    }
+    if (!tpath)
+        return usage_error("--template FILE is required", NULL);
+    if (!vpath)
+        return usage_error("--vars FILE.json is required", NULL);
+    return render(tpath, vpath, dir);
+}
+
+int cmd_prompt(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(prompt_usage, stderr);
+        return CLI_USAGE_ERROR;
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
+        fputs(prompt_usage, stdout);
+        return 0;
+    }
+    if (strcmp(verb, "render") == 0)
+        return cmd_render(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(later_verbs) / sizeof(later_verbs[0]); i++)
+        if (strcmp(verb, later_verbs[i]) == 0) {
+            fprintf(stderr, "llmtap prompt: '%s' is not available yet\n", verb);
+            return CLI_USAGE_ERROR;
+        }
+    return usage_error("unknown subcommand", verb);
+}
