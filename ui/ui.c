@@ -147,6 +147,7 @@ void ui_free(struct ui *ui)
     for (int i = 0; i < ui->nidle; i++)
         store_close(ui->idle[i]);
     mustache_free(ui->tpl);
+    cJSON_Delete(ui->choices);
     pthread_mutex_destroy(&ui->mu);
     free(ui->db_path);
     free(ui->ui_dir);

@@ -29,12 +29,16 @@ struct store;
 #define UI_PAGE_MAX (16u << 20) /* ceiling of one rendered page */
 #define UI_VALUE_MAX 256        /* longest filter value accepted */
 
+#define UI_CHOICES_TTL_NS 10000000000LL /* the filters' select boxes: 10 s */
+
 struct ui {
     char *db_path, *ui_dir;
     struct mustache *tpl; /* the compiled-in set; NULL with ui_dir */
-    pthread_mutex_t mu;   /* guards idle/nidle */
+    pthread_mutex_t mu;   /* guards idle/nidle and choices */
     struct store *idle[UI_POOL];
     int nidle;
+    cJSON *choices; /* (project, model, provider, version_set) seen, or NULL */
+    int64_t choices_ns;
 };
 
 struct ui_req {

@@ -28,7 +28,12 @@
 #include "ui/ui_int.h"
 
 #define PAGE_ROWS 50
-#define TIME_WINDOW 100 /* rows read newest first before the keyset cut */
+/* Newest first, a page reads PAGE_ROWS + 2 + TIE_SLACK rows in start
+ * order before sorting them by (start, span_id): the page, the row after
+ * it (is there a next page?), the cursor row itself, and spans that start
+ * in the same nanosecond as the page's first or last (a tie; in practice
+ * none, TIE_SLACK of them are allowed for). */
+#define TIE_SLACK 8
 
 enum sort_by { SORT_TIME, SORT_COST, SORT_LATENCY };
 
@@ -189,27 +194,74 @@ static void add_option(cJSON *list, const char *value, const char *selected)
     cJSON_AddItemToArray(list, o);
 }
 
-/* Projects, models, providers and version_sets seen (from the daily
- * rollup: one row per day and combination, never a scan of spans). */
-static int options_view(struct ui_req *r, sqlite3 *db, const struct tfilter *f)
+/* The (project, model, provider, version_set) combinations of the daily
+ * rollup as a JSON array of 4-string arrays (caller frees), or NULL. */
+static cJSON *read_choices(struct ui_req *r, sqlite3 *db)
 {
     sqlite3_stmt *st = ui_prepare(r, db,
                                   "SELECT DISTINCT project, model, provider, version_set"
                                   " FROM rollup_daily ORDER BY 1, 2, 3, 4");
     if (!st)
+        return NULL;
+    cJSON *rows = cJSON_CreateArray();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *row = cJSON_CreateArray();
+        for (int i = 0; i < 4; i++)
+            cJSON_AddItemToArray(row, cJSON_CreateString(ui_col_text(st, i)));
+        cJSON_AddItemToArray(rows, row);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return rows;
+    cJSON_Delete(rows);
+    snprintf(r->err, sizeof(r->err), "the store cannot list the filters");
+    return NULL;
+}
+
+/* The combinations, read at most every UI_CHOICES_TTL_NS (the rollup view
+ * costs ~9 ms on a month of traffic; a new model shows in the select boxes
+ * within that time). Caller frees. */
+static cJSON *choices(struct ui_req *r, sqlite3 *db)
+{
+    struct ui *ui = r->ui;
+    cJSON *copy = NULL;
+    pthread_mutex_lock(&ui->mu);
+    if (ui->choices && r->now_ns - ui->choices_ns < UI_CHOICES_TTL_NS)
+        copy = cJSON_Duplicate(ui->choices, 1);
+    pthread_mutex_unlock(&ui->mu);
+    if (copy)
+        return copy;
+    cJSON *fresh = read_choices(r, db);
+    if (!fresh)
+        return NULL;
+    pthread_mutex_lock(&ui->mu);
+    cJSON_Delete(ui->choices);
+    ui->choices = cJSON_Duplicate(fresh, 1);
+    ui->choices_ns = r->now_ns;
+    pthread_mutex_unlock(&ui->mu);
+    return fresh;
+}
+
+/* Projects, models, providers and version_sets seen, for the select boxes
+ * (from the daily rollup, never a scan of spans). */
+static int options_view(struct ui_req *r, sqlite3 *db, const struct tfilter *f)
+{
+    cJSON *rows = choices(r, db);
+    if (!rows)
         return -1;
     cJSON *opt = cJSON_AddObjectToObject(r->view, "options");
     cJSON *lists[4] = {
         cJSON_AddArrayToObject(opt, "projects"), cJSON_AddArrayToObject(opt, "models"),
         cJSON_AddArrayToObject(opt, "providers"), cJSON_AddArrayToObject(opt, "version_sets")};
     const char *sel[4] = {f->v[0], f->v[1], f->v[2], f->v[6]};
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
         for (int i = 0; i < 4; i++)
-            add_option(lists[i], ui_col_text(st, i), sel[i]);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return snprintf(r->err, sizeof(r->err), "the store cannot list the filters"), -1;
+            add_option(lists[i], cJSON_GetArrayItem(row, i)->valuestring, sel[i]);
+    }
+    cJSON_Delete(rows);
     return 0;
 }
 
@@ -239,7 +291,7 @@ static int list_sql(const struct tfilter *f, struct buf *q)
         rc |= buf_printf(q, "SELECT * FROM (SELECT " LIST_COLS ", %s AS k%s FROM spans%s%s", key,
                          f->q[0] ? ", search" : "", buf_str(&w),
                          f->has_after ? " AND start_ns <= ?" : "");
-        rc |= buf_printf(q, " ORDER BY start_ns DESC LIMIT %d)%s", TIME_WINDOW,
+        rc |= buf_printf(q, " ORDER BY start_ns DESC LIMIT %d)%s", PAGE_ROWS + 2 + TIE_SLACK,
                          f->has_after ? " WHERE k < ? OR span_id < ?" : "");
     } else {
         rc |= buf_printf(q, "SELECT " LIST_COLS ", %s AS k%s FROM spans%s", key,
@@ -265,13 +317,10 @@ static void bind_list(sqlite3_stmt *st, const struct tfilter *f)
         sqlite3_bind_text(st, n++, f->q, -1, SQLITE_STATIC);
     if (!f->has_after)
         return;
-    if (f->sort_by == SORT_TIME) {
-        sqlite3_bind_int64(st, n++, f->after_key);
-        sqlite3_bind_int64(st, n++, f->after_key);
-    } else {
-        sqlite3_bind_int64(st, n++, f->after_key);
-        sqlite3_bind_int64(st, n++, f->after_key);
-    }
+    /* time: start_ns <= key, then k < key OR span_id < id; else
+     * k < key OR (k = key AND span_id < id) */
+    sqlite3_bind_int64(st, n++, f->after_key);
+    sqlite3_bind_int64(st, n++, f->after_key);
     sqlite3_bind_text(st, n, f->after_id, -1, SQLITE_STATIC);
 }
 
