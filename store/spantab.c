@@ -81,8 +81,15 @@ static const struct pubcol pub[] = {
 #define BIT(c) (1ull << (c))
 
 /* Pushed-down constraints: bits of idxNum, arguments in this order; and
- * F_DESC: rows come newest first (ORDER BY start_ns DESC is consumed). */
+ * F_DESC: rows come newest first (ORDER BY start_ns DESC is consumed).
+ * F_EQ << k: equality on eq_phys[k] (binary collation, not IN), matched
+ * while decoding. */
 enum { F_PROJECT = 1, F_TRACE = 2, F_SPAN = 4, F_LO = 8, F_HI = 16, F_SEARCH = 32, F_DESC = 64 };
+#define F_EQ 128
+static const int eq_phys[] = {SC_MODEL,      SC_PROVIDER, SC_STATUS,     SC_USER_ID,
+                              SC_SESSION_ID, SC_TENANT,   SC_VERSION_SET};
+#define NEQ ((int)(sizeof(eq_phys) / sizeof(eq_phys[0])))
+#define NSLOTS (7 + NEQ) /* bits F_PROJECT .. F_DESC, then the F_EQ ones */
 
 struct vtab {
     sqlite3_vtab base;
@@ -93,6 +100,7 @@ struct vtab {
 
 struct filter {
     char *project, *trace, *span, *search; /* owned; NULL = any */
+    char *eq[NEQ];                         /* owned; NULL = any */
     int64_t lo, hi;
 };
 
@@ -182,13 +190,20 @@ static int disconnect(sqlite3_vtab *base)
     return SQLITE_OK;
 }
 
-/* Which pushed-down slot a usable constraint fills, or 0. */
-static int slot_of(const struct sqlite3_index_constraint *c)
+/* Which pushed-down slot usable constraint 'i' fills, or 0. */
+static int slot_of(sqlite3_index_info *info, int i)
 {
+    const struct sqlite3_index_constraint *c = &info->aConstraint[i];
     int col = c->iColumn;
     unsigned char op = c->op;
     if (!c->usable)
         return 0;
+    for (int k = 0; op == SQLITE_INDEX_CONSTRAINT_EQ && col >= 0 && k < NEQ; k++)
+        if (pub[col].d == D_PHYS && pub[col].phys == eq_phys[k])
+            return sqlite3_vtab_in(info, i, -1) ||
+                           strcmp(sqlite3_vtab_collation(info, i), "BINARY") != 0
+                       ? 0
+                       : F_EQ << k;
     if (op == SQLITE_INDEX_CONSTRAINT_EQ && col >= 0 && pub[col].phys == SC_PROJECT)
         return F_PROJECT;
     if (op == SQLITE_INDEX_CONSTRAINT_EQ && col >= 0 && pub[col].phys == SC_TRACE_ID)
@@ -209,21 +224,21 @@ static int slot_of(const struct sqlite3_index_constraint *c)
 static int best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
     (void)base;
-    int which[F_DESC] = {0}; /* constraint index of each slot bit, +1 */
+    int which[NSLOTS] = {0}; /* constraint index of each slot bit, +1 */
     int mask = 0;
     for (int i = 0; i < info->nConstraint; i++) {
-        int s = slot_of(&info->aConstraint[i]);
+        int s = slot_of(info, i);
         if (s && !(mask & s)) {
             mask |= s;
-            which[s] = i + 1;
+            which[__builtin_ctz((unsigned)s)] = i + 1;
         }
     }
     int arg = 1;
-    for (int s = F_PROJECT; s <= F_SEARCH; s <<= 1)
-        if (mask & s)
-            info->aConstraintUsage[which[s] - 1].argvIndex = arg++;
+    for (int b = 0; b < NSLOTS; b++)
+        if ((1 << b) != F_DESC && (mask & (1 << b)))
+            info->aConstraintUsage[which[b] - 1].argvIndex = arg++;
     if (mask & F_SEARCH) /* the column holds a snippet, not the query */
-        info->aConstraintUsage[which[F_SEARCH] - 1].omit = 1;
+        info->aConstraintUsage[which[__builtin_ctz(F_SEARCH)] - 1].omit = 1;
     if (info->nOrderBy == 1 && info->aOrderBy[0].desc && info->aOrderBy[0].iColumn >= 0 &&
         pub[info->aOrderBy[0].iColumn].phys == SC_START_NS &&
         pub[info->aOrderBy[0].iColumn].d == D_PHYS) {
@@ -240,6 +255,8 @@ static int best_index(sqlite3_vtab *base, sqlite3_index_info *info)
         cost = 1e5;
     if (mask & F_SEARCH)
         cost /= 10;
+    if (mask >= F_EQ)
+        cost /= 2;
     info->estimatedCost = cost;
     info->estimatedRows = (sqlite3_int64)cost;
     info->idxStr = sqlite3_mprintf("%llx", (unsigned long long)info->colUsed);
@@ -269,6 +286,8 @@ static void cursor_reset(struct cursor *c)
     free(c->f.trace);
     free(c->f.span);
     free(c->f.search);
+    for (int k = 0; k < NEQ; k++)
+        free(c->f.eq[k]);
     c->hot = c->segs = NULL;
     c->seg = NULL;
     c->search = NULL;
@@ -325,6 +344,9 @@ static void read_filter(struct cursor *c, int mask, sqlite3_value **argv)
     }
     if (mask & F_SEARCH)
         c->f.search = dup_arg(argv[a++]);
+    for (int k = 0; k < NEQ; k++)
+        if (mask & (F_EQ << k))
+            c->f.eq[k] = dup_arg(argv[a++]);
 }
 
 /* Bind the filter in the order prepare() wrote it; 'ids' for the hot rows
@@ -342,6 +364,9 @@ static void bind_filter(sqlite3_stmt *st, const struct filter *f, int ids)
         sqlite3_bind_int64(st, i++, f->lo);
     if (f->hi != INT64_MAX)
         sqlite3_bind_int64(st, i++, f->hi);
+    for (int k = 0; ids && k < NEQ; k++)
+        if (f->eq[k])
+            sqlite3_bind_text(st, i++, f->eq[k], -1, SQLITE_STATIC);
 }
 
 /* The statements of both phases, for the filter and the used columns. */
@@ -363,6 +388,9 @@ static int prepare(struct cursor *c, sqlite3 *db)
     rc |= buf_puts(&q, f->span ? " AND span_id=?" : "");
     rc |= buf_puts(&q, f->lo != INT64_MIN ? " AND start_ns>=?" : "");
     rc |= buf_puts(&q, f->hi != INT64_MAX ? " AND start_ns<=?" : "");
+    for (int k = 0; k < NEQ; k++)
+        if (f->eq[k])
+            rc |= buf_printf(&q, " AND %s=?", segment_cols[eq_phys[k]].name);
     rc |= buf_puts(&q, c->desc ? " ORDER BY start_ns DESC" : "");
     (void)rc; /* no ceiling */
     int src = sqlite3_prepare_v2(db, q.data, -1, &c->hot, NULL);
@@ -425,9 +453,11 @@ static int search_passes(struct cursor *c)
 
 /* Does row 'row' (= c->row) of the loaded segment pass the pushed-down
  * filter? 1, 0, or a negative SQLite error code (from the search). */
-static int row_passes(struct cursor *c, size_t row)
+static int row_passes(struct cursor *c, size_t row);
+
+/* Does row 'row' of 'd' pass the filter's plain parts (all but the search)? */
+static int filter_passes(const struct cursor *c, const struct segment_data *d, size_t row)
 {
-    const struct segment_data *d = c->seg;
     if (segment_data_deleted(d, row))
         return 0;
     if (c->f.trace && !str_is(segment_data_col(d, SC_TRACE_ID), row, c->f.trace))
@@ -439,6 +469,16 @@ static int row_passes(struct cursor *c, size_t row)
         if (t < c->f.lo || t > c->f.hi)
             return 0;
     }
+    for (int k = 0; k < NEQ; k++)
+        if (c->f.eq[k] && !str_is(segment_data_col(d, eq_phys[k]), row, c->f.eq[k]))
+            return 0;
+    return 1;
+}
+
+static int row_passes(struct cursor *c, size_t row)
+{
+    if (!filter_passes(c, c->seg, row))
+        return 0;
     return c->search ? search_passes(c) : 1;
 }
 
@@ -467,30 +507,77 @@ static int step_segments(struct cursor *c, int64_t *id, int64_t *max_start, int 
     }
 }
 
-/* Decode the columns the query and the filter need of segment 'id'. */
+/* The stored columns the plain filter reads. */
+static uint64_t filter_mask(const struct cursor *c)
+{
+    uint64_t mask = c->f.trace ? BIT(SC_TRACE_ID) : 0;
+    mask |= c->f.span ? BIT(SC_SPAN_ID) : 0;
+    mask |= (c->f.lo != INT64_MIN || c->f.hi != INT64_MAX || c->desc) ? BIT(SC_START_NS) : 0;
+    for (int k = 0; k < NEQ; k++)
+        mask |= c->f.eq[k] ? BIT(eq_phys[k]) : 0;
+    return mask;
+}
+
+static int has_eq(const struct cursor *c)
+{
+    for (int k = 0; k < NEQ; k++)
+        if (c->f.eq[k])
+            return 1;
+    return 0;
+}
+
+/* Does any row of 'd' pass the plain filter? */
+static int any_passes(const struct cursor *c, const struct segment_data *d)
+{
+    for (size_t r = 0; r < segment_data_rows(d); r++)
+        if (filter_passes(c, d, r))
+            return 1;
+    return 0;
+}
+
+/* Decode the columns the query and the filter need of segment 'id';
+ * *out = NULL when no row of it passes an equality filter. With one, when
+ * the query reads more than the filter, the filter's columns are decoded
+ * alone first: a selective filter (one session, a rare model) then skips
+ * most segments without decoding what the query reads (texts, ids). */
 static int load_segment(struct cursor *c, int64_t id, struct segment_data **out)
 {
     struct vtab *v = (struct vtab *)c->base.pVtab;
-    uint64_t mask = c->phys;
-    mask |= c->f.trace ? BIT(SC_TRACE_ID) : 0;
-    mask |= c->f.span ? BIT(SC_SPAN_ID) : 0;
-    mask |= (c->f.lo != INT64_MIN || c->f.hi != INT64_MAX || c->desc) ? BIT(SC_START_NS) : 0;
+    uint64_t fmask = filter_mask(c);
+    int first = has_eq(c) && (c->phys & ~fmask) != 0;
     char err[256];
-    if (segment_load(v->db, id, mask, out, err, sizeof(err)))
+    *out = NULL;
+    if (first) {
+        struct segment_data *d = NULL;
+        if (segment_load(v->db, id, fmask, &d, err, sizeof(err)))
+            return set_error(c, SQLITE_CORRUPT, err);
+        int pass = any_passes(c, d);
+        segment_data_free(d);
+        if (!pass)
+            return SQLITE_OK;
+    }
+    if (segment_load(v->db, id, c->phys | fmask, out, err, sizeof(err)))
         return set_error(c, SQLITE_CORRUPT, err);
+    if (!first && has_eq(c) && !any_passes(c, *out)) {
+        segment_data_free(*out);
+        *out = NULL;
+    }
     return SQLITE_OK;
 }
 
-/* Load the next segment the zone maps allow; *got = 0 at the end. */
+/* Load the next segment the zone maps and the filter allow; *got = 0 at
+ * the end. */
 static int next_segment(struct cursor *c, int *got)
 {
     int64_t max_start;
-    int rc = step_segments(c, &c->seg_id, &max_start, got);
     segment_data_free(c->seg);
     c->seg = NULL;
     c->row = 0;
-    if (rc == SQLITE_OK && *got)
-        rc = load_segment(c, c->seg_id, &c->seg);
+    int rc;
+    do
+        rc = step_segments(c, &c->seg_id, &max_start, got);
+    while (rc == SQLITE_OK && *got && (rc = load_segment(c, c->seg_id, &c->seg)) == SQLITE_OK &&
+           !c->seg);
     return rc;
 }
 
@@ -590,6 +677,8 @@ static int open_next(struct cursor *c)
     int rc = load_segment(c, c->next_id, &d);
     if (rc != SQLITE_OK)
         return rc;
+    if (!d) /* no row of it passes */
+        return step_segments(c, &c->next_id, &c->next_max, &c->have_next);
     if (c->nopen == c->capopen) {
         c->capopen = c->capopen ? 2 * c->capopen : 8;
         c->open = xrealloc(c->open, c->capopen * sizeof(*c->open));

@@ -195,6 +195,8 @@ struct breakdown {
     int ng;
     double *by_day; /* ng × (d1 - d0 + 1) */
     double total[5];
+    int *slots; /* hash of the keys: group index + 1, 0 = free */
+    size_t nslots, gcap;
 };
 
 static void breakdown_free(struct breakdown *b)
@@ -203,18 +205,49 @@ static void breakdown_free(struct breakdown *b)
         free(b->g[i].key);
     free(b->g);
     free(b->by_day);
+    free(b->slots);
 }
 
-/* The group of 'key': rows come ordered by key, so it is the last one or
- * a new one. */
-static int group_of(struct breakdown *b, const char *key, size_t *cap)
+static size_t key_hash(const char *k)
 {
-    if (b->ng && strcmp(b->g[b->ng - 1].key, key) == 0)
-        return b->ng - 1;
-    if ((size_t)b->ng == *cap)
-        b->g = xrealloc(b->g, (*cap = *cap ? 2 * *cap : 64) * sizeof(*b->g));
+    size_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return h;
+}
+
+/* The slot of 'key' in the hash: its group's, or the free one to take. */
+static size_t slot_of_key(const struct breakdown *b, const char *key)
+{
+    size_t i = key_hash(key) & (b->nslots - 1);
+    while (b->slots[i] && strcmp(b->g[b->slots[i] - 1].key, key) != 0)
+        i = (i + 1) & (b->nslots - 1);
+    return i;
+}
+
+/* Double the hash (kept at most half full). */
+static void grow_slots(struct breakdown *b)
+{
+    free(b->slots);
+    b->nslots = b->nslots ? 2 * b->nslots : 256;
+    b->slots = xcalloc(b->nslots, sizeof(int));
+    for (int g = 0; g < b->ng; g++)
+        b->slots[slot_of_key(b, b->g[g].key)] = g + 1;
+}
+
+/* The group of 'key', made when new. */
+static int group_of(struct breakdown *b, const char *key)
+{
+    if ((size_t)b->ng * 2 >= b->nslots)
+        grow_slots(b);
+    size_t i = slot_of_key(b, key);
+    if (b->slots[i])
+        return b->slots[i] - 1;
+    if ((size_t)b->ng == b->gcap)
+        b->g = xrealloc(b->g, (b->gcap = b->gcap ? 2 * b->gcap : 64) * sizeof(*b->g));
     memset(&b->g[b->ng], 0, sizeof(*b->g));
     b->g[b->ng].key = xstrdup(key);
+    b->slots[i] = b->ng + 1;
     return b->ng++;
 }
 
@@ -228,9 +261,9 @@ static int cmp_cost(const void *a, const void *b)
 static int breakdown_read(struct ui_req *r, sqlite3 *db, struct breakdown *b)
 {
     int full = strcmp(dims[b->dim].table, "rollup_daily") == 0;
-    char *sql = xasprintf("SELECT %s, day, total(calls), total(input_tokens),"
-                          " total(output_tokens), total(cost_nusd) / 1e9, total(unpriced)"
-                          " FROM %s WHERE day BETWEEN ?1 AND ?2%s%s GROUP BY 1, 2 ORDER BY 1, 2",
+    /* no GROUP BY: summing in C is 3x faster than SQLite's sort of 50k user-days */
+    char *sql = xasprintf("SELECT %s, day, calls, input_tokens, output_tokens,"
+                          " cost_nusd / 1e9, unpriced FROM %s WHERE day BETWEEN ?1 AND ?2%s%s",
                           dims[b->dim].column, dims[b->dim].table, full ? " AND model <> ''" : "",
                           b->project ? " AND project = ?3" : "");
     sqlite3_stmt *st = ui_prepare(r, db, sql);
@@ -242,7 +275,6 @@ static int breakdown_read(struct ui_req *r, sqlite3 *db, struct breakdown *b)
     if (b->project)
         sqlite3_bind_text(st, 3, b->project, -1, SQLITE_STATIC);
     int ndays = (int)(b->d1 - b->d0 + 1), rc;
-    size_t gcap = 0;
     struct {
         int g, d;
         double cost;
@@ -252,7 +284,7 @@ static int breakdown_read(struct ui_req *r, sqlite3 *db, struct breakdown *b)
         char dkey[16];
         int64_t day = sqlite3_column_int64(st, 1);
         const char *key = b->dim == DIM_DAY ? day_iso(dkey, sizeof(dkey), day) : ui_col_text(st, 0);
-        int gi = group_of(b, *key ? key : "(none)", &gcap);
+        int gi = group_of(b, *key ? key : "(none)");
         struct group *g = &b->g[gi];
         double v[5] = {sqlite3_column_double(st, 2), sqlite3_column_double(st, 3),
                        sqlite3_column_double(st, 4), sqlite3_column_double(st, 5),

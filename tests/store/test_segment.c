@@ -197,6 +197,80 @@ static void expect_pushdown_same(const char *where_pushed, const char *where_hid
     free(b);
 }
 
+/* The span ids of 'sql' in order, joined by spaces (caller frees). */
+static char *ids_of(const char *sql)
+{
+    char err[256];
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(store_db(ro), sql, -1, &q, NULL) == SQLITE_OK, "%s",
+                  sqlite3_errmsg(store_db(ro)));
+    struct buf b;
+    buf_init(&b, 0);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(q, 0);
+        ck_assert_int_eq(buf_printf(&b, "%s ", t ? (const char *)t : "NULL"), 0);
+    }
+    sqlite3_finalize(q);
+    store_close(ro);
+    return buf_take(&b, NULL);
+}
+
+/* Newest first (ORDER BY start_ns DESC, consumed by the table) too. */
+static void expect_desc_same(const char *where_pushed, const char *where_hidden)
+{
+    char *a = xasprintf("SELECT span_id FROM spans WHERE %s ORDER BY start_ns DESC LIMIT 40",
+                        where_pushed);
+    char *b = xasprintf("SELECT span_id FROM spans WHERE %s ORDER BY start_ns DESC LIMIT 40",
+                        where_hidden);
+    char *ia = ids_of(a), *ib = ids_of(b);
+    ck_assert_str_eq(ia, ib);
+    ck_assert_msg(*ia, "'%s' matched nothing", where_pushed);
+    free(ia);
+    free(ib);
+    free(a);
+    free(b);
+}
+
+/* Equality on model, provider, status, user, session, tenant and
+ * version_set: pushed down (alone, together, newest first) it selects what
+ * SQLite alone selects; IN lists and other collations are left to SQLite
+ * and agree too. The values are those of span 'span' of 'trace'. */
+static void expect_eq_pushdown_same(const char *trace, const char *span)
+{
+    static const char *const cols[] = {"model",      "provider", "status",     "user_id",
+                                       "session_id", "tenant",   "version_set"};
+    int checked = 0;
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        char *sql = xasprintf("SELECT %s FROM spans WHERE trace_id='%s' AND span_id='%s'", cols[i],
+                              trace, span);
+        char *v = ids_of(sql);
+        free(sql);
+        size_t n = strlen(v);
+        if (n && v[n - 1] == ' ')
+            v[n - 1] = '\0';
+        if (strcmp(v, "NULL") != 0 && !strchr(v, '\'')) {
+            char *p = xasprintf("%s='%s'", cols[i], v), *h = xasprintf("+%s='%s'", cols[i], v);
+            expect_pushdown_same(p, h);
+            expect_desc_same(p, h);
+            free(p);
+            free(h);
+            checked++;
+        }
+        free(v);
+    }
+    ck_assert_int_ge(checked, 5);
+    expect_pushdown_same("model='gpt-4o-mini' AND status='ok' AND kind IN ('llm','embedding')",
+                         "+model='gpt-4o-mini' AND +status='ok' AND kind IN ('llm','embedding')");
+    expect_desc_same("model='gpt-4o-mini' AND provider='openai' AND status='error'",
+                     "+model='gpt-4o-mini' AND +provider='openai' AND +status='error'");
+    expect_pushdown_same("model IN ('gpt-4o-mini', 'o4-mini')",
+                         "+model IN ('gpt-4o-mini', 'o4-mini')");
+    expect_pushdown_same("model = 'GPT-4O-MINI' COLLATE NOCASE",
+                         "+model = 'GPT-4O-MINI' COLLATE NOCASE");
+}
+
 START_TEST(test_pushdown_selects_the_same_rows)
 {
     int created = 0, dups = 0;
@@ -233,6 +307,7 @@ START_TEST(test_pushdown_selects_the_same_rows)
     expect_pushdown_same(p3, h3);
     expect_pushdown_same(p4, h4);
     expect_pushdown_same("project='acme-support'", "+project='acme-support'");
+    expect_eq_pushdown_same(trace, span);
     ck_assert_int_eq(ro_int("SELECT count(*) FROM spans WHERE trace_id='nope'"), 0);
     char *cnt =
         xasprintf("SELECT count(*) FROM spans WHERE trace_id='%s' AND span_id='%s'", trace, span);
