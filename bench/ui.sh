@@ -53,6 +53,7 @@ fi
 serve_start "$LLMTAP" "$db" "$tmp/server.log" || { tail "$tmp/server.log" >&2; exit 1; }
 q() { "$LLMTAP" query --db "$db" "$1" | sed -n 2p; }
 trace=$(q "SELECT trace_id FROM spans WHERE kind = 'chain' AND start_ns >= (SELECT max(start_ns) FROM spans) - 3600000000000 LIMIT 1")
+session=$(q "SELECT session_id FROM spans WHERE session_id IS NOT NULL AND start_ns >= (SELECT max(start_ns) FROM spans) - 3600000000000 LIMIT 1")
 model=$(q "SELECT model FROM rollup_daily WHERE model <> '' GROUP BY 1 ORDER BY count(*) LIMIT 1")
 [ -n "$trace" ] && [ -n "$model" ] || { echo "ui bench: the store has no trace or model" >&2; exit 1; }
 
@@ -80,6 +81,7 @@ measure "/traces?q=refund (a word)" "/traces?q=refund" 50
 measure "/traces?q=\"order number\" (a phrase)" "/traces?q=%22order%20number%22" 50
 measure "/traces/{trace} (a chain of the last hour)" "/traces/$trace" 50
 measure "/costs (by model, 30 days)" "/costs" 50
+measure "/sessions/{session} (of the last hour)" "/sessions/$session" -
 measure "/costs?by=user (2,000 users)" "/costs?by=user" -
 measure "/traces?q=\"refund policy\" (no match: all judged)" "/traces?q=%22refund%20policy%22" -
 measure "/traces?sort=cost (every row sorted)" "/traces?sort=cost" -

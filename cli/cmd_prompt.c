@@ -36,24 +36,10 @@ static char *load_partial(void *arg, const char *name, size_t *len)
     if (!dir || !*name || name[0] == '.' || strchr(name, '/') || strstr(name, ".."))
         return NULL;
     char *path = xasprintf("%s/%s.mustache", dir, name);
-    FILE *f = fopen(path, "rb");
+    char err[256];
+    char *src = cli_read_file(path, len, err, sizeof(err)); /* missing: renders as nothing */
     free(path);
-    if (!f)
-        return NULL;
-    struct buf b;
-    buf_init(&b, PROMPT_MAX_OUTPUT);
-    char chunk[4096];
-    size_t got;
-    int bad = 0;
-    while (!bad && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        bad = buf_append(&b, chunk, got) != BUF_OK;
-    bad |= ferror(f);
-    fclose(f);
-    if (bad) {
-        buf_release(&b);
-        return NULL;
-    }
-    return buf_take(&b, len);
+    return src;
 }
 
 /* The variables: a JSON object (caller frees); NULL with a message. */

@@ -182,9 +182,16 @@ async function main() {
   check(await page.evaluate(() => window.__xss === undefined), 'no payload ran in the list or session');
   check(dialogs === 0, `no dialog opened (${dialogs})`);
 
-  // a phone-sized screen
+  // the dark scheme (prefers-color-scheme) and a phone-sized screen
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await open(page, '/', 'overview-dark', errors);
+  await open(page, `/traces/${found.trace}`, 'trace-dark', errors);
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  check(bg !== 'rgb(246, 247, 249)' && bg !== 'rgb(255, 255, 255)', `the dark scheme darkens the page (${bg})`);
   await page.setViewportSize({ width: 390, height: 800 });
   await open(page, '/traces', 'traces-phone', errors);
+  await page.emulateMedia({ colorScheme: 'light' });
+  await open(page, `/traces/${found.trace}`, 'trace-phone', errors);
 
   await browser.close();
   if (failures.length) {
