@@ -437,16 +437,26 @@ static int find_node(const struct node *n, int count, const char *id)
     return -1;
 }
 
-/* Depth-first from 'ix' into 'order'; children in start order (the rows
- * came sorted by start). */
-static void place(struct node *n, int count, int ix, int depth, int *order, int *k)
+/* Depth-first from 'root' into 'order' (at *k on): children in start order
+ * (the rows came sorted by start). An explicit stack ('stack', room for
+ * every node): a trace of 2,000 nested spans must not recurse on a worker
+ * thread's small stack. */
+static void place(struct node *n, int count, int root, int *order, int *k, int *stack)
 {
-    n[ix].depth = depth;
-    n[ix].placed = 1;
-    order[(*k)++] = ix;
-    for (int i = 0; i < count; i++)
-        if (!n[i].placed && n[i].parent_ix == ix)
-            place(n, count, i, depth < 64 ? depth + 1 : depth, order, k);
+    int top = 0;
+    n[root].placed = 1;
+    n[root].depth = 0;
+    stack[top++] = root;
+    while (top > 0) {
+        int ix = stack[--top];
+        order[(*k)++] = ix;
+        for (int i = count - 1; i >= 0; i--) /* pushed last first: popped in start order */
+            if (!n[i].placed && n[i].parent_ix == ix) {
+                n[i].placed = 1;
+                n[i].depth = n[ix].depth + 1;
+                stack[top++] = i;
+            }
+    }
 }
 
 /* The waterfall row of node 'x' within [t0, t0 + span]. */
@@ -484,13 +494,15 @@ static void tree_view(cJSON *trace, struct node *n, int count)
         t1 = n[i].end > t1 ? n[i].end : t1;
     }
     int *order = xcalloc((size_t)count, sizeof(int));
+    int *stack = xcalloc((size_t)count, sizeof(int));
     int k = 0;
     for (int i = 0; i < count; i++)
         if (!n[i].placed && (n[i].parent_ix < 0 || n[i].parent_ix == i))
-            place(n, count, i, 0, order, &k);
+            place(n, count, i, order, &k, stack);
     for (int i = 0; i < count; i++) /* cycles: parent links that loop */
         if (!n[i].placed)
-            place(n, count, i, 0, order, &k);
+            place(n, count, i, order, &k, stack);
+    free(stack);
     cJSON *bars = cJSON_AddArrayToObject(trace, "waterfall");
     cJSON *spans = cJSON_AddArrayToObject(trace, "spans");
     for (int i = 0; i < k; i++) {

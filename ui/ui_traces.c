@@ -140,7 +140,8 @@ static int filters_parse(struct ui_req *r, struct tfilter *f)
 static int filters_qs(const struct tfilter *f, struct buf *out)
 {
     int rc = 0;
-    char enc[3 * FTS_MAX_QUERY + 1];
+    size_t encn = 3 * FTS_MAX_QUERY + 1;
+    char *enc = xmalloc(encn); /* worker stacks are small */
     struct {
         const char *name, *value;
     } all[NEQ + 4] = {{"q", f->q}, {"from", f->from}, {"to", f->to}, {"sort", f->sort}};
@@ -149,9 +150,10 @@ static int filters_qs(const struct tfilter *f, struct buf *out)
     for (size_t i = 0; i < NEQ + 4; i++) {
         if (!all[i].value[0])
             continue;
-        mg_url_encode(all[i].value, enc, sizeof(enc));
+        mg_url_encode(all[i].value, enc, encn);
         rc |= buf_printf(out, "%s%s=%s", out->len ? "&" : "", all[i].name, enc);
     }
+    free(enc);
     return rc;
 }
 
@@ -365,9 +367,11 @@ static int list_view(struct ui_req *r, sqlite3 *db, const struct tfilter *f)
     buf_init(&q, 0);
     buf_init(&qs, 0);
     int rc = list_sql(f, &q) | filters_qs(f, &qs);
-    sqlite3_stmt *st = rc ? NULL : ui_prepare(r, db, buf_str(&q));
-    if (!st)
+    sqlite3_stmt *st = rc ? NULL : ui_prepare(r, db, buf_str(&q)); /* sets r->err */
+    if (!st) {
+        rc = -1;
         goto done;
+    }
     bind_list(st, f);
     cJSON *rows = cJSON_AddArrayToObject(r->view, "rows");
     int n = 0;
@@ -395,12 +399,11 @@ static int list_view(struct ui_req *r, sqlite3 *db, const struct tfilter *f)
         free(first);
     }
     sqlite3_finalize(st);
-    st = NULL;
     rc = rc == SQLITE_DONE ? 0 : -1;
 done:
     buf_release(&q);
     buf_release(&qs);
-    return st || rc ? -1 : 0;
+    return rc;
 }
 
 /* A search the user typed that cannot run (no words in it): -1 with why. */

@@ -127,6 +127,14 @@ static void assert_headers(const struct httpc_response *r, const char *path)
     ck_assert_msg(ref && strcmp(ref, "no-referrer") == 0, "%s: Referrer-Policy", path);
 }
 
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
 /* ---- every page -------------------------------------------------------- */
 
 START_TEST(test_ui_every_page_answers_with_its_security_headers)
@@ -377,6 +385,54 @@ START_TEST(test_ui_traffic_text_is_escaped_everywhere)
 }
 END_TEST
 
+/* ---- odd trees --------------------------------------------------------- */
+
+START_TEST(test_ui_deep_and_looping_trees_render)
+{
+    int64_t t0 = time_now_ns() - 3600000000000LL;
+    struct buf b;
+    buf_init(&b, 0);
+    for (int i = 0; i < 1500; i++) { /* one chain 1,500 deep */
+        char parent[64] = "";
+        if (i)
+            snprintf(parent, sizeof(parent), ",\"parent_span_id\":\"%016x\"", i);
+        ck_assert_int_eq(buf_printf(&b,
+                                    "{\"trace_id\":\"%032x\",\"span_id\":\"%016x\"%s,"
+                                    "\"kind\":\"chain\",\"name\":\"step %d\","
+                                    "\"start_ns\":\"%" PRId64 "\",\"end_ns\":\"%" PRId64 "\"}\n",
+                                    0xdee9, i + 1, parent, i, (int64_t)(t0 + i * 1000000LL),
+                                    (int64_t)(t0 + 2000000000LL)),
+                         0);
+    }
+    /* two spans that name each other as parent */
+    ck_assert_int_eq(
+        buf_printf(&b,
+                   "{\"trace_id\":\"%032x\",\"span_id\":\"%016x\","
+                   "\"parent_span_id\":\"%016x\",\"kind\":\"tool\","
+                   "\"name\":\"a\",\"start_ns\":\"%" PRId64 "\",\"end_ns\":\"%" PRId64 "\"}\n"
+                   "{\"trace_id\":\"%032x\",\"span_id\":\"%016x\","
+                   "\"parent_span_id\":\"%016x\",\"kind\":\"tool\","
+                   "\"name\":\"b\",\"start_ns\":\"%" PRId64 "\",\"end_ns\":\"%" PRId64 "\"}\n",
+                   0x1009, 1, 2, t0, t0 + 5, 0x1009, 2, 1, t0 + 1, t0 + 9),
+        0);
+    post_spans(b.data, b.len);
+    buf_release(&b);
+    struct httpc_response r;
+    char path[64];
+    snprintf(path, sizeof(path), "/traces/%032x", 0xdee9);
+    get(path, &r);
+    ck_assert_msg(r.status == 200, "a 1,500-deep trace answered %d", r.status);
+    ck_assert_ptr_nonnull(strstr(r.body, "depth-12"));
+    ck_assert_ptr_nonnull(strstr(r.body, "step 1499"));
+    httpc_response_release(&r);
+    snprintf(path, sizeof(path), "/traces/%032x", 0x1009);
+    get(path, &r);
+    ck_assert_msg(r.status == 200, "a looping trace answered %d", r.status);
+    ck_assert_int_eq(count_of(r.body, "class=\"wf-row"), 2);
+    httpc_response_release(&r);
+}
+END_TEST
+
 /* ---- costs ------------------------------------------------------------- */
 
 START_TEST(test_ui_costs_csv_equals_the_rollup)
@@ -485,6 +541,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_ui_search_and_filters_narrow_the_list);
     tcase_add_test(tc, test_ui_bad_parameters_are_pages_with_a_message);
     tcase_add_test(tc, test_ui_traffic_text_is_escaped_everywhere);
+    tcase_add_test(tc, test_ui_deep_and_looping_trees_render);
     tcase_add_test(tc, test_ui_costs_csv_equals_the_rollup);
     tcase_add_test(tc, test_ui_dir_serves_templates_edited_on_disk);
     suite_add_tcase(s, tc);
