@@ -432,7 +432,8 @@ static uint64_t text_hash(int64_t id)
  * TEXT_BLOOM_BITS per distinct id. 'ids' is sorted here. */
 static uint8_t *make_text_bloom(int64_t *ids, size_t n, size_t *len)
 {
-    qsort(ids, n, sizeof(*ids), cmp_i64);
+    if (n > 1) /* a segment of spans without texts has none (and 'ids' may be NULL) */
+        qsort(ids, n, sizeof(*ids), cmp_i64);
     size_t d = 0;
     for (size_t i = 0; i < n; i++)
         if (d == 0 || ids[d - 1] != ids[i])

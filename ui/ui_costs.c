@@ -300,7 +300,8 @@ static int breakdown_read(struct ui_req *r, sqlite3 *db, struct breakdown *b)
     if (rc == SQLITE_DONE) { /* sort the groups by cost, then spread the cells by day */
         for (int i = 0; i < b->ng; i++)
             b->g[i].orig = i;
-        qsort(b->g, (size_t)b->ng, sizeof(*b->g), cmp_cost);
+        if (b->ng > 1) /* b->g is NULL while there is no group */
+            qsort(b->g, (size_t)b->ng, sizeof(*b->g), cmp_cost);
         int *remap = xcalloc((size_t)(b->ng ? b->ng : 1), sizeof(int));
         for (int j = 0; j < b->ng; j++)
             remap[b->g[j].orig] = j;

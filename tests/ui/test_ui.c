@@ -479,6 +479,34 @@ START_TEST(test_ui_costs_csv_equals_the_rollup)
 }
 END_TEST
 
+/* ---- an empty store ---------------------------------------------------- */
+
+START_TEST(test_ui_pages_of_an_empty_store)
+{
+    char *db2 = xasprintf("%s/empty.db", dir);
+    struct srv two;
+    memset(&two, 0, sizeof(two));
+    ck_assert_int_eq(srv_start(&two, db2, NULL), 0);
+    const char *paths[] = {"/",          "/traces",        "/traces?q=anything",
+                           "/costs",     "/costs?by=user", "/costs?by=day",
+                           "/costs.csv", "/versions"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct httpc_response r;
+        get_from(two.url, paths[i], &r);
+        ck_assert_msg(r.status == 200, "%s on an empty store answered %d", paths[i], r.status);
+        httpc_response_release(&r);
+    }
+    struct httpc_response r;
+    get_from(two.url, "/", &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "No calls are stored yet"));
+    ck_assert_ptr_nonnull(strstr(r.body, "no data"));
+    httpc_response_release(&r);
+    ck_assert_int_eq(srv_stop(&two, SIGTERM, 20000), 0);
+    srv_release(&two);
+    free(db2);
+}
+END_TEST
+
 /* ---- --ui-dir ---------------------------------------------------------- */
 
 static void write_file(const char *path, const char *text)
@@ -544,6 +572,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_ui_deep_and_looping_trees_render);
     tcase_add_test(tc, test_ui_costs_csv_equals_the_rollup);
     tcase_add_test(tc, test_ui_dir_serves_templates_edited_on_disk);
+    tcase_add_test(tc, test_ui_pages_of_an_empty_store);
     suite_add_tcase(s, tc);
     return s;
 }
