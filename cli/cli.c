@@ -92,16 +92,10 @@ char *cli_read_file(const char *path, size_t *len, char *err, size_t errlen)
     }
     struct buf b;
     buf_init(&b, 0);
-    char *chunk = xmalloc(1 << 16);
-    size_t got;
-    while ((got = fread(chunk, 1, 1 << 16, f)) > 0)
-        if (buf_append(&b, chunk, got) != BUF_OK)
-            break;
-    free(chunk);
-    int bad = ferror(f);
+    int rc = buf_read_stream(&b, f);
     if (f != stdin)
         fclose(f);
-    if (bad) {
+    if (rc != BUF_OK) {
         snprintf(err, errlen, "cannot read '%s'", path);
         buf_release(&b);
         return NULL;

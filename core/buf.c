@@ -156,6 +156,18 @@ int buf_json_str(struct buf *b, const char *s)
     return buf_json_strn(b, s, strlen(s));
 }
 
+int buf_read_stream(struct buf *b, FILE *f)
+{
+    enum { CHUNK = 1 << 16 };
+    char *chunk = xmalloc(CHUNK);
+    size_t got;
+    int rc = BUF_OK;
+    while (rc == BUF_OK && (got = fread(chunk, 1, CHUNK, f)) > 0)
+        rc = buf_append(b, chunk, got);
+    free(chunk);
+    return rc == BUF_OK && ferror(f) ? BUF_IOERR : rc;
+}
+
 char *buf_take(struct buf *b, size_t *len)
 {
     char *d = b->data ? b->data : xstrdup("");

@@ -11,8 +11,9 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
-enum buf_result { BUF_OK = 0, BUF_TOOBIG = 1 };
+enum buf_result { BUF_OK = 0, BUF_TOOBIG = 1, BUF_IOERR = 2 };
 
 struct buf {
     char *data; /* NULL until the first append; NUL-terminated after */
@@ -40,6 +41,10 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((warn_
 /* Append 's' as a JSON string literal (quotes included, escaped). */
 int buf_json_str(struct buf *b, const char *s) __attribute__((warn_unused_result));
 int buf_json_strn(struct buf *b, const char *s, size_t n) __attribute__((warn_unused_result));
+
+/* Append all that 'f' yields up to its end: BUF_OK, BUF_TOOBIG at the
+ * ceiling, or BUF_IOERR when a read fails (what was read is kept). */
+int buf_read_stream(struct buf *b, FILE *f) __attribute__((warn_unused_result));
 
 /* Hand the bytes to the caller (who frees them); the buf is left empty.
  * Returns an empty string, never NULL, when nothing was appended. */

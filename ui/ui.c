@@ -73,14 +73,9 @@ static char *read_file(const char *path, size_t max, size_t *len)
         return NULL;
     struct buf b;
     buf_init(&b, max);
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = buf_append(&b, chunk, n);
-    int bad = rc != 0 || ferror(f);
+    int rc = buf_read_stream(&b, f);
     fclose(f);
-    if (bad) {
+    if (rc != BUF_OK) {
         buf_release(&b);
         return NULL;
     }

@@ -32,6 +32,28 @@ START_TEST(test_buf_refuses_growth_past_its_ceiling)
 }
 END_TEST
 
+START_TEST(test_buf_read_stream_reads_to_the_end_or_its_ceiling)
+{
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 30000; i++) /* 300,000 bytes: several reads */
+        ck_assert_int_eq(fputs("0123456789", f) >= 0, 1);
+    rewind(f);
+    struct buf b;
+    buf_init(&b, 0);
+    ck_assert_int_eq(buf_read_stream(&b, f), BUF_OK);
+    ck_assert_uint_eq(b.len, 300000);
+    ck_assert_int_eq(memcmp(b.data + 299990, "0123456789", 10), 0);
+    buf_release(&b);
+    rewind(f);
+    buf_init(&b, 100000);
+    ck_assert_int_eq(buf_read_stream(&b, f), BUF_TOOBIG);
+    ck_assert_uint_le(b.len, 100000);
+    buf_release(&b);
+    fclose(f);
+}
+END_TEST
+
 START_TEST(test_buf_json_escapes_quotes_controls_and_keeps_utf8)
 {
     struct buf b;
@@ -259,6 +281,7 @@ static Suite *suite(void)
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_buf_refuses_growth_past_its_ceiling);
+    tcase_add_test(tc, test_buf_read_stream_reads_to_the_end_or_its_ceiling);
     tcase_add_test(tc, test_buf_json_escapes_quotes_controls_and_keeps_utf8);
     tcase_add_test(tc, test_ids_normalize_accepts_hex_base64_uuid_and_rejects_zero);
     tcase_add_test(tc, test_ids_random_and_derive_are_hex_and_stable);
