@@ -30,20 +30,14 @@
 
 /* ---- shared ------------------------------------------------------------ */
 
-static const char *day_label(char *dst, size_t n, int64_t day)
-{
-    time_t s = (time_t)(day * 86400);
-    struct tm tm;
-    if (!gmtime_r(&s, &tm) || strftime(dst, n, "%b %d", &tm) == 0)
-        snprintf(dst, n, "?");
-    return dst;
-}
+enum day_style { DAY_LABEL, DAY_ISO }; /* "Nov 30" on a chart's axis; "2026-11-30" */
 
-static const char *day_iso(char *dst, size_t n, int64_t day)
+/* UTC day 'day' (days since the epoch) in 'style'. */
+static const char *day_fmt(char *dst, size_t n, int64_t day, enum day_style style)
 {
     time_t s = (time_t)(day * 86400);
     struct tm tm;
-    if (!gmtime_r(&s, &tm) || strftime(dst, n, "%Y-%m-%d", &tm) == 0)
+    if (!gmtime_r(&s, &tm) || strftime(dst, n, style == DAY_ISO ? "%Y-%m-%d" : "%b %d", &tm) == 0)
         snprintf(dst, n, "?");
     return dst;
 }
@@ -81,7 +75,7 @@ static int add_chart(struct ui_req *r, const char *name, const char *title, int6
     const char **cats = xcalloc((size_t)ndays, sizeof(*cats));
     struct chart_series *ser = xcalloc((size_t)(nser ? nser : 1), sizeof(*ser));
     for (int d = 0; d < ndays; d++)
-        cats[d] = day_label(labels[d], sizeof(labels[d]), d0 + d);
+        cats[d] = day_fmt(labels[d], sizeof(labels[d]), d0 + d, DAY_LABEL);
     for (int i = 0; i < nser; i++)
         ser[i].name = names[i], ser[i].values = v + (size_t)i * (size_t)ndays;
     struct chart c = {.title = title,
@@ -283,7 +277,8 @@ static int breakdown_read(struct ui_req *r, sqlite3 *db, struct breakdown *b)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         char dkey[16];
         int64_t day = sqlite3_column_int64(st, 1);
-        const char *key = b->dim == DIM_DAY ? day_iso(dkey, sizeof(dkey), day) : ui_col_text(st, 0);
+        const char *key =
+            b->dim == DIM_DAY ? day_fmt(dkey, sizeof(dkey), day, DAY_ISO) : ui_col_text(st, 0);
         int gi = group_of(b, *key ? key : "(none)");
         struct group *g = &b->g[gi];
         double v[5] = {sqlite3_column_double(st, 2), sqlite3_column_double(st, 3),
@@ -413,6 +408,19 @@ static int breakdown_chart(struct ui_req *r, const struct breakdown *b, const ch
     return rc;
 }
 
+/* What /costs and /costs.csv share: the parameters, then the rollup rows.
+ * Returns 0, or the status to answer with r->err saying why: 400 (a bad
+ * parameter), 503 (no connection), 500 (the store failed). */
+static int breakdown_load(struct ui_req *r, struct breakdown *b, char *project, size_t plen)
+{
+    sqlite3 *db;
+    if (breakdown_params(r, b, project, plen) != 0)
+        return 400;
+    if (!(db = ui_req_db(r)))
+        return 503;
+    return breakdown_read(r, db, b) != 0 ? 500 : 0;
+}
+
 int ui_h_costs(struct mg_connection *c, void *cb)
 {
     struct ui_req r;
@@ -420,14 +428,11 @@ int ui_h_costs(struct mg_connection *c, void *cb)
         return 405;
     struct breakdown b = {0};
     char project[UI_VALUE_MAX] = "";
-    sqlite3 *db = NULL;
-    int status;
-    if (breakdown_params(&r, &b, project, sizeof(project)) != 0)
+    int status = breakdown_load(&r, &b, project, sizeof(project));
+    if (status == 400)
         status = ui_fail_in(&r, 400, "costs", "%s", r.err);
-    else if (!(db = ui_req_db(&r)))
-        status = ui_fail(&r, 503, "%s", r.err);
-    else if (breakdown_read(&r, db, &b) != 0)
-        status = ui_fail(&r, 500, "%s", r.err);
+    else if (status)
+        status = ui_fail(&r, status, "%s", r.err);
     else {
         breakdown_view(&r, &b);
         char title[128];
@@ -448,12 +453,9 @@ int ui_h_costs(struct mg_connection *c, void *cb)
  * spreadsheet never runs it as a formula. */
 static int csv_field(struct buf *out, const char *v, int last)
 {
-    int rc = 0;
-    int quote = strpbrk(v, ",\"\r\n") != NULL || strchr("=+-@", v[0]) != NULL;
-    if (v[0] && strchr("=+-@", v[0]))
-        rc |= buf_puts(out, "\"'"), quote = 2;
-    else if (quote)
-        rc |= buf_putc(out, '"');
+    int defuse = v[0] && strchr("=+-@", v[0]);
+    int quote = defuse || strpbrk(v, ",\"\r\n");
+    int rc = quote ? buf_puts(out, defuse ? "\"'" : "\"") : 0;
     for (const char *p = v; *p; p++)
         rc |= *p == '"' ? buf_puts(out, "\"\"") : buf_putc(out, *p);
     rc |= quote ? buf_putc(out, '"') : 0;
@@ -467,12 +469,9 @@ int ui_h_costs_csv(struct mg_connection *c, void *cb)
         return 405;
     struct breakdown b = {0};
     char project[UI_VALUE_MAX] = "";
-    sqlite3 *db = NULL;
-    int status;
-    if (breakdown_params(&r, &b, project, sizeof(project)) != 0)
-        status = ui_send(c, 400, "text/plain; charset=utf-8", r.err, strlen(r.err), NULL);
-    else if (!(db = ui_req_db(&r)) || breakdown_read(&r, db, &b) != 0)
-        status = ui_send(c, 503, "text/plain; charset=utf-8", r.err, strlen(r.err), NULL);
+    int status = breakdown_load(&r, &b, project, sizeof(project));
+    if (status)
+        status = ui_send(c, status, "text/plain; charset=utf-8", r.err, strlen(r.err), NULL);
     else {
         struct buf out;
         buf_init(&out, UI_PAGE_MAX);
@@ -615,9 +614,9 @@ int ui_h_versions(struct mg_connection *c, void *cb)
             cJSON_AddStringToObject(o, "value", vs);
             ui_add_str(o, "projects", ui_col_text(st, 1));
             cJSON_AddStringToObject(o, "first",
-                                    day_iso(d0, sizeof(d0), sqlite3_column_int64(st, 2)));
+                                    day_fmt(d0, sizeof(d0), sqlite3_column_int64(st, 2), DAY_ISO));
             cJSON_AddStringToObject(o, "last",
-                                    day_iso(d1, sizeof(d1), sqlite3_column_int64(st, 3)));
+                                    day_fmt(d1, sizeof(d1), sqlite3_column_int64(st, 3), DAY_ISO));
             cJSON_AddBoolToObject(o, "is_a", a[0] && strcmp(vs, a) == 0);
             cJSON_AddBoolToObject(o, "is_b", b[0] && strcmp(vs, b) == 0);
             vrow_view(o, &v);
