@@ -536,10 +536,11 @@ static int any_passes(const struct cursor *c, const struct segment_data *d)
 }
 
 /* Decode the columns the query and the filter need of segment 'id';
- * *out = NULL when no row of it passes an equality filter. With one, when
- * the query reads more than the filter, the filter's columns are decoded
- * alone first: a selective filter (one session, a rare model) then skips
- * most segments without decoding what the query reads (texts, ids). */
+ * *out = NULL when it is skipped. With an equality filter, when the query
+ * reads more than the filter, the filter's columns are decoded alone first
+ * and a segment where no row passes is skipped: a selective filter (one
+ * session, a rare model) then never decodes what the query reads (texts,
+ * ids) of most segments. Otherwise the row scan itself finds no row. */
 static int load_segment(struct cursor *c, int64_t id, struct segment_data **out)
 {
     struct vtab *v = (struct vtab *)c->base.pVtab;
@@ -558,10 +559,6 @@ static int load_segment(struct cursor *c, int64_t id, struct segment_data **out)
     }
     if (segment_load(v->db, id, c->phys | fmask, out, err, sizeof(err)))
         return set_error(c, SQLITE_CORRUPT, err);
-    if (!first && has_eq(c) && !any_passes(c, *out)) {
-        segment_data_free(*out);
-        *out = NULL;
-    }
     return SQLITE_OK;
 }
 
