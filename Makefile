@@ -35,6 +35,7 @@ SUP_OBJ  := $(SUP_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBA     := $(BUILD)/libllmtap.a
+FAKEUP   := $(BUILD)/llmtap-fakeup
 
 .PHONY: all test test-unit test-bins run asan valgrind bench bench-store bench-ui format format-check \
         check-deps clean deps
@@ -78,13 +79,18 @@ $(BUILD)/bench/%: bench/%.c $(SUP_OBJ) $(FIX_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(SUP_OBJ) $(FIX_OBJ) $(LIBA) $(LDLIBS) $(CHECK_LIBS)
 
+# The fake LLM upstream (fixtures/fakeup.h), its own small server binary.
+$(FAKEUP): fixtures/cmd/fakeup_main.c $(FIX_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(FIX_OBJ) $(LIBA) $(LDLIBS)
+
 $(BUILD)/spangen: $(FIX_OBJ) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $(FIX_OBJ) $(LIBA) $(LDLIBS)
 
 deps:
 	@sh tools/deps.sh
 
-test-bins: $(BUILD)/llmtap $(TEST_BIN) $(BENCH_BIN)
+test-bins: $(BUILD)/llmtap $(FAKEUP) $(TEST_BIN) $(BENCH_BIN)
 
 # The whole suite: unit suites (Check), integration, crash, real-client and
 # browser tests (Debian's chromium, installed here when missing).
@@ -93,9 +99,11 @@ test:
 	@$(MAKE) --no-print-directory test-bins
 	@BUILD=$(BUILD) sh tests/run.sh
 
+# The server with its demo data, and the fake upstream beside it so the demo
+# can be driven through the proxy (tools/run.sh).
 run: deps
-	@$(MAKE) --no-print-directory all
-	$(BUILD)/llmtap serve --demo $(ARGS)
+	@$(MAKE) --no-print-directory all $(FAKEUP)
+	@BUILD=$(BUILD) sh tools/run.sh $(ARGS)
 
 asan:
 	@sh tools/deps.sh chromium
