@@ -23,6 +23,8 @@ int cmd_check(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
 int cmd_prompt(int argc, char **argv);
+int cmd_budget(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 
 /* Load a week of generated traffic into 'db' through the running server
  * at 'server_url' when the database has no spans yet (serve --demo).

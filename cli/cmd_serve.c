@@ -30,13 +30,20 @@ static const char serve_usage[] =
     "  --body-timeout DUR    whole-body deadline for slow senders (default 30s)\n"
     "  --queue N             spans waiting for the writer before 503 (default 200000)\n"
     "  --log-level LEVEL     debug | info | warn | error (default info)\n"
+    "  --upstream NAME=URL   where /proxy/NAME/ forwards to (repeatable; defaults\n"
+    "                        openai=https://api.openai.com, anthropic=https://api.anthropic.com;\n"
+    "                        names starting with 'anthropic' speak Anthropic's dialect)\n"
+    "  --upstream-timeout DUR  an upstream silent this long: 504 UPSTREAM_TIMEOUT (default 10m)\n"
+    "  --connect-timeout DUR   connecting to an upstream (default 10s)\n"
     "  --ui-dir DIR          read the UI's templates and CSS from DIR/templates and DIR/static\n"
     "                        on every request (edit and reload) instead of the compiled-in ones\n"
     "  --demo                on an empty database, first load a week of generated traffic\n"
     "\n"
     "Routes: POST /v1/traces, /v1/logs (OTLP/HTTP JSON or protobuf, gzip), POST /api/v1/spans\n"
     "(native JSON / NDJSON), POST /api/public/ingestion (Langfuse), GET /healthz, /readyz, "
-    "/metrics;\nthe web UI at / (traces, costs, versions).\n";
+    "/metrics;\n/proxy/NAME/... forwards to upstream NAME "
+    "(OPENAI_BASE_URL=http://HOST/proxy/openai/v1,\n"
+    "ANTHROPIC_BASE_URL=http://HOST/proxy/anthropic); the web UI at / (traces, costs, versions).\n";
 
 /* Loopback only until projects, keys and an admin user exist (DESIGN.md §10). */
 static int is_loopback_listen(const char *listen)
@@ -67,6 +74,16 @@ struct serve_opts {
     int demo;
 };
 
+/* A positive duration ("30s", "500ms", "10m") in milliseconds. */
+static int parse_ms(const char *v, int64_t *ms)
+{
+    int64_t ns;
+    if (!v || time_parse_duration(v, &ns) != 0 || ns < 1000000)
+        return -1;
+    *ms = ns / 1000000;
+    return 0;
+}
+
 static int parse_serve_args(int argc, char **argv, struct server_config *cfg, struct serve_opts *o)
 {
     for (int i = 1; i < argc; i++) {
@@ -90,7 +107,17 @@ static int parse_serve_args(int argc, char **argv, struct server_config *cfg, st
             cfg->max_body = (size_t)strtoull(v ? v : "0", NULL, 10);
         else if ((r = cli_opt(argc, argv, &i, "--queue", &v)) != 0)
             cfg->writer.queue_max_records = (size_t)strtoull(v ? v : "0", NULL, 10);
-        else if ((r = cli_opt(argc, argv, &i, "--body-timeout", &v)) != 0) {
+        else if ((r = cli_opt(argc, argv, &i, "--upstream", &v)) != 0) {
+            char err[600];
+            if (r > 0 && proxy_config_upstream(&cfg->proxy, v, err, sizeof(err)) != 0)
+                r = -1, fprintf(stderr, "llmtap serve: %s\n", err);
+        } else if ((r = cli_opt(argc, argv, &i, "--upstream-timeout", &v)) != 0) {
+            if (r > 0 && parse_ms(v, &cfg->proxy.timeout_ms) != 0)
+                r = -1, fprintf(stderr, "llmtap serve: bad --upstream-timeout '%s'\n", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--connect-timeout", &v)) != 0) {
+            if (r > 0 && parse_ms(v, &cfg->proxy.connect_timeout_ms) != 0)
+                r = -1, fprintf(stderr, "llmtap serve: bad --connect-timeout '%s'\n", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--body-timeout", &v)) != 0) {
             int64_t ns;
             if (v && time_parse_duration(v, &ns) == 0 && ns > 0)
                 cfg->body_timeout_ms = ns / 1000000;

@@ -27,6 +27,9 @@ static const char usage[] =
     "  check    verify the store: integrity, segments, text references\n"
     "  retention  keep a project's spans N days: `retention set PROJECT DAYS`, list, apply\n"
     "  prompt   render a Mustache prompt template: `prompt render --template F --vars F.json`\n"
+    "  key      project ingest keys: `key create PROJECT`, list, revoke ID (send as LLMTap-Key)\n"
+    "  budget   spend limits at the proxy's door: `budget set --user U --per day --usd 5`,\n"
+    "           list, rm ID\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -41,7 +44,7 @@ static const struct command commands[] = {
     {"serve", cmd_serve},   {"import", cmd_import}, {"query", cmd_query},
     {"stats", cmd_stats},   {"prices", cmd_prices}, {"compact", cmd_compact},
     {"check", cmd_check},   {"search", cmd_search}, {"retention", cmd_retention},
-    {"prompt", cmd_prompt},
+    {"prompt", cmd_prompt}, {"budget", cmd_budget}, {"key", cmd_key},
 };
 
 int main(int argc, char **argv)

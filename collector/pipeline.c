@@ -49,6 +49,22 @@ void pipeline_set_prices(struct pipeline *p, struct price_table *t)
     price_table_free(old);
 }
 
+int pipeline_cost(struct pipeline *p, const struct span *s, int64_t *nusd)
+{
+    pthread_rwlock_rdlock(&p->lock);
+    int priced = p->prices ? price_cost(p->prices, s, nusd, NULL) : 0;
+    pthread_rwlock_unlock(&p->lock);
+    return priced;
+}
+
+int pipeline_price(struct pipeline *p, struct span *s)
+{
+    pthread_rwlock_rdlock(&p->lock);
+    int priced = p->prices ? price_apply(p->prices, s) : s->has_cost;
+    pthread_rwlock_unlock(&p->lock);
+    return priced;
+}
+
 static void default_name(struct span *s)
 {
     if (s->name)

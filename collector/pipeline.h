@@ -35,6 +35,15 @@ void pipeline_set_prices(struct pipeline *p, struct price_table *t);
 int pipeline_commit(struct pipeline *p, struct ingest_batch *b, size_t bytes, const char *project,
                     int trusted, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Cost of 's' from the current price table (price_cost): 1 and *nusd set
+ * when priced, else 0. Thread-safe. */
+int pipeline_cost(struct pipeline *p, const struct span *s, int64_t *nusd);
+
+/* price_apply with the current table: a span without a client-given cost
+ * gets one now (so the proxy can settle a budget before the span is
+ * queued). Returns 1 when 's' carries a cost. Thread-safe. */
+int pipeline_price(struct pipeline *p, struct span *s);
+
 /* Finalise one span (exposed for tests). 'merge' records (partial updates)
  * keep absent times and version_set absent. 'now_ns' is the receive time. */
 void pipeline_finalize_span(const struct price_table *prices, struct span *s, int merge,

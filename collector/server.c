@@ -10,6 +10,7 @@
 #include "collector/server.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,13 @@
 #include <civetweb.h>
 
 #include "collector/body.h"
+#include "collector/budget.h"
 #include "collector/langfuse.h"
 #include "collector/native.h"
 #include "collector/otlp.h"
 #include "collector/otlp_pb.h"
 #include "collector/pipeline.h"
+#include "collector/proxy.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/jsonx.h"
@@ -33,6 +36,7 @@
 #include "core/xmem.h"
 #include "store/price_store.h"
 #include "store/fts.h"
+#include "store/keys.h"
 #include "store/prices.h"
 #include "store/retention.h"
 #include "store/search.h"
@@ -46,6 +50,10 @@ struct server {
     struct store *st;
     struct writer *w;
     struct pipeline *pipe;
+    struct budget_ledger *ledger; /* budgets at the door (collector/budget.h) */
+    struct proxy *proxy;
+    pthread_rwlock_t keys_lock; /* guards 'keys', swapped whole when keys change */
+    struct keyring *keys;
     char url[96];
 };
 
@@ -58,6 +66,7 @@ void server_config_default(struct server_config *cfg)
     cfg->max_body = 64u << 20;
     cfg->body_timeout_ms = 30000;
     writer_config_default(&cfg->writer);
+    proxy_config_default(&cfg->proxy);
 }
 
 /* ---- replies ---------------------------------------------------------- */
@@ -179,11 +188,51 @@ static int read_body(struct server *s, struct mg_connection *c, struct buf *body
     return 0;
 }
 
+/* Spend that came in by OTLP, the native API or Langfuse counts towards
+ * the budgets (the proxy settles its own calls). */
+static void record_spend(struct server *s, const struct ingest_batch *b)
+{
+    for (size_t i = 0; i < b->nspans; i++) {
+        const struct span *sp = &b->spans[i].span;
+        if (b->spans[i].result == REC_CREATED && sp->has_cost)
+            budget_record(s->ledger, sp->project, sp->tenant, sp->user_id, sp->cost_nusd,
+                          sp->start_ns);
+    }
+}
+
+/* The project of an ingest key (proxy_key_fn). */
+static int key_project(void *arg, const char *key, char *project, size_t n)
+{
+    struct server *s = arg;
+    pthread_rwlock_rdlock(&s->keys_lock);
+    const char *p = keyring_project(s->keys, key);
+    if (p)
+        snprintf(project, n, "%s", p);
+    pthread_rwlock_unlock(&s->keys_lock);
+    return p != NULL;
+}
+
+/* Who the records belong to: an LLMTap-Key's project (and nothing else),
+ * or on loopback LLMTap-Project and the records' own projects. */
 static int commit(struct server *s, struct mg_connection *c, struct ingest_batch *b, size_t bytes,
                   char *err, size_t errlen)
 {
     const char *project = mg_get_header(c, "LLMTap-Project");
-    return pipeline_commit(s->pipe, b, bytes, project, is_loopback(c), err, errlen);
+    const char *key = mg_get_header(c, "LLMTap-Key");
+    char keyed[256];
+    int trusted = is_loopback(c);
+    if (key) {
+        if (!key_project(s, key, keyed, sizeof(keyed))) {
+            snprintf(err, errlen, "unknown or revoked LLMTap-Key (see `llmtap key list`)");
+            return LT_UNAUTHENTICATED;
+        }
+        project = keyed;
+        trusted = 0;
+    }
+    int rc = pipeline_commit(s->pipe, b, bytes, project, trusted, err, errlen);
+    if (rc == LT_OK)
+        record_spend(s, b);
+    return rc;
 }
 
 /* ---- OTLP/HTTP -------------------------------------------------------- */
@@ -498,6 +547,21 @@ static int h_metrics(struct mg_connection *c, void *cb)
                      "llmtap_texts_total{result=\"stored\"} %" PRIu64 "\n"
                      "llmtap_texts_total{result=\"reused\"} %" PRIu64 "\n",
                      ts.inserted, ts.reused);
+    struct proxy_stats ps;
+    proxy_get_stats(s->proxy, &ps);
+    rc |= buf_printf(&b,
+                     "# TYPE llmtap_proxy_calls_total counter\n"
+                     "llmtap_proxy_calls_total %" PRIu64 "\n"
+                     "# TYPE llmtap_proxy_failures_total counter\n"
+                     "llmtap_proxy_failures_total{reason=\"blocked\"} %" PRIu64 "\n"
+                     "llmtap_proxy_failures_total{reason=\"upstream_error\"} %" PRIu64 "\n"
+                     "llmtap_proxy_failures_total{reason=\"timeout\"} %" PRIu64 "\n"
+                     "llmtap_proxy_failures_total{reason=\"cancelled\"} %" PRIu64 "\n"
+                     "# TYPE llmtap_proxy_spans_total counter\n"
+                     "llmtap_proxy_spans_total{result=\"recorded\"} %" PRIu64 "\n"
+                     "llmtap_proxy_spans_total{result=\"lost\"} %" PRIu64 "\n",
+                     ps.calls, ps.blocked, ps.upstream_errors, ps.timeouts, ps.cancelled,
+                     ps.recorded, ps.record_lost);
     (void)rc;
     int status = reply_buf(c, 200, "text/plain; version=0.0.4", &b, 0);
     buf_release(&b);
@@ -578,6 +642,97 @@ static int h_admin_compact(struct mg_connection *c, void *cb)
                      "\"hot_spans\":%lld,\"segments\":%zu}",
                      (long long)moved, (long long)indexed, (long long)ws.hot_rows, ws.segments);
     return reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
+}
+
+/* ---- admin: ingest keys ------------------------------------------------- */
+
+struct key_op {
+    int create;
+    const char *project, *name;
+    int64_t id;
+    char key[KEYS_KEY_LEN + 1];
+    int missing;          /* revoke: no live key had that id */
+    struct keyring *ring; /* out: the keys after the change */
+};
+
+static int key_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct key_op *op = ctx;
+    int rc = op->create ? keys_create(db, op->project, op->name, op->key, &op->id, err, errlen)
+                        : keys_revoke(db, op->id, err, errlen);
+    if (rc < 0)
+        return -1;
+    op->missing = rc == 1;
+    return keyring_load(db, &op->ring, err, errlen);
+}
+
+static int parse_key_op(const struct buf *body, struct key_op *op, cJSON **j, char *err,
+                        size_t errlen)
+{
+    *j = body->len ? jsonx_parse(body->data, body->len, err, errlen) : NULL;
+    const char *verb = *j ? jsonx_str(*j, "op") : NULL;
+    if (!verb || (strcmp(verb, "create") && strcmp(verb, "revoke"))) {
+        snprintf(err, errlen,
+                 "want {\"op\":\"create\",\"project\":P} or {\"op\":\"revoke\",\"id\":N}");
+        return LT_INVALID_INPUT;
+    }
+    op->create = strcmp(verb, "create") == 0;
+    op->project = jsonx_str(*j, "project");
+    op->name = jsonx_str(*j, "name");
+    if (!op->create && jsonx_member_int64(*j, "id", &op->id) != 0) {
+        snprintf(err, errlen, "revoke wants the key's id");
+        return LT_INVALID_INPUT;
+    }
+    return LT_OK;
+}
+
+/* POST /api/v1/admin/keys: make or revoke a key; in force before the answer.
+ * Loopback only. */
+static int h_admin_keys(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "POST"))
+        return no_route(c, "POST");
+    if (!is_loopback(c))
+        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    struct buf body;
+    buf_init(&body, 0);
+    char err[512] = "", msg[160];
+    struct key_op op;
+    memset(&op, 0, sizeof(op));
+    cJSON *j = NULL;
+    int status = 0;
+    if (!read_body(s, c, &body, 0))
+        goto done;
+    int rc = parse_key_op(&body, &op, &j, err, sizeof(err));
+    if (rc == LT_OK)
+        rc = writer_run(s->w, key_op_fn, &op, err, sizeof(err));
+    if (rc == LT_OK) {
+        pthread_rwlock_wrlock(&s->keys_lock);
+        struct keyring *old = s->keys;
+        s->keys = op.ring;
+        pthread_rwlock_unlock(&s->keys_lock);
+        keyring_free(old);
+        op.ring = NULL;
+    }
+    if (rc == LT_OK && op.missing) {
+        snprintf(err, sizeof(err), "no live key has id %lld", (long long)op.id);
+        rc = LT_NOT_FOUND;
+    }
+    if (rc != LT_OK) {
+        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
+        goto done;
+    }
+    int n = op.create
+                ? snprintf(msg, sizeof(msg), "{\"status\":\"ok\",\"id\":%lld,\"key\":\"%s\"}",
+                           (long long)op.id, op.key)
+                : snprintf(msg, sizeof(msg), "{\"status\":\"ok\",\"id\":%lld}", (long long)op.id);
+    status = reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
+done:
+    keyring_free(op.ring);
+    cJSON_Delete(j);
+    buf_release(&body);
+    return status ? status : 400;
 }
 
 /* ---- read API: full-text search ---------------------------------------- */
@@ -756,6 +911,33 @@ done:
     return status ? status : 400;
 }
 
+/* GET /api/v1/admin/budgets: the rules with their current spend; POST
+ * {"op":"set",...} / {"op":"rm","id":N}: change them (collector/budget.h).
+ * Loopback only. */
+static int h_admin_budgets(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    if (!is_method(c, "GET") && !is_method(c, "POST"))
+        return no_route(c, "GET or POST");
+    if (!is_loopback(c))
+        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    struct buf body, out;
+    buf_init(&body, 0);
+    buf_init(&out, RESP_MAX);
+    char err[512] = "";
+    int status = 0;
+    if (is_method(c, "POST") && !read_body(s, c, &body, 0))
+        goto done;
+    int rc = budget_admin(s->ledger, s->w, mg_get_request_info(c)->request_method, body.data,
+                          body.len, &out, err, sizeof(err));
+    status = rc == LT_OK ? reply_buf(c, 200, "application/json", &out, 0)
+                         : reply_err(c, (enum lt_err)rc, err, 0, 0);
+done:
+    buf_release(&body);
+    buf_release(&out);
+    return status ? status : 400;
+}
+
 /* Everything no route took; "/" itself is the UI's when one is mounted
  * (CivetWeb's "/$" pattern does not match "/"). */
 static int h_fallback(struct mg_connection *c, void *cb)
@@ -839,7 +1021,10 @@ static void routes(struct server *s)
     mg_set_request_handler(s->ctx, "/api/v1/admin/prices$", h_admin_prices, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/compact$", h_admin_compact, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/retention$", h_admin_retention, s);
+    mg_set_request_handler(s->ctx, "/api/v1/admin/budgets$", h_admin_budgets, s);
+    mg_set_request_handler(s->ctx, "/api/v1/admin/keys$", h_admin_keys, s);
     mg_set_request_handler(s->ctx, "/api/v1/search$", h_search, s);
+    proxy_mount(s->proxy, s->ctx);
     if (s->cfg.mount)
         s->cfg.mount(s->cfg.mount_arg, s->ctx);
     mg_set_request_handler(s->ctx, "/", h_fallback, s); /* CivetWeb takes the first match: last */
@@ -851,14 +1036,25 @@ int server_start(struct server **out, const struct server_config *cfg, char *err
     s->cfg = *cfg;
     struct price_table *prices = NULL;
     *out = NULL;
+    pthread_rwlock_init(&s->keys_lock, NULL);
     if (store_open(&s->st, cfg->db_path, STORE_READWRITE, err, errlen) != STORE_OK)
         goto fail;
     if (price_store_load(store_db(s->st), &prices, err, errlen) != 0)
+        goto fail;
+    if (keyring_load(store_db(s->st), &s->keys, err, errlen) != 0)
         goto fail;
     if (writer_start(&s->w, s->st, &cfg->writer, err, errlen) != LT_OK)
         goto fail;
     s->pipe = pipeline_new(s->w, prices);
     prices = NULL;
+    if (budget_ledger_new(&s->ledger, cfg->db_path, time_now_ns(), err, errlen) != LT_OK)
+        goto fail;
+    s->cfg.proxy.max_body = cfg->max_body;
+    s->cfg.proxy.body_timeout_ms = cfg->body_timeout_ms;
+    s->cfg.proxy.resolve_key = key_project;
+    s->cfg.proxy.resolve_arg = s;
+    if (proxy_new(&s->proxy, &s->cfg.proxy, s->pipe, s->ledger, err, errlen) != 0)
+        goto fail;
     mg_init_library(0);
     if (start_http(s, err, errlen) != 0)
         goto fail;
@@ -876,14 +1072,23 @@ const char *server_url(const struct server *s)
     return s->url;
 }
 
+struct budget_ledger *server_ledger(struct server *s)
+{
+    return s->ledger;
+}
+
 void server_stop(struct server *s)
 {
     if (!s)
         return;
     if (s->ctx)
-        mg_stop(s->ctx); /* waits for in-flight handlers; they finish their commits */
-    writer_stop(s->w);   /* drains whatever is still queued */
+        mg_stop(s->ctx);  /* waits for in-flight handlers; they finish their commits */
+    proxy_free(s->proxy); /* commits the spans the proxy still has queued */
+    budget_ledger_free(s->ledger);
+    writer_stop(s->w); /* drains whatever is still queued */
     pipeline_free(s->pipe);
     store_close(s->st);
+    keyring_free(s->keys);
+    pthread_rwlock_destroy(&s->keys_lock);
     free(s);
 }

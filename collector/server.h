@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/proxy.h"
 #include "store/writer.h"
 
 struct server;
@@ -33,7 +34,8 @@ struct server_config {
     size_t max_body;         /* bytes after decompression */
     int64_t body_timeout_ms; /* whole-body deadline */
     struct writer_config writer;
-    server_mount_fn mount; /* may be NULL */
+    struct proxy_config proxy; /* upstreams and timeouts of /proxy/NAME/ */
+    server_mount_fn mount;     /* may be NULL */
     void *mount_arg;
     /* Answers GET / (a CivetWeb handler called with 'mount_arg'); may be NULL. */
     int (*root)(struct mg_connection *c, void *arg);
@@ -47,6 +49,11 @@ int server_start(struct server **out, const struct server_config *cfg, char *err
 
 /* "http://127.0.0.1:4318" (borrowed until server_stop). */
 const char *server_url(const struct server *s);
+
+/* The budget ledger the proxy reserves in (collector/budget.h; borrowed
+ * until server_stop). */
+struct budget_ledger;
+struct budget_ledger *server_ledger(struct server *s);
 
 /* Stop as described above; accepts NULL. */
 void server_stop(struct server *s);

@@ -11,7 +11,7 @@
  *  - scores, price_sets.
  * Later versions, each with its comment below: v2 text stored once, v3
  * columnar segments and `spans` as a virtual table, v4 text dictionaries,
- * v5 rollups.
+ * v5 rollups, ... v13 budget rules, v14 ingest keys.
  */
 #include "store/schema.h"
 
@@ -315,5 +315,33 @@ static const char v11[] =
  * spans of a million). */
 static const char v12[] = "CREATE INDEX segments_by_max_start ON segments(max_start);";
 
-const char *const schema_migrations[] = {v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12};
+/* Version 13: budget rules (store/budgets.h; collector/budget.h enforces
+ * them). (scope, subject, kind, period) is unique: setting it again
+ * replaces the rule; ids are never reused (the ledger's reservations name
+ * rules by id). Spend limits are nano-USD; a cap's NULL is "not
+ * capped". The global breaker is on by default, at 5x the baseline. */
+static const char v13[] =
+    "CREATE TABLE budgets ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " scope TEXT NOT NULL CHECK (scope IN ('global', 'project', 'tenant', 'user')),"
+    " subject TEXT NOT NULL,"
+    " kind TEXT NOT NULL CHECK (kind IN ('spend', 'cap', 'breaker')),"
+    " period TEXT NOT NULL CHECK (period IN ('', 'minute', 'hour', 'day', 'month')),"
+    " limit_nusd INTEGER, max_input_tokens INTEGER, max_tool_rounds INTEGER, factor REAL,"
+    " created_ns INTEGER NOT NULL,"
+    " UNIQUE (scope, subject, kind, period));"
+    "INSERT INTO budgets(scope, subject, kind, period, factor, created_ns)"
+    " VALUES ('global', '', 'breaker', 'hour', 5.0,"
+    " CAST(strftime('%s', 'now') AS INTEGER) * 1000000000);";
+
+/* Version 14: project ingest keys (store/keys.h): only a key's SHA-256 and
+ * its first 10 characters are kept; a revoked key stays, marked. */
+static const char v14[] =
+    "CREATE TABLE ingest_keys ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, name TEXT,"
+    " hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, created_ns INTEGER NOT NULL,"
+    " revoked_ns INTEGER);";
+
+const char *const schema_migrations[] = {v1, v2, v3,  v4,  v5,  v6,  v7,
+                                         v8, v9, v10, v11, v12, v13, v14};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

@@ -13,6 +13,7 @@
 #include "core/ids.h"
 #include "core/ingest.h"
 #include "core/jsonx.h"
+#include "core/sha256.h"
 #include "core/span.h"
 #include "core/timeutil.h"
 #include "core/varint.h"
@@ -276,6 +277,38 @@ START_TEST(test_varints_round_trip_and_refuse_what_is_not_one)
 }
 END_TEST
 
+START_TEST(test_sha256_matches_the_standard_vectors)
+{
+    static const struct {
+        const char *in, *hex;
+    } v[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    char hex[2 * SHA256_LEN + 1];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        sha256_hex(v[i].in, strlen(v[i].in), hex);
+        ck_assert_str_eq(hex, v[i].hex);
+    }
+    /* one million 'a' (FIPS 180-2 appendix B.3): many blocks */
+    char *m = malloc(1000000);
+    memset(m, 'a', 1000000);
+    sha256_hex(m, 1000000, hex);
+    free(m);
+    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    /* 55 and 56 bytes: the padding fits in one block, then needs two */
+    char a55[56], a56[57];
+    memset(a55, 'a', 55), a55[55] = '\0';
+    memset(a56, 'a', 56), a56[56] = '\0';
+    sha256_hex(a55, 55, hex);
+    ck_assert_str_eq(hex, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+    sha256_hex(a56, 56, hex);
+    ck_assert_str_eq(hex, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core");
@@ -294,6 +327,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_err_json_is_the_taxonomy_shape);
     tcase_add_test(tc, test_ingest_batch_grows_and_releases_everything);
     tcase_add_test(tc, test_varints_round_trip_and_refuse_what_is_not_one);
+    tcase_add_test(tc, test_sha256_matches_the_standard_vectors);
     suite_add_tcase(s, tc);
     return s;
 }
