@@ -53,8 +53,7 @@ static int via_server(const char *url, const char *body, int json, const char *v
     return rc ? 1 : 0;
 }
 
-static int in_process(const char *db, const char *verb, const char *arg, const char *name,
-                      int json)
+static int in_process(const char *db, const char *verb, const char *arg, const char *name, int json)
 {
     char err[512], key[KEYS_KEY_LEN + 1];
     struct store *st = NULL;

@@ -86,7 +86,8 @@ int proxy_config_upstream(struct proxy_config *cfg, const char *arg, char *err, 
     }
     size_t nlen = (size_t)(eq - arg), i;
     for (i = 0; i < cfg->nupstreams; i++)
-        if (strlen(cfg->upstreams[i].name) == nlen && memcmp(cfg->upstreams[i].name, arg, nlen) == 0)
+        if (strlen(cfg->upstreams[i].name) == nlen &&
+            memcmp(cfg->upstreams[i].name, arg, nlen) == 0)
             break;
     if (i == cfg->nupstreams) {
         if (cfg->nupstreams == PROXY_MAX_UPSTREAMS) {
@@ -137,63 +138,81 @@ static void pool_put(struct proxy *p, CURL *h)
 
 /* ---- the answer --------------------------------------------------------- */
 
-/* Pass the upstream's header lines on (minus hop-by-hop and framing), with
- * our span's ids. */
-static void add_upstream_headers(struct call *k)
+/* The answer's status line and headers into k->wire: the upstream's header
+ * lines as they came (minus hop-by-hop and framing), our span's ids,
+ * 'framing' and whether the connection stays open. One write sends them:
+ * CivetWeb's header calls write each line on its own (a packet each with
+ * TCP_NODELAY). */
+static int build_head(struct call *k, const char *framing)
 {
-    const char *line = buf_str(&k->rhead);
-    while (*line) {
+    const struct mg_request_info *ri = mg_get_request_info(k->c);
+    const char *conn = mg_get_header(k->c, "Connection");
+    int close = (conn && strcasestr(conn, "close")) ||
+                (strcmp(ri->http_version, "1.0") == 0 && !(conn && strcasestr(conn, "keep-alive")));
+    struct buf *w = &k->wire;
+    buf_reset(w);
+    int rc = buf_printf(w, "HTTP/1.1 %ld %s\r\n", k->status,
+                        mg_get_response_code_text(k->c, (int)k->status));
+    for (const char *line = buf_str(&k->rhead); *line;) {
         const char *eol = strstr(line, "\r\n");
         size_t len = eol ? (size_t)(eol - line) : strlen(line);
         const char *colon = memchr(line, ':', len);
-        if (colon && colon > line && !proxy_skip_response_header(line, (size_t)(colon - line))) {
-            char name[128];
-            size_t nlen = (size_t)(colon - line);
-            const char *v = colon + 1;
-            while (v < line + len && (*v == ' ' || *v == '\t'))
-                v++;
-            if (nlen < sizeof(name)) {
-                memcpy(name, line, nlen);
-                name[nlen] = '\0';
-                mg_response_header_add(k->c, name, v, (int)(line + len - v));
-            }
-        }
+        if (colon && colon > line && line[0] != ' ' && line[0] != '\t' &&
+            !proxy_skip_response_header(line, (size_t)(colon - line)))
+            rc |= buf_append(w, line, len) || buf_puts(w, "\r\n");
         line += len + (eol ? 2 : 0);
     }
-    mg_response_header_add(k->c, "LLMTap-Trace-Id", k->span.trace_id, -1);
-    mg_response_header_add(k->c, "LLMTap-Span-Id", k->span.span_id, -1);
+    rc |= buf_printf(w, "LLMTap-Trace-Id: %s\r\nLLMTap-Span-Id: %s\r\n%s\r\nConnection: %s\r\n\r\n",
+                     k->span.trace_id, k->span.span_id, framing, close ? "close" : "keep-alive");
+    return rc ? -1 : 0;
 }
 
-static void send_head_chunked(struct call *k)
+static int send_wire(struct call *k)
 {
-    mg_response_header_start(k->c, (int)k->status);
-    add_upstream_headers(k);
-    mg_response_header_add(k->c, "Transfer-Encoding", "chunked", -1);
-    mg_response_header_send(k->c);
-    k->head_sent = 1;
-}
-
-static int send_chunk(struct call *k, const char *data, size_t n)
-{
-    if (k->client_gone)
-        return -1;
-    if (n && mg_send_chunk(k->c, data, (unsigned)n) <= 0) {
+    if (k->client_gone || mg_write(k->c, k->wire.data, k->wire.len) <= 0) {
         k->client_gone = 1;
         return -1;
     }
     return 0;
 }
 
+static void send_head_chunked(struct call *k)
+{
+    k->head_sent = 1;
+    if (build_head(k, "Transfer-Encoding: chunked") == 0)
+        send_wire(k);
+    else
+        k->client_gone = 1;
+}
+
+/* One chunk of a chunked answer, framed and written at once ('n' 0: the
+ * last chunk). */
+static int send_chunk_framed(struct call *k, const char *data, size_t n)
+{
+    if (k->client_gone)
+        return -1;
+    buf_reset(&k->wire);
+    if (buf_printf(&k->wire, "%zx\r\n", n) || buf_append(&k->wire, data, n) ||
+        buf_puts(&k->wire, "\r\n"))
+        return -1;
+    return send_wire(k);
+}
+
+static int send_chunk(struct call *k, const char *data, size_t n)
+{
+    return n ? send_chunk_framed(k, data, n) : 0;
+}
+
 /* One SSE block from the upstream: account for it, forward its bytes. */
-static int on_event(void *arg, const char *event, const char *data, size_t datalen,
-                    const char *raw, size_t rawlen)
+static int on_event(void *arg, const char *event, const char *data, size_t datalen, const char *raw,
+                    size_t rawlen)
 {
     struct call *k = arg;
     unsigned flags = data ? llm_stream_event(k->stream, event, data, datalen) : 0;
     if ((flags & LLM_EV_CONTENT) && !k->ttft_ns)
         k->ttft_ns = time_now_ns();
     if (k->sent && (flags & LLM_EV_USAGE_ONLY))
-        return 0; /* we asked for it; the client did not */
+        return 0;          /* we asked for it; the client did not */
     if (k->sent && data) { /* and every chunk says "usage":null since we asked */
         size_t n;
         char *trimmed = llm_strip_null_usage(raw, rawlen, &n);
@@ -314,7 +333,7 @@ static int append_path(struct buf *url, const char *path)
     int rc = 0;
     for (const unsigned char *c = (const unsigned char *)path; *c && !rc; c++)
         rc = isalnum(*c) || strchr(keep, *c) ? buf_putc(url, (char)*c)
-                                               : buf_printf(url, "%%%02X", *c);
+                                             : buf_printf(url, "%%%02X", *c);
     return rc;
 }
 
@@ -452,26 +471,26 @@ static int finish_answer(struct call *k, CURLcode rc)
         const char *pb = k->parser && !k->passthrough ? sse_pending(k->parser, &pend) : NULL;
         if (pend)
             send_chunk(k, pb, pend); /* a truncated last event, as it came */
-        if (!k->client_gone)
-            mg_send_chunk(k->c, "", 0);
+        send_chunk_framed(k, "", 0);
         if (k->stream)
             llm_stream_finish(k->stream, &k->span);
         if (rc != CURLE_OK) {
             char msg[CURL_ERROR_SIZE + 64];
             snprintf(msg, sizeof(msg), "upstream stream broke: %s",
-                     k->timed_out ? "timed out" : k->curl_err[0] ? k->curl_err
-                                                                 : curl_easy_strerror(rc));
+                     k->timed_out     ? "timed out"
+                     : k->curl_err[0] ? k->curl_err
+                                      : curl_easy_strerror(rc));
             span_fail(k, k->timed_out ? "UPSTREAM_TIMEOUT" : "UPSTREAM_ERROR", msg);
         }
         return (int)k->status;
     }
-    mg_response_header_start(k->c, (int)k->status);
-    add_upstream_headers(k);
-    char n[32];
-    snprintf(n, sizeof(n), "%zu", k->resp.len);
-    mg_response_header_add(k->c, "Content-Length", n, -1);
-    mg_response_header_send(k->c);
-    if (k->resp.len && mg_write(k->c, k->resp.data, k->resp.len) <= 0)
+    char framing[48];
+    snprintf(framing, sizeof(framing), "Content-Length: %zu", k->resp.len);
+    int small = k->resp.len <= 65536; /* one write; a bigger body is not copied */
+    if (build_head(k, framing) != 0 ||
+        (small && buf_append(&k->wire, k->resp.data, k->resp.len) != BUF_OK))
+        k->client_gone = 1;
+    else if (send_wire(k) == 0 && !small && mg_write(k->c, k->resp.data, k->resp.len) <= 0)
         k->client_gone = 1;
     llm_response_parse(k->req.api, (int)k->status, k->resp.data ? k->resp.data : "", k->resp.len,
                        &k->span);
@@ -550,6 +569,7 @@ static struct call *call_new(struct proxy *p, struct mg_connection *c,
     buf_init(&k->body, 0);
     buf_init(&k->rhead, 1u << 20);
     buf_init(&k->resp, p->cfg.max_response);
+    buf_init(&k->wire, 0);
     span_init(&k->span);
     k->attrs = cJSON_CreateObject();
     k->req.api = LLM_API_OTHER;
@@ -571,6 +591,7 @@ static void call_free(struct call *k)
     buf_release(&k->body);
     buf_release(&k->rhead);
     buf_release(&k->resp);
+    buf_release(&k->wire);
     free(k->sent);
     free(k);
 }

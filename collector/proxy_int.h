@@ -47,7 +47,7 @@ struct call {
     const char *method;
     int trusted; /* loopback client */
     struct buf body;
-    char *sent;      /* the body sent upstream when it differs (include_usage added) */
+    char *sent; /* the body sent upstream when it differs (include_usage added) */
     size_t sent_len;
     struct llm_request req;
     struct span span;
@@ -64,6 +64,7 @@ struct call {
     char ctype[128];
     int decided, sse, head_sent, passthrough, client_gone, timed_out, body_cut;
     struct buf resp; /* a plain answer, kept for the span */
+    struct buf wire; /* what goes to the client next: a head, a framed chunk */
     struct sse *parser;
     struct llm_stream *stream;
     int64_t t0_ns, first_byte_ns, ttft_ns, last_io_ns;

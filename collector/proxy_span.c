@@ -47,11 +47,22 @@ static int connection_names(const char *tokens, const char *name)
 
 int proxy_skip_request_header(const char *name, const char *connection_tokens)
 {
-    static const char *const skip[] = {
-        "connection",        "keep-alive", "proxy-connection",  "proxy-authenticate",
-        "proxy-authorization", "te",       "trailer",           "trailers",
-        "transfer-encoding", "upgrade",    "host",              "content-length",
-        "expect",            "accept-encoding", "content-encoding", NULL};
+    static const char *const skip[] = {"connection",
+                                       "keep-alive",
+                                       "proxy-connection",
+                                       "proxy-authenticate",
+                                       "proxy-authorization",
+                                       "te",
+                                       "trailer",
+                                       "trailers",
+                                       "transfer-encoding",
+                                       "upgrade",
+                                       "host",
+                                       "content-length",
+                                       "expect",
+                                       "accept-encoding",
+                                       "content-encoding",
+                                       NULL};
     if (strncasecmp(name, "llmtap-", 7) == 0)
         return 1;
     return in_list(name, strlen(name), skip) || connection_names(connection_tokens, name);
@@ -59,10 +70,9 @@ int proxy_skip_request_header(const char *name, const char *connection_tokens)
 
 int proxy_skip_response_header(const char *name, size_t n)
 {
-    static const char *const skip[] = {"connection",         "keep-alive", "proxy-connection",
-                                       "proxy-authenticate", "te",         "trailer",
-                                       "transfer-encoding",  "upgrade",    "content-length",
-                                       NULL};
+    static const char *const skip[] = {
+        "connection", "keep-alive",        "proxy-connection", "proxy-authenticate", "te",
+        "trailer",    "transfer-encoding", "upgrade",          "content-length",     NULL};
     return in_list(name, n, skip);
 }
 
@@ -131,8 +141,7 @@ static void read_traceparent(struct span *s, const char *v)
 {
     if (strlen(v) < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' || !hex_run(v, 2) ||
         !hex_run(v + 3, 32) || !hex_run(v + 36, 16) || !hex_run(v + 53, 2) ||
-        strncmp(v, "ff", 2) == 0 ||
-        strspn(v + 3, "0") >= 32 || strspn(v + 36, "0") >= 16)
+        strncmp(v, "ff", 2) == 0 || strspn(v + 3, "0") >= 32 || strspn(v + 36, "0") >= 16)
         return;
     for (int i = 0; i < 32; i++)
         s->trace_id[i] = (char)tolower((unsigned char)v[3 + i]);

@@ -61,9 +61,9 @@ int keys_create(sqlite3 *db, const char *project, const char *name, char *key, i
 int keys_revoke(sqlite3 *db, int64_t id, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "UPDATE ingest_keys SET revoked_ns = ? WHERE id = ? AND revoked_ns IS NULL",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db, "UPDATE ingest_keys SET revoked_ns = ? WHERE id = ? AND revoked_ns IS NULL", -1,
+            &st, NULL) != SQLITE_OK)
         return fail(db, "cannot revoke the key", err, errlen);
     sqlite3_bind_int64(st, 1, time_now_ns());
     sqlite3_bind_int64(st, 2, id);
@@ -133,8 +133,8 @@ int keyring_load(sqlite3 *db, struct keyring **out, char *err, size_t errlen)
     struct keyring *k = xcalloc(1, sizeof(*k));
     sqlite3_stmt *st = NULL;
     *out = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT hash, project FROM ingest_keys WHERE revoked_ns IS NULL",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT hash, project FROM ingest_keys WHERE revoked_ns IS NULL", -1,
+                           &st, NULL) != SQLITE_OK) {
         keyring_free(k);
         return fail(db, "cannot load keys", err, errlen);
     }

@@ -18,7 +18,7 @@
 
 #include <sqlite3.h>
 
-#define KEYS_KEY_LEN 43    /* "lt_" + 40 hex */
+#define KEYS_KEY_LEN 43 /* "lt_" + 40 hex */
 #define KEYS_PROJECT_MAX 200
 
 /* Writer: make a key for 'project' ('name' optional, a note). The key goes
@@ -34,7 +34,7 @@ int keys_revoke(sqlite3 *db, int64_t id, char *err, size_t errlen)
 
 struct keys_row {
     int64_t id;
-    char *project, *name, *prefix; /* owned */
+    char *project, *name, *prefix;  /* owned */
     int64_t created_ns, revoked_ns; /* revoked_ns 0: live */
 };
 

@@ -61,7 +61,8 @@ START_TEST(test_reasoning_tokens_are_not_billed_twice)
                 "{\"object\":\"chat.completion\",\"model\":\"o4-mini-2025-04-16\",\"choices\":[{"
                 "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"4\"},"
                 "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":100,"
-                "\"completion_tokens\":1000,\"completion_tokens_details\":{\"reasoning_tokens\":800}}}"),
+                "\"completion_tokens\":1000,\"completion_tokens_details\":{\"reasoning_tokens\":"
+                "800}}}"),
         4510000);
 }
 END_TEST
@@ -70,14 +71,15 @@ START_TEST(test_anthropic_cache_reads_and_5m_1h_writes)
 {
     /* claude-sonnet-4-5: 50 x 3 + 10000 x 0.3 + 1000 x 3.75 + 2000 x 6 + 500 x 15 = 26400 */
     ck_assert_int_eq(
-        cost_of(LLM_API_ANTHROPIC_MESSAGES,
-                "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
-                "\"claude-sonnet-4-5-20250929\",\"content\":[{\"type\":\"text\",\"text\":\"Done.\"}],"
-                "\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":50,"
-                "\"cache_creation_input_tokens\":3000,\"cache_read_input_tokens\":10000,"
-                "\"cache_creation\":{\"ephemeral_5m_input_tokens\":1000,"
-                "\"ephemeral_1h_input_tokens\":2000},\"output_tokens\":500,\"service_tier\":"
-                "\"standard\"}}"),
+        cost_of(
+            LLM_API_ANTHROPIC_MESSAGES,
+            "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
+            "\"claude-sonnet-4-5-20250929\",\"content\":[{\"type\":\"text\",\"text\":\"Done.\"}],"
+            "\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":50,"
+            "\"cache_creation_input_tokens\":3000,\"cache_read_input_tokens\":10000,"
+            "\"cache_creation\":{\"ephemeral_5m_input_tokens\":1000,"
+            "\"ephemeral_1h_input_tokens\":2000},\"output_tokens\":500,\"service_tier\":"
+            "\"standard\"}}"),
         26400000);
     /* without the breakdown every write is a 5-minute one: 50 x 3 + 3000 x 3.75 + 500 x 15 */
     ck_assert_int_eq(
@@ -114,10 +116,11 @@ START_TEST(test_service_tier_of_the_answer_picks_the_rates)
 {
     /* gpt-4o-mini priority: 1000 x 0.25 + 100 x 1 = 350 */
     ck_assert_int_eq(
-        cost_of(LLM_API_CHAT,
-                "{\"object\":\"chat.completion\",\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[],"
-                "\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":100},"
-                "\"service_tier\":\"priority\"}"),
+        cost_of(
+            LLM_API_CHAT,
+            "{\"object\":\"chat.completion\",\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[],"
+            "\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":100},"
+            "\"service_tier\":\"priority\"}"),
         350000);
     /* o3 flex: 1000 x 1 + 2000 x 4 = 9000 */
     ck_assert_int_eq(
@@ -136,10 +139,11 @@ START_TEST(test_service_tier_of_the_answer_picks_the_rates)
         9000000);
     /* "default" is the base rate: 1000 x 0.15 + 100 x 0.6 = 210 */
     ck_assert_int_eq(
-        cost_of(LLM_API_CHAT,
-                "{\"object\":\"chat.completion\",\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[],"
-                "\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":100},"
-                "\"service_tier\":\"default\"}"),
+        cost_of(
+            LLM_API_CHAT,
+            "{\"object\":\"chat.completion\",\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[],"
+            "\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":100},"
+            "\"service_tier\":\"default\"}"),
         210000);
 }
 END_TEST

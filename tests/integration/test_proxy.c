@@ -156,8 +156,7 @@ static CURLcode fetch(const char *method, const char *url, const char *body,
 
 static const char *const openai_auth[] = {"Authorization: Bearer sk-test-0001", NULL};
 
-static long post_openai(const char *path, const char *body, const char *const *hdrs,
-                        struct got *g)
+static long post_openai(const char *path, const char *body, const char *const *hdrs, struct got *g)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s%s", proxy_openai, path);
@@ -173,8 +172,7 @@ static long post_openai(const char *path, const char *body, const char *const *h
 }
 
 /* The same call straight to the fake upstream. */
-static long post_direct(const char *path, const char *body, const char *const *hdrs,
-                        struct got *g)
+static long post_direct(const char *path, const char *body, const char *const *hdrs, struct got *g)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s/v1%s", fakeup_url(fake), path);
@@ -253,7 +251,8 @@ static const char *header_of(const struct got *g, const char *name)
     static char v[512];
     const char *h = buf_str(&g->head);
     size_t n = strlen(name);
-    for (const char *line = h; line && *line; line = strstr(line, "\n") ? strstr(line, "\n") + 1 : NULL) {
+    for (const char *line = h; line && *line;
+         line = strstr(line, "\n") ? strstr(line, "\n") + 1 : NULL) {
         if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
             const char *s = line + n + 1;
             while (*s == ' ')
@@ -337,8 +336,8 @@ START_TEST(test_chat_passes_through_unchanged_and_is_recorded)
     /* the stored output is the text the client got */
     char err[128];
     cJSON *resp = jsonx_parse(via.body.data, via.body.len, err, sizeof(err));
-    const cJSON *msg = cJSON_GetObjectItem(
-        cJSON_GetArrayItem(cJSON_GetObjectItem(resp, "choices"), 0), "message");
+    const cJSON *msg =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(resp, "choices"), 0), "message");
     ck_assert_ptr_nonnull(strstr(str(r, "output"), jsonx_str(msg, "content")));
     cJSON_Delete(resp);
     cJSON_Delete(r);
@@ -354,9 +353,9 @@ START_TEST(test_provider_key_is_forwarded_never_stored_or_logged)
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", canary);
     make_key("shop", key, sizeof(key));
     snprintf(keyhdr, sizeof(keyhdr), "LLMTap-Key: %s", key);
-    const char *hdrs[] = {auth, "LLMTap-User: alice", keyhdr,
-                          "Connection: keep-alive, X-Hop", "X-Hop: gone", "X-Custom: kept",
-                          NULL};
+    const char *hdrs[] = {
+        auth,          "LLMTap-User: alice", keyhdr, "Connection: keep-alive, X-Hop",
+        "X-Hop: gone", "X-Custom: kept",     NULL};
     char url[256];
     snprintf(url, sizeof(url), "%s/chat/completions?api-version=2024-06-01", proxy_openai);
     struct got g;
@@ -393,10 +392,9 @@ START_TEST(test_provider_key_is_forwarded_never_stored_or_logged)
         size_t len = 0;
         char *data = tu_read_file(path, &len);
         if (data) {
-            ck_assert_msg(memmem(data, len, canary, strlen(canary)) == NULL, "key in %s",
+            ck_assert_msg(memmem(data, len, canary, strlen(canary)) == NULL, "key in %s", files[i]);
+            ck_assert_msg(memmem(data, len, key + 10, strlen(key) - 10) == NULL, "ingest key in %s",
                           files[i]);
-            ck_assert_msg(memmem(data, len, key + 10, strlen(key) - 10) == NULL,
-                          "ingest key in %s", files[i]);
         }
         free(data);
         free(path);
@@ -509,15 +507,15 @@ START_TEST(test_stream_events_are_not_buffered)
     ck_assert_int_ge(g.nev, 14); /* role chunk, 12 tokens, finish, [DONE] */
     for (int i = 2; i < 12; i++) {
         int64_t gap = g.ev_ns[i + 1] - g.ev_ns[i];
-        ck_assert_msg(gap > 20000000, "events %d and %d arrived %.1f ms apart (buffered)", i,
-                      i + 1, (double)gap / 1e6);
+        ck_assert_msg(gap > 20000000, "events %d and %d arrived %.1f ms apart (buffered)", i, i + 1,
+                      (double)gap / 1e6);
     }
     ck_assert_msg(g.ev_ns[1] - t0 < 300000000, "first token after %.1f ms",
                   (double)(g.ev_ns[1] - t0) / 1e6);
     got_release(&g);
     ck_assert_int_eq(wait_count("SELECT count(*) FROM spans", 1), 1);
     cJSON *r = one_row("SELECT ttft_ms, latency_ms FROM spans");
-    ck_assert_int_ge(num(r, "ttft_ms"), 30);      /* the first token waited one delay */
+    ck_assert_int_ge(num(r, "ttft_ms"), 30);     /* the first token waited one delay */
     ck_assert_int_ge(num(r, "latency_ms"), 400); /* twelve of them */
     cJSON_Delete(r);
 }
@@ -527,11 +525,12 @@ START_TEST(test_anthropic_messages_plain_and_streamed)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s/messages", proxy_anthropic);
-    const char *hdrs[] = {"x-api-key: sk-ant-test", "anthropic-version: 2023-06-01",
+    const char *hdrs[] = {"x-api-key: sk-ant-test",  "anthropic-version: 2023-06-01",
                           "X-Fake-Cache-Read: 1000", "X-Fake-Cache-Write: 200",
-                          "X-Fake-Tokens: 10", NULL};
-    const char *body = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":256,\"system\":\"Be kind.\","
-                       "\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"}]}";
+                          "X-Fake-Tokens: 10",       NULL};
+    const char *body =
+        "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":256,\"system\":\"Be kind.\","
+        "\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"}]}";
     struct got g;
     got_init(&g);
     ck_assert_int_eq(fetch("POST", url, body, hdrs, &g), CURLE_OK);
@@ -708,7 +707,8 @@ START_TEST(test_llmtap_key_picks_the_project_and_a_bad_key_is_401)
     ck_assert_ptr_nonnull(strstr(buf_str(&g.body), "\"type\":\"authentication_error\""));
     got_release(&g);
     cJSON *st = fake_stats();
-    ck_assert_int_eq((int)cJSON_GetObjectItem(st, "calls")->valuedouble, 1); /* refused ones never left */
+    ck_assert_int_eq((int)cJSON_GetObjectItem(st, "calls")->valuedouble,
+                     1); /* refused ones never left */
     cJSON_Delete(st);
 }
 END_TEST
