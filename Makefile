@@ -37,7 +37,8 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBA     := $(BUILD)/libllmtap.a
 FAKEUP   := $(BUILD)/llmtap-fakeup
 
-.PHONY: all test test-unit test-bins run asan valgrind bench bench-store bench-ui format format-check \
+.PHONY: all test test-unit test-bins run asan valgrind bench bench-store bench-ui bench-proxy \
+        format format-check \
         check-deps clean deps
 all: $(BUILD)/llmtap
 
@@ -118,14 +119,21 @@ valgrind:
 	@$(MAKE) --no-print-directory BUILD=build-vg OPT=-O1 test-bins
 	@BUILD=build-vg VALGRIND=1 CK_FORK=no sh tests/run.sh
 
-# The ingest benchmark, then the store benchmark (issue 3 item 8: 1,000,000
+# The ingest benchmark, the proxy benchmark, then the store benchmark (issue 3 item 8: 1,000,000
 # spans, STORE_SPANS=N for fewer; about half an hour). bench-store: that alone.
 bench: deps
 	@sh tools/deps.sh zstd
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) sh bench/run.sh
+	@BUILD=$(BUILD) $(BUILD)/bench/bench_proxy
 	@BUILD=$(BUILD) sh bench/store.sh
 	@BUILD=$(BUILD) sh bench/ui.sh
+
+# The proxy's added latency, time to first byte, event lag and calls/s
+# against the fake upstream directly (issue 5 item 10; about a minute).
+bench-proxy: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench_proxy
+	@BUILD=$(BUILD) $(BUILD)/bench/bench_proxy
 
 # The UI pages' server-side time on 1,000,000 spans (issue 4 item 9) alone.
 bench-ui: deps

@@ -154,6 +154,23 @@ char *cli_find_server(const char *db)
     return found;
 }
 
+/* Run a prepared request: the answer into 'resp', its status into *status. */
+static int http_perform(CURL *h, const char *url, struct buf *resp, long *status, char *err,
+                        size_t errlen)
+{
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    CURLcode rc = curl_easy_perform(h);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    else
+        snprintf(err, errlen, "cannot reach the server at %s: %s", url, curl_easy_strerror(rc));
+    return rc == CURLE_OK ? 0 : -1;
+}
+
 int cli_http_post(const char *url, const char *content_type, const char *const *headers,
                   const char *body, size_t len, struct buf *resp, long *status, char *err,
                   size_t errlen)
@@ -169,22 +186,25 @@ int cli_http_post(const char *url, const char *content_type, const char *const *
     hl = curl_slist_append(hl, "Expect:");
     for (size_t i = 0; headers && headers[i]; i++)
         hl = curl_slist_append(hl, headers[i]);
-    curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-    CURLcode rc = curl_easy_perform(h);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    else
-        snprintf(err, errlen, "cannot reach the server at %s: %s", url, curl_easy_strerror(rc));
+    int rc = http_perform(h, url, resp, status, err, errlen);
     curl_slist_free_all(hl);
     free(ct);
     curl_easy_cleanup(h);
-    return rc == CURLE_OK ? 0 : -1;
+    return rc;
+}
+
+int cli_http_get(const char *url, struct buf *resp, long *status, char *err, size_t errlen)
+{
+    CURL *h = curl_easy_init();
+    if (!h) {
+        snprintf(err, errlen, "cannot initialise libcurl");
+        return -1;
+    }
+    int rc = http_perform(h, url, resp, status, err, errlen);
+    curl_easy_cleanup(h);
+    return rc;
 }

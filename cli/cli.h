@@ -66,6 +66,9 @@ int cli_http_post(const char *url, const char *content_type, const char *const *
                   const char *body, size_t len, struct buf *resp, long *status, char *err,
                   size_t errlen);
 
+/* GET 'url'; like cli_http_post. */
+int cli_http_get(const char *url, struct buf *resp, long *status, char *err, size_t errlen);
+
 /* Read a whole file (caller frees); NULL with a message when it cannot. */
 char *cli_read_file(const char *path, size_t *len, char *err, size_t errlen);
 

@@ -6,7 +6,6 @@
  * over the database's writer. `list` asks a running server for its live
  * counters, else reads the database read-only.
  */
-#include <curl/curl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,32 +44,6 @@ static const char budget_usage[] =
 
 /* ---- talking to the admin API ------------------------------------------ */
 
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    return buf_append(ud, p, size * n) == BUF_OK ? size * n : 0;
-}
-
-static int http_get(const char *url, struct buf *resp, long *status, char *err, size_t errlen)
-{
-    CURL *h = curl_easy_init();
-    if (!h) {
-        snprintf(err, errlen, "cannot initialise libcurl");
-        return -1;
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-    CURLcode rc = curl_easy_perform(h);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    else
-        snprintf(err, errlen, "cannot reach the server at %s: %s", url, curl_easy_strerror(rc));
-    curl_easy_cleanup(h);
-    return rc == CURLE_OK ? 0 : -1;
-}
-
 /* The message of an error answer {"error":{"message":...}}, else its text. */
 static void server_error(const struct buf *resp, long status, char *err, size_t errlen)
 {
@@ -93,7 +66,7 @@ static int via_server(const char *url, const char *method, const struct buf *bod
     char *endpoint = xasprintf("%s/api/v1/admin/budgets", url);
     long status = 0;
     int rc = strcmp(method, "GET") == 0
-                 ? http_get(endpoint, out, &status, err, errlen)
+                 ? cli_http_get(endpoint, out, &status, err, errlen)
                  : cli_http_post(endpoint, "application/json", NULL, buf_str(body), body->len, out,
                                  &status, err, errlen);
     free(endpoint);

@@ -153,8 +153,8 @@ int cmd_serve(int argc, char **argv)
     cfg.db_path = cli_db_path(o.db);
     if (!is_loopback_listen(cfg.listen))
         return cli_fail("serve",
-                        "refusing to listen on %s: beyond loopback every client needs a project "
-                        "key and the UI an admin user, which this version does not have yet; "
+                        "refusing to listen on %s: beyond loopback the UI and the admin API need "
+                        "admin users and sessions, which this version does not have yet; "
                         "listen on 127.0.0.1 and put a reverse proxy in front",
                         cfg.listen);
 

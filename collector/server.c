@@ -474,6 +474,17 @@ static int h_langfuse(struct mg_connection *c, void *cb)
 
 /* ---- health, metrics, admin -------------------------------------------- */
 
+/* The admin API's door: method 'm' (or 'also', may be NULL) from loopback.
+ * 0 to go on, else the status of the refusal answered. */
+static int admin_gate(struct mg_connection *c, const char *m, const char *also)
+{
+    if (!is_method(c, m) && !(also && is_method(c, also)))
+        return no_route(c, also ? "GET or POST" : m);
+    if (!is_loopback(c))
+        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    return 0;
+}
+
 static int h_healthz(struct mg_connection *c, void *cb)
 {
     (void)cb;
@@ -588,10 +599,9 @@ static int price_import_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
 static int h_admin_prices(struct mg_connection *c, void *cb)
 {
     struct server *s = cb;
-    if (!is_method(c, "POST"))
-        return no_route(c, "POST");
-    if (!is_loopback(c))
-        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    int refused = admin_gate(c, "POST", NULL);
+    if (refused)
+        return refused;
     struct buf body;
     buf_init(&body, 0);
     int status = 0;
@@ -625,10 +635,9 @@ done:
 static int h_admin_compact(struct mg_connection *c, void *cb)
 {
     struct server *s = cb;
-    if (!is_method(c, "POST"))
-        return no_route(c, "POST");
-    if (!is_loopback(c))
-        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    int refused = admin_gate(c, "POST", NULL);
+    if (refused)
+        return refused;
     char err[512];
     int64_t moved = 0, indexed = 0;
     int rc = writer_catch_up(s->w, &moved, &indexed, err, sizeof(err));
@@ -691,10 +700,9 @@ static int parse_key_op(const struct buf *body, struct key_op *op, cJSON **j, ch
 static int h_admin_keys(struct mg_connection *c, void *cb)
 {
     struct server *s = cb;
-    if (!is_method(c, "POST"))
-        return no_route(c, "POST");
-    if (!is_loopback(c))
-        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    int refused = admin_gate(c, "POST", NULL);
+    if (refused)
+        return refused;
     struct buf body;
     buf_init(&body, 0);
     char err[512] = "", msg[160];
@@ -879,10 +887,9 @@ static int parse_rule(const struct buf *body, char *project, size_t plen, int *d
 static int h_admin_retention(struct mg_connection *c, void *cb)
 {
     struct server *s = cb;
-    if (!is_method(c, "POST"))
-        return no_route(c, "POST");
-    if (!is_loopback(c))
-        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    int refused = admin_gate(c, "POST", NULL);
+    if (refused)
+        return refused;
     struct buf body, out;
     buf_init(&body, 0);
     buf_init(&out, 0);
@@ -917,10 +924,9 @@ done:
 static int h_admin_budgets(struct mg_connection *c, void *cb)
 {
     struct server *s = cb;
-    if (!is_method(c, "GET") && !is_method(c, "POST"))
-        return no_route(c, "GET or POST");
-    if (!is_loopback(c))
-        return reply_err(c, LT_FORBIDDEN, "the admin API answers loopback clients only", 0, 0);
+    int refused = admin_gate(c, "GET", "POST");
+    if (refused)
+        return refused;
     struct buf body, out;
     buf_init(&body, 0);
     buf_init(&out, RESP_MAX);
