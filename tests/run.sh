@@ -32,7 +32,7 @@ run_one() { # name command...
 for t in $(find "$BUILD/tests" -type f -name 'test_*' -perm -u+x | sort); do
     name=${t#"$BUILD"/tests/}
     if [ "${VALGRIND:-0}" = 1 ]; then
-        run_one "$name" valgrind --quiet --error-exitcode=99 --leak-check=full \
+        run_one "$name" valgrind --quiet --error-exitcode=99 --leak-check=full --max-threads=1500 \
             --errors-for-leak-kinds=definite --track-fds=no "$t"
     else
         run_one "$name" "$t"
