@@ -11,6 +11,10 @@
  *  4. proxied calls per second with 16 keep-alive clients (target >= 5,000),
  *     beside the direct figure.
  * Usage: bench_proxy [--calls N] [--seconds S] [--clients C]
+ *        bench_proxy --lag-only N [--direct] [--show-slow]
+ * The second form measures phase 3 alone over N streams on an idle store
+ * (--direct: straight to the fake, the baseline; --show-slow: print each
+ * event over 2 ms), to look into the lag's tail.
  */
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -156,6 +160,8 @@ static size_t on_stream(char *d, size_t sz, size_t nm, void *arg)
     return sz * nm;
 }
 
+static int show_slow;
+
 static void event_lag(struct fakeup *fake, const char *proxied, int streams, double *p50,
                       double *p99, double *max)
 {
@@ -179,8 +185,12 @@ static void event_lag(struct fakeup *fake, const char *proxied, int streams, dou
             exit(1);
         int64_t sent[256];
         size_t ns = fakeup_last_stream_times(fake, sent, 256);
-        for (size_t i = 0; i < ns && i < (size_t)l.nev && l.n < l.cap; i++)
+        for (size_t i = 0; i < ns && i < (size_t)l.nev && l.n < l.cap; i++) {
             l.lags[l.n++] = l.arrived[i] - sent[i];
+            if (show_slow && l.arrived[i] - sent[i] > 2000000)
+                fprintf(stderr, "stream %d event %zu: %.3f ms\n", s, i,
+                        (double)(l.arrived[i] - sent[i]) / 1e6);
+        }
     }
     curl_slist_free_all(hd);
     curl_easy_cleanup(h);
@@ -234,14 +244,22 @@ static double throughput(const char *url, int clients, int seconds)
 
 int main(int argc, char **argv)
 {
-    int n = 5000, seconds = 5, clients = 16;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--calls"))
-            n = atoi(argv[i + 1]);
+    int n = 5000, seconds = 5, clients = 16, lag_only = 0, lag_direct = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--direct"))
+            lag_direct = 1;
+        else if (!strcmp(argv[i], "--show-slow"))
+            show_slow = 1;
+        else if (i + 1 == argc)
+            break;
+        else if (!strcmp(argv[i], "--calls"))
+            n = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seconds"))
-            seconds = atoi(argv[i + 1]);
+            seconds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--lag-only"))
+            lag_only = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--clients"))
-            clients = atoi(argv[i + 1]) > 64 ? 64 : atoi(argv[i + 1]);
+            clients = atoi(argv[++i]) > 64 ? 64 : atoi(argv[i]);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char err[256];
@@ -265,6 +283,10 @@ int main(int argc, char **argv)
     double a50, a99, t50, t99, l50, l99, lmax;
     printf("proxy benchmark: %d calls per latency phase, %d clients for %d s\n", n, clients,
            seconds);
+    if (lag_only > 0) { /* the lag phase alone, 'lag_only' streams, on an idle store */
+        event_lag(fake, lag_direct ? direct : proxied, lag_only, &l50, &l99, &lmax);
+        goto done;
+    }
     printf("1. plain chat latency (one client, alternating)\n");
     latency(direct, proxied, chat, n, 0, &a50, &a99);
     printf("2. streamed chat, time to first byte\n");
@@ -283,6 +305,7 @@ int main(int argc, char **argv)
            l99, lmax, verdict(lmax, 2, 1));
     printf("  proxied calls/s        %.0f  (target >= 5000; %.2f of direct)  %s\n", pps, pps / dps,
            verdict(pps, 5000, 0));
+done:
     srv_stop(&s, SIGTERM, 60000);
     srv_release(&s);
     fakeup_stop(fake);
