@@ -476,6 +476,7 @@ static int finish_answer(struct call *k, CURLcode rc)
             llm_stream_finish(k->stream, &k->span);
         if (rc != CURLE_OK) {
             char msg[CURL_ERROR_SIZE + 64];
+            atomic_fetch_add(k->timed_out ? &k->p->timeouts : &k->p->upstream_errors, 1);
             snprintf(msg, sizeof(msg), "upstream stream broke: %s",
                      k->timed_out     ? "timed out"
                      : k->curl_err[0] ? k->curl_err

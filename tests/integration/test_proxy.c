@@ -812,6 +812,40 @@ START_TEST(test_concurrent_calls_cannot_overshoot_a_budget)
 }
 END_TEST
 
+/* Per-request caps at the door: too big a prompt, too many tool rounds. */
+START_TEST(test_request_caps_refuse_before_the_upstream)
+{
+    ck_assert_int_eq(run("'%s' budget set --db '%s' --project default --max-input-tokens 40"
+                         " --max-tool-rounds 1 >/dev/null",
+                         tu_llmtap_bin(), db),
+                     0);
+    struct got g;
+    ck_assert_int_eq(post_openai("/chat/completions", chat_body, NULL, &g), 200); /* small */
+    got_release(&g);
+    const char *big =
+        "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":"
+        "\"Please summarise this very long complaint about a parcel that never arrived "
+        "although the tracking page said it was delivered to my door on Monday.\"}]}";
+    ck_assert_int_eq(post_openai("/chat/completions", big, NULL, &g), 402);
+    ck_assert_ptr_nonnull(strstr(buf_str(&g.body), "input tokens"));
+    got_release(&g);
+    const char *loop =
+        "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"},"
+        "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"a\",\"type\":\"function\",\"function\":"
+        "{\"name\":\"f\",\"arguments\":\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"a\","
+        "\"content\":\"1\"},{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"b\",\"type\":"
+        "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},{\"role\":\"tool\","
+        "\"tool_call_id\":\"b\",\"content\":\"2\"}]}";
+    ck_assert_int_eq(post_openai("/chat/completions", loop, NULL, &g), 402);
+    ck_assert_ptr_nonnull(strstr(buf_str(&g.body), "tool-call rounds"));
+    got_release(&g);
+    cJSON *st = fake_stats();
+    ck_assert_int_eq((int)cJSON_GetObjectItem(st, "calls")->valuedouble, 1);
+    cJSON_Delete(st);
+    ck_assert_int_eq(wait_count("SELECT count(*) FROM spans WHERE status='blocked'", 2), 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("proxy");
@@ -830,6 +864,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_upstream_down_is_502_and_silent_is_504);
     tcase_add_test(tc, test_llmtap_key_picks_the_project_and_a_bad_key_is_401);
     tcase_add_test(tc, test_concurrent_calls_cannot_overshoot_a_budget);
+    tcase_add_test(tc, test_request_caps_refuse_before_the_upstream);
     suite_add_tcase(s, tc);
     return s;
 }
