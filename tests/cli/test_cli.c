@@ -301,6 +301,32 @@ START_TEST(test_retention_set_list_and_apply_without_a_server)
 END_TEST
 
 /* Write 'text' to DIR/'name'. */
+START_TEST(test_key_create_list_revoke_without_a_server)
+{
+    char *out = NULL;
+    ck_assert_int_eq(llmtap(&out, "key create shop --name ci --db '%s' --json", db), 0);
+    char key[64] = "";
+    const char *k = strstr(out, "\"key\":\"lt_");
+    ck_assert_msg(k != NULL, "got: %s", out);
+    snprintf(key, sizeof(key), "%.43s", k + 7);
+    ck_assert_uint_eq(strlen(key), 43);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "key list --db '%s' --json", db), 0);
+    ck_assert_msg(strstr(out, "\"project\":\"shop\",\"name\":\"ci\"") &&
+                      strstr(out, "\"revoked\":false") && !strstr(out, key + 10),
+                  "got: %s", out); /* the list never shows the key */
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "key revoke 1 --db '%s'", db), 0);
+    free(out);
+    ck_assert_int_eq(llmtap(&out, "key list --db '%s' --json", db), 0);
+    ck_assert_msg(strstr(out, "\"revoked\":true"), "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(NULL, "key revoke 1 --db '%s'", db), 1); /* not live any more */
+    ck_assert_int_eq(llmtap(NULL, "key create --db '%s'", db), 2);
+    ck_assert_int_eq(llmtap(NULL, "key rotate 1 --db '%s'", db), 2);
+}
+END_TEST
+
 static void put_file(const char *name, const char *text)
 {
     char *path = xasprintf("%s/%s", dir, name);
@@ -431,6 +457,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_prices_list_and_import_without_a_server);
     tcase_add_test(tc, test_search_finds_words_phrases_and_cjk_with_filters);
     tcase_add_test(tc, test_retention_set_list_and_apply_without_a_server);
+    tcase_add_test(tc, test_key_create_list_revoke_without_a_server);
     tcase_add_test(tc, test_prompt_render_prints_exactly_the_rendering);
     tcase_add_test(tc, test_prompt_render_errors_and_usage);
     suite_add_tcase(s, tc);
