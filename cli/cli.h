@@ -26,6 +26,9 @@ int cmd_prompt(int argc, char **argv);
 int cmd_budget(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 
+/* `llmtap prompt push|list|show|diff|label` (cmd_prompt_reg.c); argv[0] is the verb. */
+int cli_prompt_registry(const char *verb, int argc, char **argv, const char *usage);
+
 /* Load a week of generated traffic into 'db' through the running server
  * at 'server_url' when the database has no spans yet (serve --demo).
  * Returns 0, or -1 (logged). */

@@ -2,8 +2,8 @@
  * cmd_prompt: `llmtap prompt render` renders a Mustache prompt template
  * (ui/mustache.h) with a JSON object of variables and prints exactly the
  * rendering. Partials come from files of a --partials directory, by a
- * name that cannot leave it. The registry verbs (push, list, show, diff)
- * come later; they are named here so that scripts get a clear refusal.
+ * name that cannot leave it. The registry verbs (push, list, show, diff,
+ * label) are in cmd_prompt_reg.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,16 @@
 
 static const char prompt_usage[] =
     "usage: llmtap prompt render --template FILE --vars FILE.json [--partials DIR]\n"
+    "       llmtap prompt push NAME FILE.json     store FILE as NAME's next version\n"
+    "       llmtap prompt list | show NAME[@V|@LABEL] | diff NAME@A NAME@B\n"
+    "       llmtap prompt label NAME LABEL V      point LABEL (production, staging) at V\n"
+    "  (the registry verbs take --db PATH and --json)\n"
+    "\n"
+    "A prompt file is JSON: {\"messages\": [{\"role\": \"system\", \"content\": \"...\"},\n"
+    "{\"role\": \"user\", \"content\": \"{{question}}\"}], \"model\": \"...\", \"params\": "
+    "{...}};\n"
+    "each content is a Mustache template. Versions start at 1 and never change; pushing what\n"
+    "the latest version already holds makes no new one.\n"
     "\n"
     "Renders the Mustache template FILE with the variables of FILE.json (a JSON object)\n"
     "and prints the result exactly, adding nothing. {{name}} is HTML-escaped as Mustache\n"
@@ -27,7 +37,7 @@ static const char prompt_usage[] =
     "'.', it renders as nothing. FILE may be - for standard input.\n"
     "Example: llmtap prompt render --template support.mustache --vars case.json\n";
 
-static const char *const later_verbs[] = {"push", "list", "show", "diff"};
+static const char *const registry_verbs[] = {"push", "list", "show", "diff", "label"};
 
 /* The partial loader: DIR/name.mustache, for names that stay in DIR. */
 static char *load_partial(void *arg, const char *name, size_t *len)
@@ -151,10 +161,8 @@ int cmd_prompt(int argc, char **argv)
     }
     if (strcmp(verb, "render") == 0)
         return cmd_render(argc - 1, argv + 1);
-    for (size_t i = 0; i < sizeof(later_verbs) / sizeof(later_verbs[0]); i++)
-        if (strcmp(verb, later_verbs[i]) == 0) {
-            fprintf(stderr, "llmtap prompt: '%s' is not available yet\n", verb);
-            return CLI_USAGE_ERROR;
-        }
+    for (size_t i = 0; i < sizeof(registry_verbs) / sizeof(registry_verbs[0]); i++)
+        if (strcmp(verb, registry_verbs[i]) == 0)
+            return cli_prompt_registry(verb, argc - 1, argv + 1, prompt_usage);
     return usage_error("unknown subcommand", verb);
 }

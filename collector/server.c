@@ -37,6 +37,7 @@
 #include "store/price_store.h"
 #include "store/fts.h"
 #include "store/keys.h"
+#include "store/prompts.h"
 #include "store/prices.h"
 #include "store/retention.h"
 #include "store/search.h"
@@ -743,6 +744,98 @@ done:
     return status ? status : 400;
 }
 
+/* ---- admin: the prompt registry ----------------------------------------- */
+
+struct prompt_op {
+    int push;
+    const char *name, *label;
+    char *body;      /* push: the checked, compact prompt file (owned) */
+    int64_t version; /* label: in; push: out */
+    int created, missing;
+};
+
+static int prompt_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct prompt_op *op = ctx;
+    if (op->push)
+        return prompts_push(db, op->name, op->body, &op->version, &op->created, err, errlen);
+    int rc = prompts_label(db, op->name, op->label, op->version, err, errlen);
+    op->missing = rc == 1;
+    return rc < 0 ? -1 : 0;
+}
+
+static int parse_prompt_op(cJSON *j, struct prompt_op *op, char *err, size_t errlen)
+{
+    const char *verb = jsonx_str(j, "op");
+    op->name = jsonx_str(j, "name");
+    if (!verb || (strcmp(verb, "push") && strcmp(verb, "label")) || !prompts_valid_name(op->name)) {
+        snprintf(err, errlen,
+                 "want {\"op\":\"push\",\"name\":N,\"prompt\":{...}} or "
+                 "{\"op\":\"label\",\"name\":N,\"label\":L,\"version\":V}");
+        return LT_INVALID_INPUT;
+    }
+    op->push = strcmp(verb, "push") == 0;
+    if (!op->push) {
+        op->label = jsonx_str(j, "label");
+        if (!op->label || jsonx_member_int64(j, "version", &op->version) != 0) {
+            snprintf(err, errlen, "label wants a label and a version");
+            return LT_INVALID_INPUT;
+        }
+        return LT_OK;
+    }
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "prompt");
+    char *text = p ? jsonx_print(p) : NULL;
+    int rc = text && prompts_check_body(text, strlen(text), &op->body, err, errlen) == 0
+                 ? LT_OK
+                 : LT_INVALID_INPUT;
+    if (!text)
+        snprintf(err, errlen, "push wants the prompt file as \"prompt\"");
+    free(text);
+    return rc;
+}
+
+/* POST /api/v1/admin/prompts: push a version or move a label (the CLI's
+ * `prompt push` and `prompt label` while a server holds the store).
+ * Loopback only. */
+static int h_admin_prompts(struct mg_connection *c, void *cb)
+{
+    struct server *s = cb;
+    int refused = admin_gate(c, "POST", NULL);
+    if (refused)
+        return refused;
+    struct buf body;
+    buf_init(&body, 0);
+    char err[512] = "", msg[200];
+    struct prompt_op op;
+    memset(&op, 0, sizeof(op));
+    cJSON *j = NULL;
+    int status = 0;
+    if (!read_body(s, c, &body, 0))
+        goto done;
+    j = body.len ? jsonx_parse(body.data, body.len, err, sizeof(err)) : NULL;
+    int rc = j ? parse_prompt_op(j, &op, err, sizeof(err)) : LT_INVALID_INPUT;
+    if (!j && !*err)
+        snprintf(err, sizeof(err), "an empty body");
+    if (rc == LT_OK)
+        rc = writer_run(s->w, prompt_op_fn, &op, err, sizeof(err));
+    if (rc == LT_OK && op.missing) {
+        snprintf(err, sizeof(err), "%s has no version %lld", op.name, (long long)op.version);
+        rc = LT_NOT_FOUND;
+    }
+    if (rc != LT_OK) {
+        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
+        goto done;
+    }
+    int n = snprintf(msg, sizeof(msg), "{\"status\":\"ok\",\"version\":%lld,\"created\":%s}",
+                     (long long)op.version, op.push && !op.created ? "false" : "true");
+    status = reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
+done:
+    free(op.body);
+    cJSON_Delete(j);
+    buf_release(&body);
+    return status ? status : 400;
+}
+
 /* ---- read API: full-text search ---------------------------------------- */
 
 /* Query-string parameter 'name' into 'out' (at most 'n' bytes with the
@@ -1029,6 +1122,7 @@ static void routes(struct server *s)
     mg_set_request_handler(s->ctx, "/api/v1/admin/retention$", h_admin_retention, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/budgets$", h_admin_budgets, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/keys$", h_admin_keys, s);
+    mg_set_request_handler(s->ctx, "/api/v1/admin/prompts$", h_admin_prompts, s);
     mg_set_request_handler(s->ctx, "/api/v1/search$", h_search, s);
     proxy_mount(s->proxy, s->ctx);
     if (s->cfg.mount)

@@ -11,7 +11,7 @@
  *  - scores, price_sets.
  * Later versions, each with its comment below: v2 text stored once, v3
  * columnar segments and `spans` as a virtual table, v4 text dictionaries,
- * v5 rollups, ... v13 budget rules, v14 ingest keys.
+ * v5 rollups, ... v13 budget rules, v14 ingest keys, v15 prompts.
  */
 #include "store/schema.h"
 
@@ -342,6 +342,16 @@ static const char v14[] =
     " hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, created_ns INTEGER NOT NULL,"
     " revoked_ns INTEGER);";
 
-const char *const schema_migrations[] = {v1, v2, v3,  v4,  v5,  v6,  v7,
-                                         v8, v9, v10, v11, v12, v13, v14};
+/* Version 15: the prompt registry (store/prompts.h): immutable versions
+ * of each name, and labels that point at versions. */
+static const char v15[] =
+    "CREATE TABLE prompts ("
+    " name TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL,"
+    " created_ns INTEGER NOT NULL, PRIMARY KEY (name, version)) WITHOUT ROWID;"
+    "CREATE TABLE prompt_labels ("
+    " name TEXT NOT NULL, label TEXT NOT NULL, version INTEGER NOT NULL,"
+    " set_ns INTEGER NOT NULL, PRIMARY KEY (name, label)) WITHOUT ROWID;";
+
+const char *const schema_migrations[] = {v1, v2,  v3,  v4,  v5,  v6,  v7, v8,
+                                         v9, v10, v11, v12, v13, v14, v15};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

@@ -417,8 +417,8 @@ START_TEST(test_prompt_render_errors_and_usage)
         {"prompt render --template t.mustache", 2, "--vars FILE.json is required"},
         {"prompt render --template t.mustache --vars ok.json extra", 2, "unexpected argument"},
         {"prompt render --template", 2, "needs a value"},
-        {"prompt push x", 2, "llmtap prompt: 'push' is not available yet"},
-        {"prompt diff a b", 2, "'diff' is not available yet"},
+        {"prompt push x", 2, "llmtap prompt push: wrong arguments"},
+        {"prompt diff a", 2, "llmtap prompt diff: wrong arguments"},
         {"prompt frobnicate", 2, "unknown subcommand 'frobnicate'"},
         {"prompt", 2, "usage: llmtap prompt render"},
     };
