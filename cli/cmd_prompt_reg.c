@@ -106,17 +106,18 @@ static int push(const char *db, const char *name, const char *file, int json)
     } else {
         struct store *st = NULL;
         rc = open_rw(db, &st);
-        if (rc == 0 && prompts_push(store_db(st), name, body, &version, &created, err,
-                                    sizeof(err)) != 0)
+        if (rc == 0 &&
+            prompts_push(store_db(st), name, body, &version, &created, err, sizeof(err)) != 0)
             rc = cli_fail("prompt", "%s", err);
         store_close(st);
     }
     free(body);
     if (rc == 0)
-        printf(json ? "{\"name\":\"%s\",\"version\":%lld,\"created\":%s}\n"
-                    : "%s@%lld%s\n",
-               name, (long long)version,
-               json ? (created ? "true" : "false") : created ? "" : " (unchanged: no new version)");
+        printf(json ? "{\"name\":\"%s\",\"version\":%lld,\"created\":%s}\n" : "%s@%lld%s\n", name,
+               (long long)version,
+               json      ? (created ? "true" : "false")
+               : created ? ""
+                         : " (unchanged: no new version)");
     return rc;
 }
 
@@ -268,7 +269,7 @@ static void print_diff(char **a, size_t na, char **b, size_t nb)
             lcs[i * w + j] = strcmp(a[i], b[j]) == 0
                                  ? lcs[(i + 1) * w + j + 1] + 1
                                  : (lcs[(i + 1) * w + j] > lcs[i * w + j + 1] ? lcs[(i + 1) * w + j]
-                                                                               : lcs[i * w + j + 1]);
+                                                                              : lcs[i * w + j + 1]);
     size_t i = 0, j = 0;
     while (i < na || j < nb) {
         if (i < na && j < nb && strcmp(a[i], b[j]) == 0)

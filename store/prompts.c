@@ -126,11 +126,12 @@ static int latest_of(sqlite3 *db, const char *name, int64_t *latest, char **body
         *body = xstrdup((const char *)sqlite3_column_text(st, 1));
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(db, "cannot read the prompt", err, errlen);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+                                                 : fail(db, "cannot read the prompt", err, errlen);
 }
 
-int prompts_push(sqlite3 *db, const char *name, const char *body, int64_t *version,
-                 int *created, char *err, size_t errlen)
+int prompts_push(sqlite3 *db, const char *name, const char *body, int64_t *version, int *created,
+                 char *err, size_t errlen)
 {
     if (!prompts_valid_name(name)) {
         snprintf(err, errlen, "a prompt name is 1 to %d of A-Z a-z 0-9 . _ -", PROMPTS_NAME_MAX);
@@ -144,7 +145,8 @@ int prompts_push(sqlite3 *db, const char *name, const char *body, int64_t *versi
     if (!*created)
         return 0;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "INSERT INTO prompts(name, version, body, created_ns) VALUES (?,?,?,?)",
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO prompts(name, version, body, created_ns) VALUES (?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(db, "cannot store the prompt", err, errlen);
     *version += 1;
@@ -166,10 +168,11 @@ int prompts_label(sqlite3 *db, const char *name, const char *label, int64_t vers
         return -1;
     }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT OR REPLACE INTO prompt_labels(name, label, version, set_ns)"
-                           " SELECT name, ?, version, ? FROM prompts WHERE name = ? AND version = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT OR REPLACE INTO prompt_labels(name, label, version, set_ns)"
+            " SELECT name, ?, version, ? FROM prompts WHERE name = ? AND version = ?",
+            -1, &st, NULL) != SQLITE_OK)
         return fail(db, "cannot set the label", err, errlen);
     sqlite3_bind_text(st, 1, label, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, time_now_ns());

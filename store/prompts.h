@@ -36,8 +36,8 @@ int prompts_check_body(const char *json, size_t len, char **canonical, char *err
 /* Writer: store 'body' (compact JSON, checked by the caller) as the next
  * version of 'name'. *version gets the new version, or the latest one when
  * it already holds this body (*created 0). Returns 0, or -1 with a message. */
-int prompts_push(sqlite3 *db, const char *name, const char *body, int64_t *version,
-                 int *created, char *err, size_t errlen) __attribute__((warn_unused_result));
+int prompts_push(sqlite3 *db, const char *name, const char *body, int64_t *version, int *created,
+                 char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Writer: point 'label' of 'name' at 'version'. Returns 0, 1 when that
  * version does not exist, -1 with a message. */
@@ -45,10 +45,10 @@ int prompts_label(sqlite3 *db, const char *name, const char *label, int64_t vers
                   size_t errlen) __attribute__((warn_unused_result));
 
 struct prompt_version {
-    char *name;     /* owned */
+    char *name; /* owned */
     int64_t version;
-    char *body;     /* owned compact JSON */
-    char *labels;   /* owned: the labels on this version, comma-separated ("" when none) */
+    char *body;   /* owned compact JSON */
+    char *labels; /* owned: the labels on this version, comma-separated ("" when none) */
     int64_t created_ns;
 };
 void prompt_version_release(struct prompt_version *v);

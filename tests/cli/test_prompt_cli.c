@@ -72,12 +72,14 @@ static char *put(const char *name, const char *text)
     return path;
 }
 
-static const char v1[] = "{\"messages\":[{\"role\":\"system\",\"content\":\"You help {{shop}}.\"},"
-                         "{\"role\":\"user\",\"content\":\"{{question}}\"}],\"model\":\"gpt-4o-mini\","
-                         "\"params\":{\"temperature\":0.2}}";
-static const char v2[] = "{\"messages\":[{\"role\":\"system\",\"content\":\"You politely help {{shop}}.\"},"
-                         "{\"role\":\"user\",\"content\":\"{{question}}\"}],\"model\":\"gpt-4o-mini\","
-                         "\"params\":{\"temperature\":0.2}}";
+static const char v1[] =
+    "{\"messages\":[{\"role\":\"system\",\"content\":\"You help {{shop}}.\"},"
+    "{\"role\":\"user\",\"content\":\"{{question}}\"}],\"model\":\"gpt-4o-mini\","
+    "\"params\":{\"temperature\":0.2}}";
+static const char v2[] =
+    "{\"messages\":[{\"role\":\"system\",\"content\":\"You politely help {{shop}}.\"},"
+    "{\"role\":\"user\",\"content\":\"{{question}}\"}],\"model\":\"gpt-4o-mini\","
+    "\"params\":{\"temperature\":0.2}}";
 
 /* The whole registry round, against the file or a server holding it. */
 static void registry_round(void)
