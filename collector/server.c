@@ -148,6 +148,8 @@ static int grpc_code(enum lt_err e)
         return 14;
     case LT_UNSUPPORTED_MEDIA_TYPE:
         return 3;
+    case LT_UNAUTHENTICATED:
+        return 16;
     default:
         return 13;
     }

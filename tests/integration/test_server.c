@@ -573,6 +573,30 @@ START_TEST(test_cli_import_and_price_import_go_through_the_server)
 }
 END_TEST
 
+START_TEST(test_an_unknown_ingest_key_is_401_on_every_route)
+{
+    static const char *const hdrs[] = {"LLMTap-Key: lt_0000000000000000000000000000000000000000",
+                                       NULL};
+    static const char *const paths[] = {"/api/v1/spans", "/v1/traces", "/api/public/ingestion"};
+    static const char *const bodies[] = {"{\"kind\":\"llm\"}", "{}", "{\"batch\":[]}"};
+    for (int i = 0; i < 3; i++) {
+        struct httpc_request req = {.method = "POST",
+                                    .path = paths[i],
+                                    .content_type = "application/json",
+                                    .headers = hdrs,
+                                    .body = bodies[i],
+                                    .body_len = strlen(bodies[i])};
+        struct httpc_response r;
+        ck_assert_int_eq(httpc_fetch(server.url, &req, 5000, &r), HTTPC_OK);
+        assert_error(&r, 401, "UNAUTHENTICATED");
+        if (i == 1)
+            ck_assert_ptr_nonnull(strstr(r.body, "\"code\":16")); /* gRPC UNAUTHENTICATED */
+        httpc_response_release(&r);
+    }
+    ck_assert_int_eq(q("SELECT count(*) FROM spans"), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("server");
@@ -580,6 +604,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_health_routes_and_unknown_paths);
+    tcase_add_test(tc, test_an_unknown_ingest_key_is_401_on_every_route);
     tcase_add_test(tc, test_search_endpoint_finds_spans_and_types_bad_queries);
     tcase_add_test(tc, test_otlp_json_gzip_protobuf_store_once_and_price);
     tcase_add_test(tc, test_otlp_partial_success_and_bad_bodies);
