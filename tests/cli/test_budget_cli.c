@@ -7,11 +7,9 @@
  * refuses bad bodies with INVALID_INPUT.
  */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "core/timeutil.h"
 #include "core/xmem.h"
@@ -41,29 +39,8 @@ static void teardown(void)
     free(dir);
 }
 
-/* Run "llmtap ARGS": stdout into *out, stderr into *errout (either may be
- * NULL; caller frees); returns the exit code. */
-static int llmtap(char **out, char **errout, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int llmtap(char **out, char **errout, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    char *o = xasprintf("%s/out.txt", dir), *e = xasprintf("%s/err.txt", dir);
-    char *cmd = xasprintf("%s %s > '%s' 2> '%s'", tu_llmtap_bin(), args, o, e);
-    int st = system(cmd);
-    if (out)
-        *out = tu_read_file(o, NULL);
-    if (errout)
-        *errout = tu_read_file(e, NULL);
-    free(cmd);
-    free(o);
-    free(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* Run "llmtap ARGS" with its output captured in the test's directory. */
+#define llmtap(out, err, ...) tu_llmtap_run(dir, (out), (err), __VA_ARGS__)
 
 /* A native span of 'usd' for user 'user' starting now, into FILE. */
 static char *span_file(const char *user, const char *usd, int n)

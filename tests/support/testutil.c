@@ -3,9 +3,11 @@
  */
 #include "tests/support/testutil.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "core/xmem.h"
 
@@ -73,4 +75,24 @@ const char *tu_llmtap_bin(void)
     const char *build = getenv("BUILD");
     snprintf(path, sizeof(path), "%s/llmtap", build && *build ? build : "build");
     return path;
+}
+
+int tu_llmtap_run(const char *dir, char **out, char **err, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    char *o = xasprintf("%s/out.txt", dir), *e = xasprintf("%s/err.txt", dir);
+    char *cmd = xasprintf("%s %s > '%s' 2> '%s'", tu_llmtap_bin(), args, o, e);
+    int st = system(cmd);
+    if (out)
+        *out = tu_read_file(o, NULL);
+    if (err)
+        *err = tu_read_file(e, NULL);
+    free(cmd);
+    free(o);
+    free(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -25,4 +25,10 @@ char *tu_tmpdir(void);
 /* The llmtap binary under test: $LLMTAP_BIN, else $BUILD/llmtap, else build/llmtap. */
 const char *tu_llmtap_bin(void);
 
+/* Run "llmtap ARGS" (printf-style, through the shell) with stdout into
+ * *out and stderr into *err (either may be NULL; caller frees), using
+ * files in 'dir' for the capture. Returns the exit code (-1: no exit). */
+int tu_llmtap_run(const char *dir, char **out, char **err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif
