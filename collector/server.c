@@ -656,6 +656,48 @@ static int h_admin_compact(struct mg_connection *c, void *cb)
     return reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
 }
 
+/* ---- admin: writes through the one writer ------------------------------ */
+
+/* An admin write: 'parse' reads the request's JSON object (NULL for an
+ * empty or unparsable body, whose parse error is then in 'err') into the
+ * op; 'run' applies it in the writer's transaction; 'answer', after the
+ * commit, writes the JSON reply into 'msg' or returns an lt_err. */
+struct admin_write {
+    int (*parse)(const cJSON *j, void *op, char *err, size_t errlen);
+    writer_fn run;
+    int (*answer)(struct server *s, void *op, char *msg, size_t n, char *err, size_t errlen);
+};
+
+/* POST, loopback, body -> parse -> writer -> answer. Strings the op
+ * borrows from the JSON stay valid until 'answer' has run; what the op
+ * owns is the caller's to free. */
+static int admin_write(struct server *s, struct mg_connection *c, const struct admin_write *w,
+                       void *op)
+{
+    int refused = admin_gate(c, "POST", NULL);
+    if (refused)
+        return refused;
+    struct buf body;
+    buf_init(&body, 0);
+    char err[512] = "", msg[256] = "";
+    cJSON *j = NULL;
+    int status = 0;
+    if (!read_body(s, c, &body, 0))
+        goto done;
+    j = body.len ? jsonx_parse(body.data, body.len, err, sizeof(err)) : NULL;
+    int rc = w->parse(j, op, err, sizeof(err));
+    if (rc == LT_OK)
+        rc = writer_run(s->w, w->run, op, err, sizeof(err));
+    if (rc == LT_OK)
+        rc = w->answer(s, op, msg, sizeof(msg), err, sizeof(err));
+    status = rc == LT_OK ? reply(c, 200, "application/json", msg, strlen(msg), 0, 0)
+                         : reply_err(c, (enum lt_err)rc, err, 0, 0);
+done:
+    cJSON_Delete(j);
+    buf_release(&body);
+    return status ? status : 400;
+}
+
 /* ---- admin: ingest keys ------------------------------------------------- */
 
 struct key_op {
@@ -678,23 +720,44 @@ static int key_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
     return keyring_load(db, &op->ring, err, errlen);
 }
 
-static int parse_key_op(const struct buf *body, struct key_op *op, cJSON **j, char *err,
-                        size_t errlen)
+static int parse_key_op(const cJSON *j, void *ctx, char *err, size_t errlen)
 {
-    *j = body->len ? jsonx_parse(body->data, body->len, err, errlen) : NULL;
-    const char *verb = *j ? jsonx_str(*j, "op") : NULL;
+    struct key_op *op = ctx;
+    const char *verb = j ? jsonx_str(j, "op") : NULL;
     if (!verb || (strcmp(verb, "create") && strcmp(verb, "revoke"))) {
         snprintf(err, errlen,
                  "want {\"op\":\"create\",\"project\":P} or {\"op\":\"revoke\",\"id\":N}");
         return LT_INVALID_INPUT;
     }
     op->create = strcmp(verb, "create") == 0;
-    op->project = jsonx_str(*j, "project");
-    op->name = jsonx_str(*j, "name");
-    if (!op->create && jsonx_member_int64(*j, "id", &op->id) != 0) {
+    op->project = jsonx_str(j, "project");
+    op->name = jsonx_str(j, "name");
+    if (!op->create && jsonx_member_int64(j, "id", &op->id) != 0) {
         snprintf(err, errlen, "revoke wants the key's id");
         return LT_INVALID_INPUT;
     }
+    return LT_OK;
+}
+
+/* The new keyring is in force from here on. */
+static int answer_key_op(struct server *s, void *ctx, char *msg, size_t n, char *err, size_t errlen)
+{
+    struct key_op *op = ctx;
+    pthread_rwlock_wrlock(&s->keys_lock);
+    struct keyring *old = s->keys;
+    s->keys = op->ring;
+    pthread_rwlock_unlock(&s->keys_lock);
+    keyring_free(old);
+    op->ring = NULL;
+    if (op->missing) {
+        snprintf(err, errlen, "no live key has id %lld", (long long)op->id);
+        return LT_NOT_FOUND;
+    }
+    if (op->create)
+        snprintf(msg, n, "{\"status\":\"ok\",\"id\":%lld,\"key\":\"%s\"}", (long long)op->id,
+                 op->key);
+    else
+        snprintf(msg, n, "{\"status\":\"ok\",\"id\":%lld}", (long long)op->id);
     return LT_OK;
 }
 
@@ -702,48 +765,12 @@ static int parse_key_op(const struct buf *body, struct key_op *op, cJSON **j, ch
  * Loopback only. */
 static int h_admin_keys(struct mg_connection *c, void *cb)
 {
-    struct server *s = cb;
-    int refused = admin_gate(c, "POST", NULL);
-    if (refused)
-        return refused;
-    struct buf body;
-    buf_init(&body, 0);
-    char err[512] = "", msg[160];
+    static const struct admin_write w = {parse_key_op, key_op_fn, answer_key_op};
     struct key_op op;
     memset(&op, 0, sizeof(op));
-    cJSON *j = NULL;
-    int status = 0;
-    if (!read_body(s, c, &body, 0))
-        goto done;
-    int rc = parse_key_op(&body, &op, &j, err, sizeof(err));
-    if (rc == LT_OK)
-        rc = writer_run(s->w, key_op_fn, &op, err, sizeof(err));
-    if (rc == LT_OK) {
-        pthread_rwlock_wrlock(&s->keys_lock);
-        struct keyring *old = s->keys;
-        s->keys = op.ring;
-        pthread_rwlock_unlock(&s->keys_lock);
-        keyring_free(old);
-        op.ring = NULL;
-    }
-    if (rc == LT_OK && op.missing) {
-        snprintf(err, sizeof(err), "no live key has id %lld", (long long)op.id);
-        rc = LT_NOT_FOUND;
-    }
-    if (rc != LT_OK) {
-        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
-        goto done;
-    }
-    int n = op.create
-                ? snprintf(msg, sizeof(msg), "{\"status\":\"ok\",\"id\":%lld,\"key\":\"%s\"}",
-                           (long long)op.id, op.key)
-                : snprintf(msg, sizeof(msg), "{\"status\":\"ok\",\"id\":%lld}", (long long)op.id);
-    status = reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
-done:
+    int status = admin_write(cb, c, &w, &op);
     keyring_free(op.ring);
-    cJSON_Delete(j);
-    buf_release(&body);
-    return status ? status : 400;
+    return status;
 }
 
 /* ---- admin: the prompt registry ----------------------------------------- */
@@ -766,8 +793,14 @@ static int prompt_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
     return rc < 0 ? -1 : 0;
 }
 
-static int parse_prompt_op(cJSON *j, struct prompt_op *op, char *err, size_t errlen)
+static int parse_prompt_op(const cJSON *j, void *ctx, char *err, size_t errlen)
 {
+    struct prompt_op *op = ctx;
+    if (!j) {
+        if (!*err)
+            snprintf(err, errlen, "an empty body");
+        return LT_INVALID_INPUT;
+    }
     const char *verb = jsonx_str(j, "op");
     op->name = jsonx_str(j, "name");
     if (!verb || (strcmp(verb, "push") && strcmp(verb, "label")) || !prompts_valid_name(op->name)) {
@@ -796,46 +829,31 @@ static int parse_prompt_op(cJSON *j, struct prompt_op *op, char *err, size_t err
     return rc;
 }
 
+static int answer_prompt_op(struct server *s, void *ctx, char *msg, size_t n, char *err,
+                            size_t errlen)
+{
+    (void)s;
+    struct prompt_op *op = ctx;
+    if (op->missing) {
+        snprintf(err, errlen, "%s has no version %lld", op->name, (long long)op->version);
+        return LT_NOT_FOUND;
+    }
+    snprintf(msg, n, "{\"status\":\"ok\",\"version\":%lld,\"created\":%s}", (long long)op->version,
+             op->push && !op->created ? "false" : "true");
+    return LT_OK;
+}
+
 /* POST /api/v1/admin/prompts: push a version or move a label (the CLI's
  * `prompt push` and `prompt label` while a server holds the store).
  * Loopback only. */
 static int h_admin_prompts(struct mg_connection *c, void *cb)
 {
-    struct server *s = cb;
-    int refused = admin_gate(c, "POST", NULL);
-    if (refused)
-        return refused;
-    struct buf body;
-    buf_init(&body, 0);
-    char err[512] = "", msg[200];
+    static const struct admin_write w = {parse_prompt_op, prompt_op_fn, answer_prompt_op};
     struct prompt_op op;
     memset(&op, 0, sizeof(op));
-    cJSON *j = NULL;
-    int status = 0;
-    if (!read_body(s, c, &body, 0))
-        goto done;
-    j = body.len ? jsonx_parse(body.data, body.len, err, sizeof(err)) : NULL;
-    int rc = j ? parse_prompt_op(j, &op, err, sizeof(err)) : LT_INVALID_INPUT;
-    if (!j && !*err)
-        snprintf(err, sizeof(err), "an empty body");
-    if (rc == LT_OK)
-        rc = writer_run(s->w, prompt_op_fn, &op, err, sizeof(err));
-    if (rc == LT_OK && op.missing) {
-        snprintf(err, sizeof(err), "%s has no version %lld", op.name, (long long)op.version);
-        rc = LT_NOT_FOUND;
-    }
-    if (rc != LT_OK) {
-        status = reply_err(c, (enum lt_err)rc, err, 0, 0);
-        goto done;
-    }
-    int n = snprintf(msg, sizeof(msg), "{\"status\":\"ok\",\"version\":%lld,\"created\":%s}",
-                     (long long)op.version, op.push && !op.created ? "false" : "true");
-    status = reply(c, 200, "application/json", msg, (size_t)n, 0, 0);
-done:
+    int status = admin_write(cb, c, &w, &op);
     free(op.body);
-    cJSON_Delete(j);
-    buf_release(&body);
-    return status ? status : 400;
+    return status;
 }
 
 /* ---- read API: full-text search ---------------------------------------- */
