@@ -1,6 +1,6 @@
 /*
  * cmd_prompt: `llmtap prompt render` renders a Mustache prompt template
- * (ui/mustache.h) with a JSON object of variables and prints exactly the
+ * (core/mustache.h) with a JSON object of variables and prints exactly the
  * rendering. Partials come from files of a --partials directory, by a
  * name that cannot leave it. The registry verbs (push, list, show, diff,
  * label) are in cmd_prompt_reg.c.
@@ -13,7 +13,7 @@
 #include "core/buf.h"
 #include "core/jsonx.h"
 #include "core/xmem.h"
-#include "ui/mustache.h"
+#include "core/mustache.h"
 
 #define PROMPT_MAX_OUTPUT (64u << 20)
 

@@ -16,7 +16,7 @@
 #include "core/xmem.h"
 #include "store/prompts.h"
 #include "store/store.h"
-#include "ui/mustache.h"
+#include "core/mustache.h"
 
 #define DIFF_MAX_LINES 2000
 

@@ -11,7 +11,7 @@
  * client's own provider key (forwarded, never stored or logged), and the
  * answer comes back unchanged: status, headers (minus hop-by-hop ones),
  * body; a text/event-stream answer event by event as it arrives. After the
- * last byte is sent, the span (collector/llmcall.h) is priced, the budget
+ * last byte is sent, the span (core/llmcall.h) is priced, the budget
  * settled with the real cost, and the span queued for the store
  * (collector/recorder.h): recording never delays the answer.
  *

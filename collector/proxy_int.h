@@ -16,7 +16,7 @@
 #include <curl/curl.h>
 
 #include "collector/budget.h"
-#include "collector/llmcall.h"
+#include "core/llmcall.h"
 #include "collector/pipeline.h"
 #include "collector/proxy.h"
 #include "collector/recorder.h"

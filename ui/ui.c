@@ -26,7 +26,7 @@
 #include "store/store.h"
 #include "ui/assets.h"
 #include "ui/chart.h"
-#include "ui/mustache.h"
+#include "core/mustache.h"
 #include "ui/ui_int.h"
 
 #define TEMPLATE_FILE_MAX (1u << 20)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/llmcall.h"
+#include "core/llmcall.h"
 #include "collector/sse.h"
 #include "store/prices.h"
 #include "tests/support/testutil.h"

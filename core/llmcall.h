@@ -46,8 +46,8 @@
  *
  * Thread-safety: no shared state; a struct llm_stream belongs to one stream.
  */
-#ifndef COLLECTOR_LLMCALL_H
-#define COLLECTOR_LLMCALL_H
+#ifndef CORE_LLMCALL_H
+#define CORE_LLMCALL_H
 
 #include <stddef.h>
 #include <stdint.h>

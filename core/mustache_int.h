@@ -15,8 +15,8 @@
  *
  * Strings in nodes point into the template's own 'src' (never copied).
  */
-#ifndef UI_MUSTACHE_INT_H
-#define UI_MUSTACHE_INT_H
+#ifndef CORE_MUSTACHE_INT_H
+#define CORE_MUSTACHE_INT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/llmcall_int.h"
+#include "core/llmcall_int.h"
 #include "core/jsonx.h"
 #include "core/xmem.h"
 

@@ -28,8 +28,8 @@
  * threads on one set (an internal mutex guards the name table; parsed
  * templates are immutable). The loader may be called from any of them.
  */
-#ifndef UI_MUSTACHE_H
-#define UI_MUSTACHE_H
+#ifndef CORE_MUSTACHE_H
+#define CORE_MUSTACHE_H
 
 #include <stddef.h>
 

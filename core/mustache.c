@@ -24,7 +24,7 @@
  * false and the empty list; 0 and "" are truthy, as in the spec's
  * reference implementation.
  */
-#include "ui/mustache.h"
+#include "core/mustache.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -34,7 +34,7 @@
 #include <string.h>
 
 #include "core/xmem.h"
-#include "ui/mustache_int.h"
+#include "core/mustache_int.h"
 
 #define NONE ((size_t)-1)
 

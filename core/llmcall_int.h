@@ -8,15 +8,15 @@
  * Output JSON is written with struct buf (no ceiling: each caller bounds
  * what it writes), never through a depth the input controls.
  */
-#ifndef COLLECTOR_LLMCALL_INT_H
-#define COLLECTOR_LLMCALL_INT_H
+#ifndef CORE_LLMCALL_INT_H
+#define CORE_LLMCALL_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
 
-#include "collector/llmcall.h"
+#include "core/llmcall.h"
 #include "core/buf.h"
 #include "core/span.h"
 

@@ -18,7 +18,7 @@
 #include "core/buf.h"
 #include "core/xmem.h"
 #include "tests/support/testutil.h"
-#include "ui/mustache.h"
+#include "core/mustache.h"
 
 /* ---- the spec ---- */
 

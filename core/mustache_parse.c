@@ -18,7 +18,7 @@
  * the indentation of the place it is put. Text directly inside a parent is
  * parsed (it may change the delimiters) but never rendered.
  */
-#include "ui/mustache_int.h"
+#include "core/mustache_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "core/xmem.h"
-#include "ui/mustache.h"
+#include "core/mustache.h"
 
 #define NONE ((size_t)-1)
 

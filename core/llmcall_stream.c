@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/llmcall_int.h"
+#include "core/llmcall_int.h"
 #include "core/xmem.h"
 
 struct call {

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "collector/llmcall.h"
+#include "core/llmcall.h"
 #include "collector/sse.h"
 #include "core/buf.h"
 #include "core/xmem.h"
