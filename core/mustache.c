@@ -51,6 +51,7 @@ struct mustache {
     void *load_arg;
     struct entry **slot;
     size_t nslot, count;
+    int plain; /* mustache_set_plain: {{name}} is not HTML-escaped */
 };
 
 struct ctx {
@@ -135,6 +136,11 @@ struct mustache *mustache_new(mustache_loader load, void *load_arg)
     m->nslot = 16;
     m->slot = xcalloc(m->nslot, sizeof(*m->slot));
     return m;
+}
+
+void mustache_set_plain(struct mustache *m, int plain)
+{
+    m->plain = plain != 0;
 }
 
 void mustache_free(struct mustache *m)
@@ -277,6 +283,8 @@ static const char *entity(char c)
 static int put_escaped(struct render *r, const char *s, size_t n)
 {
     size_t from = 0;
+    if (r->m->plain)
+        return put(r, s, n);
     for (size_t i = 0; i < n; i++) {
         const char *ent = entity(s[i]);
         if (!ent)

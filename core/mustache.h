@@ -74,6 +74,11 @@ struct mustache_lambda {
 /* A new empty set; 'load' may be NULL (no templates beyond those added).
  * Caller frees with mustache_free. */
 struct mustache *mustache_new(mustache_loader load, void *load_arg);
+/* Text mode for templates whose output is not HTML (prompts, scorer
+ * strings): with 'plain' 1, {{name}} writes values as they are, exactly
+ * like {{{name}}}. Set it before the first render; the UI never does. */
+void mustache_set_plain(struct mustache *m, int plain);
+
 /* Free the set and every template in it; accepts NULL. */
 void mustache_free(struct mustache *m);
 

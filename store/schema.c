@@ -352,6 +352,34 @@ static const char v15[] =
     " name TEXT NOT NULL, label TEXT NOT NULL, version INTEGER NOT NULL,"
     " set_ns INTEGER NOT NULL, PRIMARY KEY (name, label)) WITHOUT ROWID;";
 
-const char *const schema_migrations[] = {v1, v2,  v3,  v4,  v5,  v6,  v7, v8,
-                                         v9, v10, v11, v12, v13, v14, v15};
+/* Version 16: the evaluator's runs, cases, call cache and online rules
+ * (store/evals.h), and an index to find a span's scores. */
+static const char v16[] =
+    "CREATE TABLE eval_runs ("
+    " run_id TEXT PRIMARY KEY, suite TEXT NOT NULL, started_ns INTEGER NOT NULL,"
+    " finished_ns INTEGER NOT NULL, verdict TEXT NOT NULL, interrupted INTEGER NOT NULL,"
+    " baseline TEXT, candidate TEXT, baseline_score REAL, candidate_score REAL,"
+    " diff REAL, diff_lo REAL, diff_hi REAL, ncases INTEGER NOT NULL, repeats INTEGER NOT NULL,"
+    " nvariants INTEGER NOT NULL, wins INTEGER, ties INTEGER, losses INTEGER, cost_usd REAL,"
+    " summary TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX eval_runs_by_time ON eval_runs(finished_ns);"
+    "CREATE TABLE eval_run_variants ("
+    " run_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, prompt_name TEXT,"
+    " prompt_version INTEGER, model TEXT, upstream TEXT, score REAL,"
+    " PRIMARY KEY (run_id, idx)) WITHOUT ROWID;"
+    "CREATE INDEX eval_run_variants_by_prompt ON eval_run_variants(prompt_name, prompt_version);"
+    "CREATE TABLE eval_cases ("
+    " run_id TEXT NOT NULL, idx INTEGER NOT NULL, case_id TEXT NOT NULL, delta REAL,"
+    " body TEXT NOT NULL, PRIMARY KEY (run_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE eval_cache ("
+    " key BLOB PRIMARY KEY, status INTEGER NOT NULL, body BLOB NOT NULL,"
+    " created_ns INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE eval_online ("
+    " name TEXT PRIMARY KEY, project TEXT NOT NULL, prompt_name TEXT, prompt_version INTEGER,"
+    " sample REAL NOT NULL, scorers TEXT NOT NULL, upstream TEXT, model TEXT,"
+    " created_ns INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX scores_by_span ON scores(project, trace_id, span_id);";
+
+const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,
+                                         v9,  v10, v11, v12, v13, v14, v15, v16};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);
