@@ -96,7 +96,7 @@ test-bins: $(BUILD)/llmtap $(FAKEUP) $(TEST_BIN) $(BENCH_BIN)
 # The whole suite: unit suites (Check), integration, crash, real-client and
 # browser tests (Debian's chromium, installed here when missing).
 test:
-	@sh tools/deps.sh chromium
+	@sh tools/deps.sh chromium libxml2-utils
 	@$(MAKE) --no-print-directory test-bins
 	@BUILD=$(BUILD) sh tests/run.sh
 
@@ -107,7 +107,7 @@ run: deps
 	@BUILD=$(BUILD) sh tools/run.sh $(ARGS)
 
 asan:
-	@sh tools/deps.sh chromium
+	@sh tools/deps.sh chromium libxml2-utils
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test-bins
@@ -115,7 +115,7 @@ asan:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run.sh
 
 valgrind:
-	@sh tools/deps.sh valgrind
+	@sh tools/deps.sh valgrind libxml2-utils
 	@$(MAKE) --no-print-directory BUILD=build-vg OPT=-O1 test-bins
 	@BUILD=build-vg VALGRIND=1 CK_FORK=no sh tests/run.sh
 

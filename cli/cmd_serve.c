@@ -14,9 +14,11 @@
 
 #include "cli/cli.h"
 #include "collector/server.h"
+#include "core/err.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
+#include "evaluator/online.h"
 #include "store/store.h"
 #include "ui/ui.h"
 
@@ -140,6 +142,47 @@ static int parse_serve_args(int argc, char **argv, struct server_config *cfg, st
     return 0;
 }
 
+/* The online evaluator beside the server: it is told of every commit and
+ * commits its scores through the server. 'o' is set once it runs and
+ * cleared before it stops. */
+struct online_hook {
+    struct online *o;
+    struct server *srv;
+};
+
+static void on_commit(void *arg, const struct ingest_batch *b)
+{
+    struct online_hook *h = arg;
+    online_offer(__atomic_load_n(&h->o, __ATOMIC_ACQUIRE), b);
+}
+
+static int online_commit(void *arg, struct ingest_batch *b, char *err, size_t errlen)
+{
+    struct online_hook *h = arg;
+    return server_commit(h->srv, b, err, errlen) == LT_OK ? 0 : -1;
+}
+
+static struct online *online_start(struct online_hook *h, const struct server_config *cfg,
+                                   struct runner_upstream *ups)
+{
+    for (size_t i = 0; i < cfg->proxy.nupstreams; i++) {
+        ups[i].name = cfg->proxy.upstreams[i].name;
+        ups[i].origin = cfg->proxy.upstreams[i].origin;
+        ups[i].anthropic = strncmp(ups[i].name, "anthropic", 9) == 0;
+    }
+    struct online_config oc = {.db_path = cfg->db_path,
+                               .upstreams = ups,
+                               .nupstreams = cfg->proxy.nupstreams,
+                               .commit = online_commit,
+                               .commit_arg = h};
+    char err[512];
+    struct online *o = NULL;
+    if (online_new(&o, &oc, err, sizeof(err)) != 0)
+        log_msg(LOG_WARN, "serve", "online evaluation is off: %s", err);
+    __atomic_store_n(&h->o, o, __ATOMIC_RELEASE);
+    return o;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     struct server_config cfg;
@@ -173,11 +216,17 @@ int cmd_serve(int argc, char **argv)
     cfg.mount = ui_mount;
     cfg.mount_arg = ui;
     cfg.root = ui_root;
+    struct online_hook hook = {0};
+    cfg.on_commit = on_commit;
+    cfg.on_commit_arg = &hook;
     struct server *srv = NULL;
     if (server_start(&srv, &cfg, err, sizeof(err)) != 0) {
         ui_free(ui);
         return cli_fail("serve", "%s", err);
     }
+    hook.srv = srv;
+    struct runner_upstream ups[PROXY_MAX_UPSTREAMS];
+    struct online *online = online_start(&hook, &cfg, ups);
     write_server_file(cfg.db_path, server_url(srv));
     log_msg(LOG_INFO, "serve", "listening on %s db=%s", server_url(srv), cfg.db_path);
     if (o.demo)
@@ -186,7 +235,9 @@ int cmd_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     log_msg(LOG_INFO, "serve", "%s: draining and committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    online_stop(online); /* no scores after this: the server can stop */
     server_stop(srv);
+    online_free(online);
     ui_free(ui);
     char *path = store_server_file(cfg.db_path);
     unlink(path);

@@ -31,6 +31,8 @@ static const char usage[] =
     "  key      project ingest keys: `key create PROJECT`, list, revoke ID (send as LLMTap-Key)\n"
     "  budget   spend limits at the proxy's door: `budget set --user U --per day --usd 5`,\n"
     "           list, rm ID\n"
+    "  eval     run a suite and gate by eval score: `eval gate SUITE.json` (0 pass,\n"
+    "           1 regression, 2 usage), `eval run`, `eval online add|list|rm`\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -46,6 +48,7 @@ static const struct command commands[] = {
     {"stats", cmd_stats},   {"prices", cmd_prices}, {"compact", cmd_compact},
     {"check", cmd_check},   {"search", cmd_search}, {"retention", cmd_retention},
     {"prompt", cmd_prompt}, {"budget", cmd_budget}, {"key", cmd_key},
+    {"eval", cmd_eval},
 };
 
 int main(int argc, char **argv)

@@ -20,6 +20,8 @@ struct pipeline {
     struct writer *w;
     pthread_rwlock_t lock; /* guards 'prices' */
     struct price_table *prices;
+    pipeline_observer observer; /* set once, before the first commit */
+    void *observer_arg;
 };
 
 struct pipeline *pipeline_new(struct writer *w, struct price_table *prices)
@@ -169,5 +171,14 @@ int pipeline_commit(struct pipeline *p, struct ingest_batch *b, size_t bytes, co
 {
     finalize_batch(p, b, project, trusted);
     prepare_texts(p, b);
-    return writer_submit(p->w, b, bytes, err, errlen);
+    int rc = writer_submit(p->w, b, bytes, err, errlen);
+    if (rc == LT_OK && p->observer)
+        p->observer(p->observer_arg, b);
+    return rc;
+}
+
+void pipeline_set_observer(struct pipeline *p, pipeline_observer fn, void *arg)
+{
+    p->observer = fn;
+    p->observer_arg = arg;
 }

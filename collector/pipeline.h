@@ -25,6 +25,12 @@ struct pipeline;
 struct pipeline *pipeline_new(struct writer *w, struct price_table *prices);
 void pipeline_free(struct pipeline *p);
 
+/* Called after each successful commit with the committed batch (results
+ * set), in the committing thread: it must not block. Set it before the
+ * first commit (server_start does). */
+typedef void (*pipeline_observer)(void *arg, const struct ingest_batch *b);
+void pipeline_set_observer(struct pipeline *p, pipeline_observer fn, void *arg);
+
 /* Replace the price table; takes ownership of 't' and frees the old one. */
 void pipeline_set_prices(struct pipeline *p, struct price_table *t);
 

@@ -37,6 +37,7 @@
 #include "store/price_store.h"
 #include "store/fts.h"
 #include "store/keys.h"
+#include "store/evals.h"
 #include "store/prompts.h"
 #include "store/prices.h"
 #include "store/retention.h"
@@ -856,6 +857,57 @@ static int h_admin_prompts(struct mg_connection *c, void *cb)
     return status;
 }
 
+/* ---- admin: the evaluator's writes ---------------------------------------- */
+
+struct eval_op {
+    const cJSON *j;
+    struct buf answer;
+};
+
+static int eval_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct eval_op *op = ctx;
+    buf_reset(&op->answer);
+    return evals_apply(db, op->j, &op->answer, err, errlen) != 0;
+}
+
+static int parse_eval_op(const cJSON *j, void *ctx, char *err, size_t errlen)
+{
+    struct eval_op *op = ctx;
+    if (!cJSON_IsObject(j)) {
+        if (!*err)
+            snprintf(err, errlen, "want a JSON object {\"op\": ...} (store/evals.h)");
+        return LT_INVALID_INPUT;
+    }
+    op->j = j;
+    return LT_OK;
+}
+
+static int answer_eval_op(struct server *s, void *ctx, char *msg, size_t n, char *err,
+                          size_t errlen)
+{
+    (void)s;
+    (void)err;
+    (void)errlen;
+    struct eval_op *op = ctx;
+    snprintf(msg, n, "%s", op->answer.len ? buf_str(&op->answer) : "{\"ok\":true}");
+    return LT_OK;
+}
+
+/* POST /api/v1/admin/evals: the evaluator's results, cached answers and
+ * online rules (store/evals.h evals_apply) while a server holds the store.
+ * Loopback only. */
+static int h_admin_evals(struct mg_connection *c, void *cb)
+{
+    static const struct admin_write w = {parse_eval_op, eval_op_fn, answer_eval_op};
+    struct eval_op op;
+    memset(&op, 0, sizeof(op));
+    buf_init(&op.answer, 4096);
+    int status = admin_write(cb, c, &w, &op);
+    buf_release(&op.answer);
+    return status;
+}
+
 /* ---- read API: full-text search ---------------------------------------- */
 
 /* Query-string parameter 'name' into 'out' (at most 'n' bytes with the
@@ -1143,6 +1195,7 @@ static void routes(struct server *s)
     mg_set_request_handler(s->ctx, "/api/v1/admin/budgets$", h_admin_budgets, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/keys$", h_admin_keys, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/prompts$", h_admin_prompts, s);
+    mg_set_request_handler(s->ctx, "/api/v1/admin/evals$", h_admin_evals, s);
     mg_set_request_handler(s->ctx, "/api/v1/search$", h_search, s);
     proxy_mount(s->proxy, s->ctx);
     if (s->cfg.mount)
@@ -1166,6 +1219,7 @@ int server_start(struct server **out, const struct server_config *cfg, char *err
     if (writer_start(&s->w, s->st, &cfg->writer, err, errlen) != LT_OK)
         goto fail;
     s->pipe = pipeline_new(s->w, prices);
+    pipeline_set_observer(s->pipe, cfg->on_commit, cfg->on_commit_arg);
     prices = NULL;
     if (budget_ledger_new(&s->ledger, cfg->db_path, time_now_ns(), err, errlen) != LT_OK)
         goto fail;
@@ -1185,6 +1239,11 @@ fail:
     price_table_free(prices);
     server_stop(s);
     return -1;
+}
+
+int server_commit(struct server *s, struct ingest_batch *b, char *err, size_t errlen)
+{
+    return pipeline_commit(s->pipe, b, 0, NULL, 1, err, errlen);
 }
 
 const char *server_url(const struct server *s)

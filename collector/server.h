@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/pipeline.h"
 #include "collector/proxy.h"
 #include "store/writer.h"
 
@@ -39,6 +40,9 @@ struct server_config {
     void *mount_arg;
     /* Answers GET / (a CivetWeb handler called with 'mount_arg'); may be NULL. */
     int (*root)(struct mg_connection *c, void *arg);
+    /* Told of every committed batch (the online evaluator); may be NULL. */
+    pipeline_observer on_commit;
+    void *on_commit_arg;
 };
 
 void server_config_default(struct server_config *cfg);
@@ -54,6 +58,11 @@ const char *server_url(const struct server *s);
  * until server_stop). */
 struct budget_ledger;
 struct budget_ledger *server_ledger(struct server *s);
+
+/* Commit 'b' as a trusted local sender (records keep their own project):
+ * LT_OK, or an lt_err with a message. Thread-safe. */
+int server_commit(struct server *s, struct ingest_batch *b, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Stop as described above; accepts NULL. */
 void server_stop(struct server *s);

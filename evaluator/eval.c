@@ -81,8 +81,7 @@ struct eval_output *eval_output_at(const struct eval_report *r, size_t c, size_t
     return &r->outputs[(c * r->nvariants + v) * (size_t)r->repeats + (size_t)rep];
 }
 
-struct eval_score *eval_score_at(const struct eval_report *r, size_t c, size_t v, int rep,
-                                 size_t s)
+struct eval_score *eval_score_at(const struct eval_report *r, size_t c, size_t v, int rep, size_t s)
 {
     size_t o = (c * r->nvariants + v) * (size_t)r->repeats + (size_t)rep;
     return &r->scores[o * r->nscorers + s];

@@ -37,9 +37,9 @@ struct eval_case {
 
 /* What one model call answered. */
 struct eval_output {
-    int ok;           /* 1: an answer; 0: the call failed (error says why) */
-    char *text;       /* the answer's text ("" when only tool calls); NULL when !ok */
-    char *error;      /* owned message when !ok */
+    int ok;      /* 1: an answer; 0: the call failed (error says why) */
+    char *text;  /* the answer's text ("" when only tool calls); NULL when !ok */
+    char *error; /* owned message when !ok */
     double latency_ms;
     int has_cost;
     int64_t cost_nusd;

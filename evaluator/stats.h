@@ -37,22 +37,24 @@ struct stats_interval {
 };
 
 /* Mean of x[0..n) with a 'level' (e.g. 0.95) percentile bootstrap interval
- * from 'resamples' resamples seeded by 'seed'. NAN values are skipped (n
- * counts the rest). Returns 0, or -1 when level is not in (0, 1) or
- * resamples < 1. */
+ * from 'resamples' resamples seeded by 'seed': the resampled means sorted,
+ * lo and hi their (1 - level) / 2 and 1 - (1 - level) / 2 quantiles with
+ * linear interpolation. NAN values are skipped (n counts the rest).
+ * Returns 0, or -1 when level is not in (0, 1), resamples < 1, or more
+ * than 2^32 values remain. Time O(resamples * n). */
 int stats_bootstrap_mean(const double *x, size_t n, double level, int resamples, uint64_t seed,
                          struct stats_interval *out) __attribute__((warn_unused_result));
 
 struct stats_paired {
-    size_t n;                    /* pairs (both values not NAN) */
-    double mean_a, mean_b;       /* over those pairs */
-    struct stats_interval diff;  /* of d_i = b_i - a_i (candidate minus baseline) */
-    size_t wins, ties, losses;   /* b beats a by more than 'tie_eps', within it, below */
-    double sign_p;               /* two-sided exact binomial sign test over wins + losses
+    size_t n;                   /* pairs (both values not NAN) */
+    double mean_a, mean_b;      /* over those pairs */
+    struct stats_interval diff; /* of d_i = b_i - a_i (candidate minus baseline) */
+    size_t wins, ties, losses;  /* b beats a by more than 'tie_eps', within it, below */
+    double sign_p;              /* two-sided exact binomial sign test over wins + losses
                                     (1 when there are none) */
-    double wilcoxon_w;           /* W+: sum of ranks of positive differences (|d| <=
+    double wilcoxon_w;          /* W+: sum of ranks of positive differences (|d| <=
                                     tie_eps dropped; tied |d| get average ranks) */
-    double wilcoxon_p;           /* two-sided: exact (enumerated) when at most 30 non-zero
+    double wilcoxon_p;          /* two-sided: exact (enumerated) when at most 30 non-zero
                                     differences and no tied ranks, else the normal
                                     approximation with tie correction and continuity
                                     correction; 1 when no differences remain */
@@ -65,9 +67,12 @@ int stats_paired(const double *a, const double *b, size_t n, double tie_eps, dou
 
 /* The pieces, exposed for tests. */
 double stats_sign_test_p(size_t wins, size_t losses);
-/* 'd' the n differences (|d| <= tie_eps dropped first); *w_plus may be NULL. */
+/* 'd' the n differences (|d| <= tie_eps and NAN dropped first); *w_plus
+ * may be NULL. Magnitudes within tie_eps of their sorted neighbour are
+ * tied (one group, average ranks). */
 double stats_wilcoxon_p(const double *d, size_t n, double tie_eps, double *w_plus);
-/* Two-sided p of a standard normal z; the inverse CDF (0 < p < 1). */
+/* Two-sided p of a standard normal z; the inverse CDF (0 < p < 1; p 0
+ * and 1 give -INFINITY and INFINITY, anything else NAN). */
 double stats_normal_p2(double z);
 double stats_normal_quantile(double p);
 
@@ -76,5 +81,6 @@ double stats_normal_quantile(double p);
  * runs pass"; k == trials: the share of cases that passed every run).
  * 1 <= k <= trials, else NAN. */
 double stats_pass_hat_k(const int *passes, size_t ncases, int trials, int k);
+/* (NAN as well when ncases is 0 or a passes[i] is outside [0, trials].) */
 
 #endif

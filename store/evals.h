@@ -34,7 +34,8 @@
 /* Writer: one operation, a JSON object:
  *  {"op":"save_run","report":{...the gate_write_json document...}}
  *      stores (or replaces, same run_id) the run and its cases;
- *  {"op":"cache_put","entries":[{"key":"64 hex","status":200,"body":"..."}...]}
+ *  {"op":"cache_put","entries":[{"key":"64 hex","status":200,"body":"...",
+ *                                 "latency_ms":12.5 (optional)}...]}
  *      stores answers (an existing key is replaced);
  *  {"op":"online_add","rule":{"name","project" (default "default"),"prompt" (optional
  *      name, or "name@version"),"sample" (0 < s <= 1),"scorers":[specs],
@@ -47,10 +48,12 @@
 int evals_apply(sqlite3 *db, const cJSON *op, struct buf *answer, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Reader: the cached answer for 'key' (32 bytes). 1 with *status and *body
- * (caller frees; *len bytes, NUL-terminated), 0 when not cached, -1 on error. */
-int evals_cache_get(sqlite3 *db, const uint8_t key[32], int *status, char **body, size_t *len)
-    __attribute__((warn_unused_result));
+/* Reader: the cached answer for 'key' (32 bytes). 1 with *status, *body
+ * (caller frees; *len bytes, NUL-terminated) and *latency_ms (the original
+ * call's; NAN when not recorded; 'latency_ms' may be NULL), 0 when not
+ * cached, -1 on error. */
+int evals_cache_get(sqlite3 *db, const uint8_t key[32], int *status, char **body, size_t *len,
+                    double *latency_ms) __attribute__((warn_unused_result));
 
 /* A run's row, as the list and the run page show it. */
 struct evals_run {
@@ -115,9 +118,8 @@ int evals_online_list(sqlite3 *db, evals_online_fn fn, void *ctx)
  * source — oldest first: name, value, comment (may be NULL), source. */
 typedef int (*evals_score_fn)(void *ctx, const char *name, double value, const char *comment,
                               const char *source, int64_t time_ns);
-int evals_span_scores(sqlite3 *db, const char *project, const char *trace_id,
-                      const char *span_id, evals_score_fn fn, void *ctx)
-    __attribute__((warn_unused_result));
+int evals_span_scores(sqlite3 *db, const char *project, const char *trace_id, const char *span_id,
+                      evals_score_fn fn, void *ctx) __attribute__((warn_unused_result));
 
 /* Reader: per version_set of 'project', the mean and count of each score
  * name over its spans' scores. 'fn' returns 0 to go on. 0 or -1. */

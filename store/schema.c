@@ -373,13 +373,13 @@ static const char v16[] =
     " body TEXT NOT NULL, PRIMARY KEY (run_id, idx)) WITHOUT ROWID;"
     "CREATE TABLE eval_cache ("
     " key BLOB PRIMARY KEY, status INTEGER NOT NULL, body BLOB NOT NULL,"
-    " created_ns INTEGER NOT NULL) WITHOUT ROWID;"
+    " created_ns INTEGER NOT NULL, latency_ms REAL) WITHOUT ROWID;"
     "CREATE TABLE eval_online ("
     " name TEXT PRIMARY KEY, project TEXT NOT NULL, prompt_name TEXT, prompt_version INTEGER,"
     " sample REAL NOT NULL, scorers TEXT NOT NULL, upstream TEXT, model TEXT,"
     " created_ns INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX scores_by_span ON scores(project, trace_id, span_id);";
 
-const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,
-                                         v9,  v10, v11, v12, v13, v14, v15, v16};
+const char *const schema_migrations[] = {v1, v2,  v3,  v4,  v5,  v6,  v7,  v8,
+                                         v9, v10, v11, v12, v13, v14, v15, v16};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

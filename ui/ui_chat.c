@@ -5,7 +5,7 @@
  * Anthropic content blocks, plain strings): a message becomes {role, text,
  * tool_calls[{id, name, arguments}], tool_call_id, attachments[]}. Nothing
  * from a message becomes markup or a link: image URLs and unknown parts are
- * shown as text.
+ * shown as text. Each span's scores are added by ui_evals.c.
  */
 #include "ui/ui_chat.h"
 
@@ -541,6 +541,16 @@ int ui_chat_trace(struct ui_req *r, sqlite3 *db, const char *trace_id, int *foun
     if (count == MAX_SPANS)
         rc = SQLITE_DONE;
     sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        snprintf(r->err, sizeof(r->err), "the store cannot read the trace: %s", sqlite3_errmsg(db));
+    if (rc == SQLITE_DONE && count) {
+        cJSON **views = xcalloc((size_t)count, sizeof(*views));
+        for (int i = 0; i < count; i++)
+            views[i] = n[i].view;
+        if (ui_evals_span_scores(r, db, views, count) != 0)
+            rc = SQLITE_ERROR; /* r->err says why */
+        free(views);
+    }
     *found = count > 0;
     if (rc == SQLITE_DONE && count) {
         cJSON *t = cJSON_AddObjectToObject(r->view, "trace");
@@ -554,8 +564,6 @@ int ui_chat_trace(struct ui_req *r, sqlite3 *db, const char *trace_id, int *foun
     for (int i = 0; i < count; i++)
         cJSON_Delete(n[i].view);
     free(n);
-    if (rc != SQLITE_DONE)
-        snprintf(r->err, sizeof(r->err), "the store cannot read the trace: %s", sqlite3_errmsg(db));
     return rc == SQLITE_DONE ? 0 : -1;
 }
 

@@ -2,7 +2,8 @@
  * ui_costs: the pages that read only the rollups, never a scan of spans:
  * / (the overview), /costs (spend by one dimension, by day, as a table, a
  * stacked chart and CSV) and /versions (every version_set's calls, cost,
- * tokens, latency and errors; two side by side).
+ * tokens, latency and errors; two side by side; plus the mean of each
+ * eval score over its spans, which ui_evals.c reads from the scores).
  *
  * "Calls" are LLM and embedding calls: rollup rows with a model. The user
  * and tenant rollups have no model column, so there every span of the user
@@ -634,7 +635,8 @@ int ui_h_versions(struct mg_connection *c, void *cb)
         else {
             if (have_a && have_b)
                 compare_view(&r, a, b, &va, &vb);
-            status = ui_page(&r, 200, "versions");
+            status = ui_evals_versions(&r, db, list) == 0 ? ui_page(&r, 200, "versions")
+                                                          : ui_fail(&r, 500, "%s", r.err);
         }
     }
     sqlite3_finalize(st);

@@ -1,7 +1,8 @@
 /*
  * ui_int: what the UI's parts share (ui.c: handle, pool, rendering and
  * replies; ui_traces.c: traces, a trace, a session; ui_costs.c: overview,
- * costs, versions). Not for use outside ui/.
+ * costs, versions; ui_evals.c: evaluation runs, and the eval scores of the
+ * trace and versions pages). Not for use outside ui/.
  *
  * A request is a 'struct ui_req': a read-only store borrowed from the pool
  * and the page's view (a cJSON object the handler fills and the template
@@ -110,5 +111,17 @@ int ui_h_overview(struct mg_connection *c, void *cb);
 int ui_h_costs(struct mg_connection *c, void *cb);
 int ui_h_costs_csv(struct mg_connection *c, void *cb);
 int ui_h_versions(struct mg_connection *c, void *cb);
+int ui_h_evals(struct mg_connection *c, void *cb);    /* /evals (ui_evals.c) */
+int ui_h_eval_run(struct mg_connection *c, void *cb); /* /evals/{run_id} */
+
+/* Add to each of the 'count' span views of one trace (their project,
+ * trace_id and span_id) its scores as span.scores.items, when it has any.
+ * 0, or -1 with r->err set. */
+int ui_evals_span_scores(struct ui_req *r, sqlite3 *db, cJSON *const *spans, int count);
+/* Add eval score columns to the versions page: "score_names" to the view,
+ * "score_cols" (one per name) to each row of 'versions' (matched by its
+ * "value", the raw version_set), and "score_rows" to the view's "compare"
+ * when there is one. 0, or -1 with r->err set. */
+int ui_evals_versions(struct ui_req *r, sqlite3 *db, cJSON *versions);
 
 #endif

@@ -6,6 +6,11 @@
  * filters narrow it; bad parameters are 400 pages with a message, never a
  * 500; traffic text is escaped everywhere; the CSV equals the rollups; and
  * --ui-dir serves templates edited on disk without a restart.
+ * The evals pages run over a store seeded (before the server starts) with
+ * eval runs saved through evals_apply and scores on a few spans: the runs
+ * and the trend, a run's summary and cases (paged, losses only, hostile
+ * output escaped), unknown runs, and the scores on the trace and versions
+ * pages.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -16,11 +21,18 @@
 #include <cjson/cJSON.h>
 
 #include "core/buf.h"
+#include "core/err.h"
+#include "core/ingest.h"
+#include "core/jsonx.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "fixtures/spangen.h"
+#include "store/evals.h"
+#include "store/store.h"
+#include "store/writer.h"
 #include "tests/support/httpc.h"
 #include "tests/support/srv.h"
+#include "tests/support/storetest.h"
 #include "tests/support/testutil.h"
 
 #define NSPANS 2500
@@ -153,6 +165,7 @@ START_TEST(test_ui_every_page_answers_with_its_security_headers)
                            "/costs?by=day",
                            "/costs.csv",
                            "/versions",
+                           "/evals",
                            "/static/llmtap.css",
                            "/static/favicon.svg"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
@@ -489,7 +502,7 @@ START_TEST(test_ui_pages_of_an_empty_store)
     ck_assert_int_eq(srv_start(&two, db2, NULL), 0);
     const char *paths[] = {"/",          "/traces",        "/traces?q=anything",
                            "/costs",     "/costs?by=user", "/costs?by=day",
-                           "/costs.csv", "/versions"};
+                           "/costs.csv", "/versions",      "/evals"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct httpc_response r;
         get_from(two.url, paths[i], &r);
@@ -558,6 +571,446 @@ START_TEST(test_ui_dir_serves_templates_edited_on_disk)
 }
 END_TEST
 
+/* ---- evals --------------------------------------------------------------- */
+
+#define RUN_A "a0a0a0a0a0a0a0a1" /* support@1 vs support@2: a regression, a hostile output */
+#define RUN_B "b0b0b0b0b0b0b0b2" /* support@2 vs support@3, 205 cases: two pages */
+#define RUN_C "c0c0c0c0c0c0c0c3" /* suite "smoke", support@3 alone, 2 repeats, interrupted */
+#define EVAL_TRACE "e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0"
+static const char hostile[] = "<script>alert(1)</script>";
+
+struct rep {
+    const char *run_id, *suite, *finished, *prompts[2];
+    int nvariants, ncases, repeats, interrupted;
+};
+
+/* Case 'c''s score for variant 'v' in run 'r' (case 2 of A is the loss). */
+static double rep_score(const struct rep *r, int c, int v)
+{
+    if (r->run_id[0] == 'a')
+        return c == 1 ? (v ? 0.25 : 1.0) : (v ? 0.75 : 0.5);
+    return v ? 0.7 : 0.6;
+}
+
+static cJSON *rep_interval(double mean)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "mean", mean);
+    cJSON_AddNumberToObject(o, "lo", mean - 0.125);
+    cJSON_AddNumberToObject(o, "hi", mean + 0.125);
+    cJSON_AddNumberToObject(o, "sd", 0.1);
+    cJSON_AddNumberToObject(o, "n", 3);
+    return o;
+}
+
+static double rep_mean(const struct rep *r, int v)
+{
+    double sum = 0;
+    for (int c = 0; c < r->ncases; c++)
+        sum += rep_score(r, c, v);
+    return sum / r->ncases;
+}
+
+static cJSON *rep_comparison(const struct rep *r)
+{
+    if (r->nvariants < 2)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    int losses = 0;
+    for (int c = 0; c < r->ncases; c++)
+        losses += rep_score(r, c, 1) < rep_score(r, c, 0);
+    cJSON_AddItemToObject(o, "diff", rep_interval(rep_mean(r, 1) - rep_mean(r, 0)));
+    cJSON_AddNumberToObject(o, "wins", r->ncases - losses);
+    cJSON_AddNumberToObject(o, "ties", 0);
+    cJSON_AddNumberToObject(o, "losses", losses);
+    cJSON_AddNumberToObject(o, "sign_p", 0.0312);
+    cJSON_AddNumberToObject(o, "wilcoxon_p", 0.0004);
+    return o;
+}
+
+static cJSON *rep_output(const struct rep *r, int c, int v)
+{
+    cJSON *o = cJSON_CreateObject();
+    char text[128];
+    snprintf(text, sizeof(text), "answer %d of %c", c + 1, 'A' + v);
+    int hostile_one = r->run_id[0] == 'a' && c == 1 && v == 1;
+    cJSON_AddTrueToObject(o, "ok");
+    cJSON_AddStringToObject(o, "text", hostile_one ? hostile : text);
+    cJSON_AddNullToObject(o, "error");
+    cJSON_AddNumberToObject(o, "latency_ms", 140);
+    cJSON_AddNumberToObject(o, "cost_usd", 0.0012);
+    cJSON_AddNumberToObject(o, "input_tokens", 20);
+    cJSON_AddNumberToObject(o, "output_tokens", 9);
+    cJSON_AddFalseToObject(o, "cached");
+    cJSON_AddStringToObject(o, "trace_id", EVAL_TRACE);
+    cJSON_AddStringToObject(o, "span_id", "00000000000000e1");
+    cJSON_AddNumberToObject(o, "score", rep_score(r, c, v));
+    cJSON *one = cJSON_CreateObject();
+    cJSON_AddNumberToObject(one, "value", rep_score(r, c, v));
+    cJSON_AddBoolToObject(one, "pass", rep_score(r, c, v) >= 0.5);
+    cJSON_AddFalseToObject(one, "error");
+    cJSON_AddStringToObject(
+        one, "reason", hostile_one ? "the judge saw <b>markup</b>" : "the judge found it helpful");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "scores"), one);
+    return o;
+}
+
+static cJSON *rep_case(const struct rep *r, int c)
+{
+    cJSON *o = cJSON_CreateObject();
+    char id[16], q[64];
+    snprintf(id, sizeof(id), "%d", c + 1);
+    snprintf(q, sizeof(q), "question number %d", c + 1);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "vars"), "question", q);
+    cJSON_AddStringToObject(o, "expected", "expected-answer");
+    cJSON_AddNullToObject(o, "metadata");
+    cJSON *scores = cJSON_AddArrayToObject(o, "scores");
+    cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
+    for (int v = 0; v < r->nvariants; v++) {
+        cJSON_AddItemToArray(scores, cJSON_CreateNumber(rep_score(r, c, v)));
+        cJSON *per = cJSON_CreateArray();
+        for (int k = 0; k < r->repeats; k++)
+            cJSON_AddItemToArray(per, rep_output(r, c, v));
+        cJSON_AddItemToArray(outs, per);
+    }
+    return o;
+}
+
+/* {"op":"save_run","report":...} as gate_write_json would write it. */
+static cJSON *rep_op(const struct rep *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "run_id", r->run_id);
+    cJSON_AddStringToObject(o, "suite", r->suite);
+    cJSON_AddStringToObject(o, "started", "2026-03-01T00:00:00.000Z");
+    cJSON_AddStringToObject(o, "finished", r->finished);
+    cJSON_AddBoolToObject(o, "interrupted", r->interrupted);
+    int regression = r->run_id[0] == 'a';
+    cJSON_AddStringToObject(o, "verdict", regression ? "regression" : "pass");
+    cJSON_AddStringToObject(o, "reason",
+                            regression ? "candidate worse: the interval lies below -0.05"
+                                       : "no regression beyond 0.05");
+    cJSON_AddNumberToObject(o, "repeats", r->repeats);
+    cJSON *g = cJSON_AddObjectToObject(o, "gate");
+    cJSON_AddNumberToObject(g, "min_score", 0.5);
+    cJSON_AddNumberToObject(g, "max_regression", 0.05);
+    cJSON_AddNumberToObject(g, "alpha", 0.05);
+    cJSON *vs = cJSON_AddArrayToObject(o, "variants");
+    for (int v = 0; v < r->nvariants; v++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "name", v ? "candidate" : "baseline");
+        cJSON_AddStringToObject(x, "prompt", r->prompts[v]);
+        cJSON_AddStringToObject(x, "model", "gpt-4o-mini");
+        cJSON_AddStringToObject(x, "upstream", "openai");
+        cJSON_AddItemToObject(x, "score", rep_interval(rep_mean(r, v)));
+        cJSON_AddNumberToObject(x, "pass_rate", 0.75);
+        cJSON_AddNumberToObject(x, "pass_hat_n", 0.5625);
+        cJSON_AddNumberToObject(x, "calls", r->ncases * r->repeats);
+        cJSON_AddNumberToObject(x, "failed", 0);
+        cJSON_AddNumberToObject(x, "cached", 0);
+        cJSON_AddNumberToObject(x, "cost_usd", 0.5);
+        cJSON_AddNumberToObject(x, "latency_p50_ms", 140);
+        cJSON_AddNumberToObject(x, "latency_p95_ms", 300);
+        cJSON_AddItemToArray(vs, x);
+    }
+    cJSON_AddItemToObject(o, "comparison", rep_comparison(r));
+    cJSON *sc = cJSON_CreateObject();
+    cJSON_AddStringToObject(sc, "name", "helpful-judge");
+    cJSON_AddStringToObject(sc, "type", "judge");
+    cJSON_AddNumberToObject(sc, "weight", 1);
+    cJSON_AddNumberToObject(sc, "threshold", 0.5);
+    cJSON *svs = cJSON_AddArrayToObject(sc, "variants");
+    for (int v = 0; v < r->nvariants; v++) {
+        cJSON *iv = rep_interval(rep_mean(r, v));
+        cJSON_AddNumberToObject(iv, "pass_rate", 0.75);
+        cJSON_AddItemToArray(svs, iv);
+    }
+    cJSON_AddItemToObject(sc, "comparison", rep_comparison(r));
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "scorers"), sc);
+    cJSON *cases = cJSON_AddArrayToObject(o, "cases");
+    for (int c = 0; c < r->ncases; c++)
+        cJSON_AddItemToArray(cases, rep_case(r, c));
+    cJSON *op = cJSON_CreateObject();
+    cJSON_AddStringToObject(op, "op", "save_run");
+    cJSON_AddItemToObject(op, "report", o);
+    return op;
+}
+
+static int save_fn(sqlite3 *h, void *ctx, char *err, size_t errlen)
+{
+    struct buf answer;
+    buf_init(&answer, 4096);
+    int rc = evals_apply(h, ctx, &answer, err, errlen);
+    buf_release(&answer);
+    return rc;
+}
+
+static void seed_add_score(struct ingest_batch *b, int span, const char *name, double v,
+                           const char *comment)
+{
+    static int seq;
+    struct rec_score *s = ingest_add_score(b);
+    s->project = xstrdup("default");
+    s->id = xasprintf("ui-score-%d", ++seq);
+    snprintf(s->trace_id, sizeof(s->trace_id), "%s", EVAL_TRACE);
+    snprintf(s->span_id, sizeof(s->span_id), "00000000000000e%d", span);
+    s->name = xstrdup(name);
+    s->value = v;
+    s->data_type = xstrdup("NUMERIC");
+    s->comment = comment ? xstrdup(comment) : NULL;
+    s->source = xstrdup("eval");
+    s->time_ns = time_now_ns() - 1000000000LL + seq;
+}
+
+/* Three spans of one trace under two version_sets, scores on them, and
+ * the three runs, written through a writer of the test's own. */
+static void seed_evals(const char *path)
+{
+    char err[256];
+    struct store *st = NULL;
+    struct writer *w = NULL;
+    struct writer_config cfg;
+    writer_config_default(&cfg);
+    cfg.compact_keep_hot = -1;
+    ck_assert_int_eq(store_open(&st, path, STORE_READWRITE, err, sizeof(err)), STORE_OK);
+    ck_assert_int_eq(writer_start(&w, st, &cfg, err, sizeof(err)), LT_OK);
+    int64_t t = time_now_ns() - 3600000000000LL;
+    struct buf b;
+    buf_init(&b, 0);
+    for (int i = 1; i <= 3; i++)
+        ck_assert_int_eq(
+            buf_printf(&b,
+                       "{\"trace_id\":\"%s\",\"span_id\":\"00000000000000e%d\","
+                       "\"kind\":\"llm\",\"name\":\"answer %d\",\"start_ns\":\"%" PRId64
+                       "\",\"end_ns\":\"%" PRId64 "\",\"provider\":\"openai\","
+                       "\"model\":\"gpt-4o-mini\",\"version_set\":\"app=%d\","
+                       "\"usage\":{\"input_tokens\":3,\"output_tokens\":2}}\n",
+                       EVAL_TRACE, i, i, (int64_t)(t + i * 1000000LL),
+                       (int64_t)(t + i * 1000000LL + 500000LL), i == 1 ? 1 : 2),
+            0);
+    tu_ingest_json(w, b.data);
+    buf_release(&b);
+    struct ingest_batch batch;
+    ingest_batch_init(&batch);
+    seed_add_score(&batch, 1, "helpfulness", 0.8, "<script>alert(1)</script> judged fine");
+    seed_add_score(&batch, 2, "helpfulness", 0.4, NULL);
+    seed_add_score(&batch, 3, "helpfulness", 0.6, NULL);
+    seed_add_score(&batch, 3, "tone", 1.0, NULL);
+    ck_assert_int_eq(writer_submit(w, &batch, 1000, err, sizeof(err)), LT_OK);
+    ingest_batch_release(&batch);
+    const struct rep runs[] = {
+        {RUN_A,
+         "support-quality",
+         "2026-03-01T01:00:00.000Z",
+         {"support@1", "support@2"},
+         2,
+         3,
+         1,
+         0},
+        {RUN_B,
+         "support-quality",
+         "2026-03-02T01:00:00.000Z",
+         {"support@2", "support@3"},
+         2,
+         205,
+         1,
+         0},
+        {RUN_C, "smoke", "2026-03-03T01:00:00.000Z", {"support@3", NULL}, 1, 2, 2, 1},
+    };
+    for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+        cJSON *op = rep_op(&runs[i]);
+        ck_assert_msg(writer_run(w, save_fn, op, err, sizeof(err)) == LT_OK, "%s", err);
+        cJSON_Delete(op);
+    }
+    writer_stop(w);
+    store_close(st);
+}
+
+static void setup_evals(void)
+{
+    dir = tu_tmpdir();
+    db = xasprintf("%s/evals.db", dir);
+    memset(&server, 0, sizeof(server));
+    seed_evals(db);
+    ck_assert_int_eq(srv_start(&server, db, NULL), 0);
+}
+
+/* GET 'path', expecting 'status' and a page free of raw markup from traffic. */
+static void get_page(const char *path, int status, struct httpc_response *r)
+{
+    get(path, r);
+    ck_assert_msg(r->status == status, "%s answered %d, not %d: %.300s", path, r->status, status,
+                  r->body);
+    assert_headers(r, path);
+    ck_assert_msg(strstr(r->body, "<script") == NULL, "%s holds a raw <script", path);
+    ck_assert_msg(strstr(r->body, "<b>markup") == NULL, "%s holds raw markup", path);
+}
+
+START_TEST(test_ui_evals_lists_runs_newest_first_and_the_trend)
+{
+    struct httpc_response r;
+    get_page("/evals", 200, &r);
+    const char *a = strstr(r.body, "/evals/" RUN_A), *b = strstr(r.body, "/evals/" RUN_B),
+               *c = strstr(r.body, "/evals/" RUN_C);
+    ck_assert(a && b && c);
+    ck_assert(c < b && b < a); /* newest first (before the trend's links) */
+    ck_assert_ptr_nonnull(strstr(r.body, "aria-current=\"page\">Evals</a>"));
+    ck_assert_int_ge(count_of(r.body, ">REGRESSION<"), 1);
+    ck_assert_int_ge(count_of(r.body, ">PASS<"), 2);
+    ck_assert_int_eq(count_of(r.body, ">interrupted<"), 1);
+    ck_assert_ptr_nonnull(strstr(r.body, "<code>support@1</code> → <code>support@2</code>"));
+    ck_assert_ptr_nonnull(strstr(r.body, "-0.083"));           /* A's difference... */
+    ck_assert_ptr_nonnull(strstr(r.body, "[-0.208, +0.042]")); /* ...and its interval */
+    ck_assert_ptr_nonnull(strstr(r.body, "2 / 0 / 1"));
+    ck_assert_ptr_nonnull(strstr(r.body, "<option value=\"smoke\">smoke</option>"));
+    /* the trend: one chart for "support", versions 1 to 3 */
+    const char *trend = strstr(r.body, "Score by prompt version");
+    ck_assert_ptr_nonnull(trend);
+    ck_assert_ptr_nonnull(strstr(trend, "<svg"));
+    ck_assert_ptr_nonnull(strstr(trend, "<code>support</code>"));
+    const char *v1 = strstr(trend, "<td>v1</td>"), *v2 = strstr(trend, "<td>v2</td>"),
+               *v3 = strstr(trend, "<td>v3</td>");
+    ck_assert(v1 && v2 && v3 && v1 < v2 && v2 < v3);
+    ck_assert_ptr_nonnull(strstr(v2, RUN_B)); /* v2's newest run is B */
+    httpc_response_release(&r);
+    get_page("/evals?suite=smoke", 200, &r);
+    const char *table_end = strstr(r.body, "</table>");
+    ck_assert_ptr_nonnull(table_end);
+    const char *ca = strstr(r.body, "/evals/" RUN_A);
+    ck_assert(ca == NULL || ca > table_end); /* only in the trend, not the runs */
+    ck_assert_ptr_nonnull(strstr(r.body, "/evals/" RUN_C));
+    ck_assert_ptr_nonnull(strstr(r.body, "<option value=\"smoke\" selected>"));
+    httpc_response_release(&r);
+    get_page("/evals?suite=nothing-like-it", 200, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "No evaluation runs"));
+    httpc_response_release(&r);
+}
+END_TEST
+
+START_TEST(test_ui_eval_run_shows_the_summary_and_the_cases)
+{
+    struct httpc_response r;
+    get_page("/evals/" RUN_A, 200, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "candidate worse: the interval lies below -0.05"));
+    ck_assert_ptr_nonnull(strstr(r.body, ">REGRESSION<"));
+    ck_assert_ptr_nonnull(strstr(r.body, "<code>support@2</code>"));
+    ck_assert_ptr_nonnull(strstr(r.body, "helpful-judge"));
+    ck_assert_ptr_nonnull(strstr(r.body, "0.031"));      /* sign test p */
+    ck_assert_ptr_nonnull(strstr(r.body, "&lt; 0.001")); /* Wilcoxon p */
+    ck_assert_ptr_null(strstr(r.body, "pass^N"));        /* one repeat */
+    ck_assert_int_eq(count_of(r.body, "<article class=\"card case"), 3);
+    ck_assert_ptr_nonnull(strstr(r.body, "question number 2"));
+    ck_assert_ptr_nonnull(strstr(r.body, "expected-answer"));
+    ck_assert_ptr_nonnull(strstr(r.body, "answer 1 of A"));
+    ck_assert_ptr_nonnull(strstr(r.body, "answer 1 of B"));
+    ck_assert_ptr_nonnull(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    ck_assert_ptr_nonnull(strstr(r.body, "the judge saw &lt;b&gt;markup&lt;/b&gt;"));
+    ck_assert_ptr_nonnull(strstr(r.body, "the judge found it helpful"));
+    ck_assert_ptr_nonnull(strstr(r.body, "/traces/" EVAL_TRACE "#span-00000000000000e1"));
+    ck_assert_ptr_nonnull(strstr(r.body, ">fail<"));
+    ck_assert_ptr_nonnull(strstr(r.body, ">pass<"));
+    httpc_response_release(&r);
+    get_page("/evals/" RUN_A "?losses=1", 200, &r);
+    ck_assert_int_eq(count_of(r.body, "<article class=\"card case"), 1);
+    ck_assert_ptr_nonnull(strstr(r.body, "<article class=\"card case loss\" id=\"case-1\">"));
+    ck_assert_ptr_nonnull(strstr(r.body, "B − A -0.750"));
+    ck_assert_ptr_nonnull(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    httpc_response_release(&r);
+    get_page("/evals/" RUN_C, 200, &r); /* one variant, repeats */
+    ck_assert_ptr_nonnull(strstr(r.body, "pass^N"));
+    ck_assert_ptr_nonnull(strstr(r.body, "repeat 2"));
+    ck_assert_ptr_nonnull(strstr(r.body, ">interrupted<"));
+    httpc_response_release(&r);
+}
+END_TEST
+
+START_TEST(test_ui_eval_run_cases_come_in_pages)
+{
+    struct httpc_response r;
+    get_page("/evals/" RUN_B, 200, &r);
+    ck_assert_int_eq(count_of(r.body, "<article class=\"card case"), 200);
+    const char *next = strstr(r.body, "rel=\"next\" href=\"");
+    ck_assert_ptr_nonnull(next);
+    ck_assert_int_eq(strncmp(next + 17, "/evals/" RUN_B "?after=199\"", 7 + 16 + 11), 0);
+    httpc_response_release(&r);
+    get_page("/evals/" RUN_B "?after=199", 200, &r);
+    ck_assert_int_eq(count_of(r.body, "<article class=\"card case"), 5);
+    ck_assert_ptr_nonnull(strstr(r.body, "id=\"case-200\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "Case 205"));
+    ck_assert_ptr_null(strstr(r.body, "rel=\"next\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "« First page"));
+    httpc_response_release(&r);
+    get_page("/evals/" RUN_B "?losses=1", 200, &r); /* B never lost */
+    ck_assert_int_eq(count_of(r.body, "<article class=\"card case"), 0);
+    ck_assert_ptr_nonnull(strstr(r.body, "did not do worse"));
+    httpc_response_release(&r);
+}
+END_TEST
+
+START_TEST(test_ui_unknown_and_malformed_runs)
+{
+    static const struct {
+        const char *path;
+        int status;
+    } cases[] = {
+        {"/evals/0123456789abcdef", 404},   {"/evals/0123456789ABCDEF", 400},
+        {"/evals/0123456789abcde", 400},    {"/evals/0123456789abcdef0", 400},
+        {"/evals/%3Cscript%3E", 400},       {"/evals/", 400},
+        {"/evals/" RUN_A "?after=x", 400},  {"/evals/" RUN_A "?after=-3", 400},
+        {"/evals/" RUN_A "?losses=2", 400},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct httpc_response r;
+        get_page(cases[i].path, cases[i].status, &r);
+        ck_assert_msg(strstr(r.body, "class=\"flash\"") != NULL, "%s: no message", cases[i].path);
+        httpc_response_release(&r);
+    }
+    struct httpc_request req = {.method = "POST",
+                                .path = "/evals",
+                                .content_type = "text/plain",
+                                .body = "x=1",
+                                .body_len = 3};
+    struct httpc_response r;
+    ck_assert_int_eq(httpc_fetch(server.url, &req, 30000, &r), HTTPC_OK);
+    ck_assert_int_eq(r.status, 405);
+    httpc_response_release(&r);
+}
+END_TEST
+
+START_TEST(test_ui_trace_and_versions_pages_show_eval_scores)
+{
+    struct httpc_response r;
+    get_page("/traces/" EVAL_TRACE, 200, &r);
+    const char *s1 = strstr(r.body, "id=\"span-00000000000000e1\"");
+    const char *s2 = strstr(r.body, "id=\"span-00000000000000e2\"");
+    ck_assert(s1 && s2 && s1 < s2);
+    const char *scores = strstr(s1, "<h3>Scores</h3>");
+    ck_assert(scores && scores < s2);
+    ck_assert_ptr_nonnull(strstr(scores, "<td>helpfulness</td><td class=\"num\">0.8</td>"
+                                         "<td>eval</td>"));
+    ck_assert_ptr_nonnull(strstr(scores, "&lt;script&gt;alert(1)&lt;/script&gt; judged fine"));
+    const char *s3 = strstr(r.body, "id=\"span-00000000000000e3\"");
+    ck_assert_ptr_nonnull(s3);
+    ck_assert_ptr_nonnull(strstr(s3, "<td>tone</td><td class=\"num\">1</td>"));
+    httpc_response_release(&r);
+    get_page("/versions", 200, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "<th class=\"num score-col\">helpfulness</th>"
+                                         "<th class=\"num score-col\">tone</th>"));
+    const char *row1 = strstr(r.body, "<tr><td><code>app=1</code>");
+    const char *row2 = strstr(r.body, "<tr><td><code>app=2</code>");
+    ck_assert(row1 && row2);
+    ck_assert_ptr_nonnull(strstr(row1, "0.800<div class=\"muted small\">n = 1</div>"));
+    ck_assert_ptr_nonnull(strstr(row2, "0.500<div class=\"muted small\">n = 2</div>"));
+    ck_assert_ptr_nonnull(strstr(row2, "1.000<div class=\"muted small\">n = 1</div>"));
+    httpc_response_release(&r);
+    get_page("/versions?a=app%3D1&b=app%3D2", 200, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "<th>Score: helpfulness</th><td>0.800</td>"
+                                         "<td>0.500</td><td class=\"num delta-neg\">-0.300</td>"));
+    httpc_response_release(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ui");
@@ -574,6 +1027,15 @@ static Suite *suite(void)
     tcase_add_test(tc, test_ui_dir_serves_templates_edited_on_disk);
     tcase_add_test(tc, test_ui_pages_of_an_empty_store);
     suite_add_tcase(s, tc);
+    TCase *te = tcase_create("evals");
+    tcase_add_checked_fixture(te, setup_evals, teardown);
+    tcase_set_timeout(te, 120);
+    tcase_add_test(te, test_ui_evals_lists_runs_newest_first_and_the_trend);
+    tcase_add_test(te, test_ui_eval_run_shows_the_summary_and_the_cases);
+    tcase_add_test(te, test_ui_eval_run_cases_come_in_pages);
+    tcase_add_test(te, test_ui_unknown_and_malformed_runs);
+    tcase_add_test(te, test_ui_trace_and_versions_pages_show_eval_scores);
+    suite_add_tcase(s, te);
     return s;
 }
 
