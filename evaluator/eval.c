@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jsonx.h"
 #include "core/xmem.h"
 
 void eval_report_init(struct eval_report *r)
@@ -133,4 +134,16 @@ int eval_case_passed(const struct eval_report *r, size_t c, size_t v, int rep)
             return 0;
     }
     return 1;
+}
+
+char *eval_output_text(const char *output_json)
+{
+    if (!output_json)
+        return NULL;
+    cJSON *j = cJSON_Parse(output_json);
+    const cJSON *m = cJSON_IsArray(j) ? cJSON_GetArrayItem(j, 0) : j;
+    const char *t = cJSON_IsString(m) ? m->valuestring : jsonx_str(m, "content");
+    char *out = t ? xstrdup(t) : NULL;
+    cJSON_Delete(j);
+    return out;
 }

@@ -115,6 +115,11 @@ void eval_case_scores(const struct eval_report *r, size_t v, double *out);
  * (ncases values). */
 void eval_scorer_values(const struct eval_report *r, size_t v, size_t s, double *out);
 
+/* The text of a stored output (core/llmcall.h's convention): an assistant
+ * message's "content", the first of an array of them, or a JSON string.
+ * Caller frees; NULL when it holds no text (NULL, not JSON, tool calls only). */
+char *eval_output_text(const char *output_json);
+
 /* 1 when every scorer passed on every repeat of case 'c' for variant 'v'. */
 int eval_case_passed(const struct eval_report *r, size_t c, size_t v, int rep);
 

@@ -169,17 +169,6 @@ static int rule_matches(const struct rule *r, const struct span *s)
     return s->status == SPAN_STATUS_OK && s->output && online_sampled(s->span_id, r->sample);
 }
 
-/* The answer's text: an assistant message's content, or a JSON string. */
-static char *output_text(const char *json)
-{
-    cJSON *j = cJSON_Parse(json);
-    const cJSON *m = cJSON_IsArray(j) ? cJSON_GetArrayItem(j, 0) : j;
-    const char *t = cJSON_IsString(m) ? m->valuestring : jsonx_str(m, "content");
-    char *out = t ? xstrdup(t) : NULL;
-    cJSON_Delete(j);
-    return out;
-}
-
 /* The variables a scorer sees: the prompt's, else the last user message. */
 static char *vars_of(const struct span *s)
 {
@@ -206,7 +195,7 @@ static char *vars_of(const struct span *s)
 static struct item *item_new(const struct span *s, char *rules)
 {
     struct item *it = xcalloc(1, sizeof(*it));
-    it->output = output_text(s->output);
+    it->output = eval_output_text(s->output);
     if (!it->output) {
         free(it);
         free(rules);
@@ -417,7 +406,7 @@ static void score_remote(struct online *o, const struct item *it, const struct r
         span_init(&tmp);
         llm_response_parse(up->anthropic ? LLM_API_ANTHROPIC_MESSAGES : LLM_API_CHAT,
                            (int)status, buf_str(&resp), resp.len, &tmp);
-        char *reply = call_ok(status) && tmp.output ? output_text(tmp.output) : NULL;
+        char *reply = call_ok(status) && tmp.output ? eval_output_text(tmp.output) : NULL;
         if (reply)
             scorer_judge_finish(sc, reply, score);
         else

@@ -294,19 +294,6 @@ static void plan_model_call(struct run *run, size_t c, size_t v, int rep)
     run_submit(run, j);
 }
 
-/* The assistant text of an answer parsed into 's' (NULL when none). */
-static char *answer_text(const struct span *s)
-{
-    if (!s->output)
-        return NULL;
-    cJSON *j = cJSON_Parse(s->output);
-    const cJSON *m = cJSON_IsArray(j) ? cJSON_GetArrayItem(j, 0) : j;
-    const char *t = cJSON_IsString(m) ? m->valuestring : jsonx_str(m, "content");
-    char *out = xstrdup(t ? t : "");
-    cJSON_Delete(j);
-    return out;
-}
-
 static void span_fill(struct run *run, const struct job *j, struct span *sp)
 {
     const struct eval_case *c = &run->r->cases[j->c];
@@ -505,10 +492,13 @@ static void model_finished(struct run *run, const struct job *j, struct span *sp
 {
     struct eval_output *o = eval_output_at(run->r, j->c, j->v, j->rep);
     o->ok = call_ok(j, sp);
-    if (o->ok)
-        o->text = answer_text(sp);
-    else
+    if (o->ok) {
+        o->text = eval_output_text(sp->output);
+        if (!o->text)
+            o->text = xstrdup(""); /* tool calls only */
+    } else {
         o->error = call_error(j, sp);
+    }
     o->latency_ms = (double)(j->end_ns - j->start_ns) / 1e6;
     o->has_cost = sp->has_cost;
     o->cost_nusd = sp->cost_nusd;
@@ -525,7 +515,7 @@ static void model_finished(struct run *run, const struct job *j, struct span *sp
 static void pair_finished(struct run *run, const struct job *j, struct span *sp)
 {
     size_t pi = pair_index(run, j->c, j->rep, j->s);
-    run->pair_reply[pi * 2 + (size_t)j->order] = call_ok(j, sp) ? answer_text(sp) : NULL;
+    run->pair_reply[pi * 2 + (size_t)j->order] = call_ok(j, sp) ? eval_output_text(sp->output) : NULL;
     if (++run->pair_done[pi] < 2)
         return;
     const char *r0 = run->pair_reply[pi * 2], *r1 = run->pair_reply[pi * 2 + 1];
@@ -550,7 +540,7 @@ void run_finished(struct run *run, struct job *j)
         break;
     case JOB_JUDGE:
         if (call_ok(j, &sp)) {
-            char *reply = answer_text(&sp);
+            char *reply = eval_output_text(sp.output);
             scorer_judge_finish(run->scorers[j->s], reply, score);
             free(reply);
         } else {

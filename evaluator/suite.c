@@ -463,24 +463,6 @@ static int read_file_cases(const struct suite *s, struct caselist *l, char *err,
     return rc;
 }
 
-/* The text of a stored output: an assistant message's content, the
- * contents of an array of them joined, or a JSON string. Caller frees. */
-static char *output_text(const char *json)
-{
-    if (!json)
-        return NULL;
-    cJSON *j = cJSON_Parse(json);
-    char *out = NULL;
-    if (cJSON_IsString(j))
-        out = xstrdup(j->valuestring);
-    else if (cJSON_IsObject(j) && jsonx_str(j, "content"))
-        out = xstrdup(jsonx_str(j, "content"));
-    else if (cJSON_IsArray(j) && jsonx_str(cJSON_GetArrayItem(j, 0), "content"))
-        out = xstrdup(jsonx_str(cJSON_GetArrayItem(j, 0), "content"));
-    cJSON_Delete(j);
-    return out;
-}
-
 static const char from_sql[] =
     "SELECT trace_id, span_id, prompt_vars, output FROM spans"
     " WHERE prompt_name = ?1 AND (?2 < 0 OR prompt_version = ?2) AND start_ns >= ?3"
@@ -517,7 +499,7 @@ static int read_from_cases(const struct suite *s, sqlite3 *db, uint64_t seed, st
         free(c->expected);
         c->id = xasprintf("%s:%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
         c->vars = xstrdup((const char *)sqlite3_column_text(st, 2));
-        char *ref = output_text((const char *)sqlite3_column_text(st, 3));
+        char *ref = eval_output_text((const char *)sqlite3_column_text(st, 3));
         if (ref) {
             cJSON *js = cJSON_CreateString(ref);
             c->expected = jsonx_print(js);

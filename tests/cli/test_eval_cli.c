@@ -33,12 +33,7 @@ static struct srv server;
 
 static char *put(const char *name, const char *text)
 {
-    char *path = xasprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return tu_put_file(dir, name, text);
 }
 
 /* Prompts whose answers the fake follows (FAKE-REPLY, docs/FAKE_UPSTREAM.md). */

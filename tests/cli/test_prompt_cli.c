@@ -41,12 +41,7 @@ static void teardown(void)
 
 static char *put(const char *name, const char *text)
 {
-    char *path = xasprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return tu_put_file(dir, name, text);
 }
 
 static const char v1[] =

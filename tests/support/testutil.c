@@ -96,3 +96,13 @@ int tu_llmtap_run(const char *dir, char **out, char **err, const char *fmt, ...)
     free(e);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+char *tu_put_file(const char *dir, const char *name, const char *text)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}

@@ -22,6 +22,10 @@ char *tu_read_file(const char *path, size_t *len);
 /* A fresh empty directory under $TMPDIR (caller frees the path string). */
 char *tu_tmpdir(void);
 
+/* Write 'text' to the file 'name' in 'dir'; returns its path (caller
+ * frees). A failure fails the test. */
+char *tu_put_file(const char *dir, const char *name, const char *text);
+
 /* The llmtap binary under test: $LLMTAP_BIN, else $BUILD/llmtap, else build/llmtap. */
 const char *tu_llmtap_bin(void);
 
