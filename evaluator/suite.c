@@ -362,9 +362,8 @@ int suite_set_prompt(struct suite *s, const char *name, const char *ref, char *e
         v->upstream = first->upstream ? xstrdup(first->upstream) : NULL;
         v->params = first->params ? xstrdup(first->params) : NULL;
     }
-    char *p = file ? resolve(s->dir, ref) : xstrdup(ref);
-    if (v->prompt != ref)
-        free(v->prompt);
+    char *p = file ? resolve(s->dir, ref) : xstrdup(ref); /* 'ref' may be v->prompt */
+    free(v->prompt);
     v->prompt = p;
     v->is_file = file;
     return 0;

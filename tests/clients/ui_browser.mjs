@@ -169,6 +169,22 @@ async function main() {
   await open(page, `/versions?a=${encodeURIComponent(vs[0])}&b=${encodeURIComponent(vs[1])}`, 'versions-compare', errors);
   check(await page.locator('table.compare').count() === 1, 'two version_sets compare side by side');
 
+  // evaluation runs: the list, a run's cases, the losses filter; the candidate's markup is text
+  if (process.env.EVAL_RUN) {
+    const run = process.env.EVAL_RUN;
+    await open(page, '/evals', 'evals', errors);
+    check(await page.locator(`a[href="/evals/${run}"]`).count() > 0, 'the run is listed on /evals');
+    check((await page.locator('body').innerText()).toLowerCase().includes('regression'),
+      'the list shows the regression verdict');
+    await open(page, `/evals/${run}`, 'eval-run', errors);
+    const body = await page.locator('body').innerText();
+    check(body.includes('Order A-1 ships today.'), 'the baseline answer is shown');
+    check(body.includes('<script>window.__xss = 9</script>'), "the candidate's <script> answer is text");
+    check(body.includes('The answer mentions ships.'), "the judge's reasoning is shown");
+    await open(page, `/evals/${run}?losses=1`, 'eval-losses', errors);
+    check(await page.evaluate(() => window.__xss === undefined), 'no answer ran as script');
+  }
+
   // the hostile span: shown as text, nothing runs
   await open(page, `/traces/${evil.trace}`, 'xss', errors);
   const text = await page.locator('body').innerText();

@@ -372,7 +372,7 @@ START_TEST(test_a_saved_run_reads_back_whole)
     ck_assert_int_eq(evals_cases(db, "00112233445566ff", 0, collect_case, &cs), 0);
     ck_assert_int_eq(cs.n, 3);
     for (int i = 0; i < 3; i++) {
-        char want[8];
+        char want[16];
         snprintf(want, sizeof(want), "%d", i + 1);
         ck_assert_int_eq(cs.idx[i], i);
         ck_assert_str_eq(cs.id[i], want);
