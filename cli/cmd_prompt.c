@@ -14,11 +14,15 @@
 #include "core/jsonx.h"
 #include "core/xmem.h"
 #include "core/mustache.h"
+#include "evaluator/runner.h"
+#include "store/prompts.h"
+#include "store/store.h"
 
 #define PROMPT_MAX_OUTPUT (64u << 20)
 
 static const char prompt_usage[] =
     "usage: llmtap prompt render --template FILE --vars FILE.json [--partials DIR]\n"
+    "       llmtap prompt render NAME[@V|@LABEL] [--vars FILE.json] [--json]  a registry version\n"
     "       llmtap prompt push NAME FILE.json     store FILE as NAME's next version\n"
     "       llmtap prompt list | show NAME[@V|@LABEL] | diff NAME@A NAME@B\n"
     "       llmtap prompt label NAME LABEL V      point LABEL (production, staging) at V\n"
@@ -123,8 +127,86 @@ static int usage_error(const char *what, const char *arg)
     return CLI_USAGE_ERROR;
 }
 
+/* Print a registry version rendered with the variables: its messages as
+ * "[role]" blocks, or (--json) {"name","version","model","params","messages"}. */
+static int print_rendered(const struct prompt_version *pv, const char *msgs, int json)
+{
+    cJSON *m = cJSON_Parse(msgs), *body = cJSON_Parse(pv->body);
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", pv->name);
+        cJSON_AddNumberToObject(o, "version", (double)pv->version);
+        const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(body, "params");
+        cJSON_AddItemToObject(o, "model", model ? cJSON_Duplicate(model, 1) : cJSON_CreateNull());
+        cJSON_AddItemToObject(o, "params", params ? cJSON_Duplicate(params, 1) : cJSON_CreateObject());
+        cJSON_AddItemToObject(o, "messages", m);
+        m = NULL;
+        char *t = jsonx_print(o);
+        printf("%s\n", t);
+        free(t);
+        cJSON_Delete(o);
+    } else {
+        const cJSON *msg;
+        int first = 1;
+        cJSON_ArrayForEach(msg, m)
+        {
+            printf("%s[%s]\n%s\n", first ? "" : "\n", jsonx_str(msg, "role"),
+                   jsonx_str(msg, "content"));
+            first = 0;
+        }
+    }
+    cJSON_Delete(m);
+    cJSON_Delete(body);
+    return fflush(stdout) == 0 ? 0 : cli_fail("prompt", "cannot write the rendering");
+}
+
+static int render_registry(const char *ref, const char *vpath, const char *db, int json)
+{
+    char name[PROMPTS_NAME_MAX + 1], v[PROMPTS_NAME_MAX + 1], err[512];
+    if (prompts_split_ref(ref, name, sizeof(name), v, sizeof(v)) != 0)
+        return usage_error("not NAME[@VERSION|@LABEL]:", ref);
+    cJSON *vars = vpath ? read_vars(vpath) : cJSON_CreateObject();
+    if (!vars)
+        return 1;
+    char *vtext = jsonx_print(vars);
+    cJSON_Delete(vars);
+    struct store *st = NULL;
+    struct prompt_version pv;
+    int rc = 1, got = -1;
+    if (store_open(&st, cli_db_path(db), STORE_READONLY, err, sizeof(err)) != STORE_OK)
+        cli_fail("prompt", "%s", err);
+    else if ((got = prompts_get(store_db(st), name, v, &pv, err, sizeof(err))) != 0)
+        cli_fail("prompt", got > 0 ? "no prompt %s" : "%s", got > 0 ? ref : err);
+    if (got == 0) {
+        char *msgs = runner_render_prompt(store_db(st), pv.body, vtext, err, sizeof(err));
+        rc = msgs ? print_rendered(&pv, msgs, json) : cli_fail("prompt", "%s: %s", ref, err);
+        free(msgs);
+        prompt_version_release(&pv);
+    }
+    store_close(st);
+    free(vtext);
+    return rc;
+}
+
 static int cmd_render(int argc, char **argv)
 {
+    if (argc > 1 && argv[1][0] != '-') {
+        const char *vpath = NULL, *db = NULL;
+        int json = 0;
+        for (int i = 2; i < argc; i++) {
+            int r = cli_common_opt(argc, argv, &i, prompt_usage, &db, &json);
+            if (r == CLI_HELP)
+                return 0;
+            if (r == 0)
+                r = cli_opt(argc, argv, &i, "--vars", &vpath);
+            if (r < 0)
+                return CLI_USAGE_ERROR;
+            if (r == 0)
+                return usage_error("unexpected argument", argv[i]);
+        }
+        return render_registry(argv[1], vpath, db, json);
+    }
     const char *tpath = NULL, *vpath = NULL, *dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -130,6 +130,29 @@ static char *merge_params(const cJSON *base, const char *over)
     return out;
 }
 
+/* Parse every message of 'p' as a plain-mode template ("m0", "m1", ...),
+ * partials from the registry on 'db'. 'who' names the prompt in messages. */
+static int compile_templates(struct run_prompt *p, sqlite3 *db, const char *who, char *err,
+                             size_t errlen)
+{
+    p->m = mustache_new(load_partial, db);
+    mustache_set_plain(p->m, 1);
+    int i = 0;
+    const cJSON *msg;
+    cJSON_ArrayForEach(msg, p->messages)
+    {
+        char name[32], why[256];
+        const char *src = jsonx_str(msg, "content");
+        snprintf(name, sizeof(name), "m%d", i++);
+        if (mustache_add(p->m, name, src ? src : "", src ? strlen(src) : 0, why, sizeof(why)) !=
+            MUSTACHE_OK) {
+            snprintf(err, errlen, "%s: messages[%d]: %s", who, i - 1, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int load_prompt(struct run *run, size_t vi, char *err, size_t errlen)
 {
     const struct suite_variant *v = &run->s->variants[vi];
@@ -155,22 +178,9 @@ static int load_prompt(struct run *run, size_t vi, char *err, size_t errlen)
                  up, up);
         return -1;
     }
-    p->m = mustache_new(load_partial, run->cfg->db);
-    mustache_set_plain(p->m, 1);
-    int i = 0;
-    const cJSON *msg;
-    cJSON_ArrayForEach(msg, p->messages)
-    {
-        char name[32], why[256];
-        const char *src = jsonx_str(msg, "content");
-        snprintf(name, sizeof(name), "m%d", i++);
-        if (mustache_add(p->m, name, src ? src : "", src ? strlen(src) : 0, why, sizeof(why)) !=
-            MUSTACHE_OK) {
-            snprintf(err, errlen, "variant %s: %s: %s", v->name, name, why);
-            return -1;
-        }
-    }
-    return 0;
+    char who[160];
+    snprintf(who, sizeof(who), "variant %s", v->name);
+    return compile_templates(p, run->cfg->db, who, err, errlen);
 }
 
 static void prompt_release(struct run_prompt *p)
@@ -211,6 +221,23 @@ static char *render_messages(const struct run_prompt *p, const char *vars, char 
     cJSON_Delete(out);
     cJSON_Delete(data);
     return text;
+}
+
+char *runner_render_prompt(sqlite3 *db, const char *body, const char *vars, char *err,
+                           size_t errlen)
+{
+    struct run_prompt p;
+    memset(&p, 0, sizeof(p));
+    cJSON *j = cJSON_Parse(body);
+    p.messages = cJSON_DetachItemFromObjectCaseSensitive(j, "messages");
+    cJSON_Delete(j);
+    char *out = NULL;
+    if (!cJSON_IsArray(p.messages))
+        snprintf(err, errlen, "not a prompt: no messages");
+    else if (compile_templates(&p, db, "prompt", err, errlen) == 0)
+        out = render_messages(&p, vars, err, errlen);
+    prompt_release(&p);
+    return out;
 }
 
 char *runner_chat_body(int anthropic, const char *model, const char *messages, const char *params)

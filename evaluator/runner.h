@@ -95,6 +95,14 @@ int runner_run(const struct runner_config *cfg, const struct suite *s, struct ev
  * Exposed for tests and for replay. */
 char *runner_chat_body(int anthropic, const char *model, const char *messages, const char *params);
 
+/* Render the prompt 'body' (a prompt file's JSON, as the registry keeps
+ * it) with 'vars' (a JSON object text): its messages as a JSON array
+ * [{role, content}] (caller frees), or NULL with a message. Templates are
+ * plain text (no HTML escaping); a partial {{> NAME}} or {{> NAME@V}} is
+ * that registry prompt's messages, from 'db' (may be NULL: none). */
+char *runner_render_prompt(sqlite3 *db, const char *body, const char *vars, char *err,
+                           size_t errlen);
+
 /* The request headers of a call to 'up': JSON, and the provider key from
  * the environment in the dialect's header (caller frees with
  * curl_slist_free_all). */

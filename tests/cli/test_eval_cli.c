@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -488,6 +489,55 @@ START_TEST(test_online_rules_score_sampled_live_traffic)
 }
 END_TEST
 
+START_TEST(test_ctrl_c_keeps_the_finished_results)
+{
+    /* a slow model: 300 ms before each answer */
+    struct fakeup *slow = NULL;
+    struct fakeup_config fc;
+    fakeup_config_default(&fc);
+    fc.listen = "127.0.0.1:0";
+    fc.first_byte_delay_ms = 300;
+    char ferr[256];
+    ck_assert_int_eq(fakeup_start(&slow, &fc, ferr, sizeof(ferr)), 0);
+    char *s = suite("slow.json", "\"baseline\":{\"prompt\":\"support@1\"}", NULL);
+    char *cmd = xasprintf("timeout --preserve-status -s INT 2 '%s' eval run '%s' --db '%s' "
+                          "--upstream openai=%s --concurrency 2 --json '%s/int.json' "
+                          ">'%s/int.out' 2>'%s/int.err'",
+                          tu_llmtap_bin(), s, db, fakeup_url(slow), dir, dir, dir);
+    int st = system(cmd);
+    free(cmd);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit status %d", st);
+    cJSON *rep = read_json("int.json");
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "interrupted")));
+    const cJSON *v0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rep, "variants"), 0);
+    int failed = cJSON_GetObjectItemCaseSensitive(v0, "failed")->valueint;
+    int done = NCASES - failed;
+    ck_assert_msg(done >= 1 && done < NCASES, "%d of %d finished before Ctrl-C", done, NCASES);
+    cJSON_Delete(rep);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM eval_runs WHERE interrupted = 1"), 1);
+    fakeup_stop(slow);
+    /* the finished answers were kept: a re-run asks only for the rest */
+    uint64_t before = fakeup_calls(fake);
+    char *out = NULL;
+    ck_assert_int_eq(llmtap(&out, NULL, "eval run '%s' --db '%s' --upstream openai=%s --json "
+                                        "'%s/int2.json'",
+                            s, db, fakeup_url(fake), dir),
+                     0);
+    free(out);
+    rep = read_json("int2.json");
+    v0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rep, "variants"), 0);
+    int cached = cJSON_GetObjectItemCaseSensitive(v0, "cached")->valueint;
+    ck_assert_int_ge(cached, done);
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(v0, "failed")->valueint, 0);
+    /* the uncached model calls, and at most every judge call */
+    uint64_t calls = fakeup_calls(fake) - before;
+    ck_assert_uint_ge(calls, (uint64_t)(NCASES - cached));
+    ck_assert_uint_le(calls, (uint64_t)(NCASES - cached) + NCASES);
+    cJSON_Delete(rep);
+    free(s);
+}
+END_TEST
+
 static Suite *eval_suite(void)
 {
     Suite *s = suite_create("eval_cli");
@@ -500,6 +550,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_repeats_report_pass_hat_n_and_anthropic_variants);
     tcase_add_test(tc, test_through_a_running_server_and_from_stored_traffic);
     tcase_add_test(tc, test_online_rules_score_sampled_live_traffic);
+    tcase_add_test(tc, test_ctrl_c_keeps_the_finished_results);
     suite_add_tcase(s, tc);
     return s;
 }

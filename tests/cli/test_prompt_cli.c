@@ -76,6 +76,25 @@ static void registry_round(void)
                       strstr(out, "You help {{shop}}."),
                   "got: %s", out);
     free(out);
+    /* render a registry version: plain text, no HTML escaping */
+    char *vars = put("vars.json", "{\"shop\":\"A&B <shop>\",\"question\":\"Where?\"}");
+    ck_assert_int_eq(llmtap(&out, NULL, "prompt render support@1 --vars '%s' --db '%s'", vars, db),
+                     0);
+    ck_assert_str_eq(out, "[system]\nYou help A&B <shop>.\n\n[user]\nWhere?\n");
+    free(out);
+    ck_assert_int_eq(
+        llmtap(&out, NULL, "prompt render support@production --vars '%s' --db '%s' --json", vars,
+               db),
+        0);
+    ck_assert_msg(strstr(out, "\"version\":1,\"model\":\"gpt-4o-mini\",\"params\":{"
+                              "\"temperature\":0.2},\"messages\":[{\"role\":\"system\","
+                              "\"content\":\"You help A&B <shop>.\"}"),
+                  "got: %s", out);
+    free(out);
+    ck_assert_int_eq(llmtap(NULL, &err, "prompt render support@9 --db '%s'", db), 1);
+    ck_assert_msg(strstr(err, "no prompt support@9"), "got: %s", err);
+    free(err);
+    free(vars);
     ck_assert_int_eq(llmtap(&out, NULL, "prompt show support --db '%s' --json", db), 0);
     ck_assert_msg(strstr(out, "\"version\":2") && strstr(out, "politely"), "got: %s", out);
     free(out);
