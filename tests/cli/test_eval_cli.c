@@ -538,6 +538,34 @@ START_TEST(test_ctrl_c_keeps_the_finished_results)
 }
 END_TEST
 
+START_TEST(test_pairwise_judges_both_orders)
+{
+    /* a judge that always prefers the answer shown first: both orders cancel it */
+    char *s = put("pair.json",
+                  "{\"name\":\"pair\",\"dataset\":{\"file\":\"cases.jsonl\"},\"variants\":{"
+                  "\"baseline\":{\"prompt\":\"support@1\"},\"candidate\":{\"prompt\":"
+                  "\"support@2\"}},\"scorers\":[{\"type\":\"pairwise\",\"rubric\":\"Which is "
+                  "better?\\nFAKE-REPLY: Winner: A\",\"model\":\"gpt-4o-mini\"}]}");
+    char *out = NULL, *err = NULL;
+    int rc = llmtap(&out, &err, "eval gate '%s' --db '%s' --upstream openai=%s --json '%s/p.json'",
+                    s, db, fakeup_url(fake), dir);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    cJSON *rep = read_json("p.json");
+    ck_assert_double_eq_tol(variant_score(rep, 0), 0.5, 1e-9);
+    ck_assert_double_eq_tol(variant_score(rep, 1), 0.5, 1e-9);
+    const cJSON *cmp = cJSON_GetObjectItemCaseSensitive(rep, "comparison");
+    ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(cmp, "ties")->valueint, NCASES);
+    cJSON_Delete(rep);
+    /* two judge calls per case, one per order */
+    ck_assert_int_eq(query_int("SELECT count(*) FROM spans WHERE project = 'llmtap-eval' AND "
+                               "name = 'eval judge pairwise'"),
+                     2 * NCASES);
+    free(out);
+    free(err);
+    free(s);
+}
+END_TEST
+
 static Suite *eval_suite(void)
 {
     Suite *s = suite_create("eval_cli");
@@ -551,6 +579,7 @@ static Suite *eval_suite(void)
     tcase_add_test(tc, test_through_a_running_server_and_from_stored_traffic);
     tcase_add_test(tc, test_online_rules_score_sampled_live_traffic);
     tcase_add_test(tc, test_ctrl_c_keeps_the_finished_results);
+    tcase_add_test(tc, test_pairwise_judges_both_orders);
     suite_add_tcase(s, tc);
     return s;
 }
