@@ -500,12 +500,24 @@ START_TEST(test_ctrl_c_keeps_the_finished_results)
     char ferr[256];
     ck_assert_int_eq(fakeup_start(&slow, &fc, ferr, sizeof(ferr)), 0);
     char *s = suite("slow.json", "\"baseline\":{\"prompt\":\"support@1\"}", NULL);
-    char *cmd = xasprintf("timeout --preserve-status -s INT 2 '%s' eval run '%s' --db '%s' "
-                          "--upstream openai=%s --concurrency 2 --json '%s/int.json' "
-                          ">'%s/int.out' 2>'%s/int.err'",
+    char *cmd = xasprintf("exec '%s' eval run '%s' --db '%s' --upstream openai=%s --concurrency 2 "
+                          "--json '%s/int.json' >'%s/int.out' 2>'%s/int.err'",
                           tu_llmtap_bin(), s, db, fakeup_url(slow), dir, dir, dir);
-    int st = system(cmd);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
     free(cmd);
+    /* Ctrl-C once a few answers are in (2 in flight at a time, 300 ms each) */
+    for (int waited = 0; fakeup_calls(slow) < 8 && waited < 60000; waited += 20) {
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 130, "exit status %d", st);
     cJSON *rep = read_json("int.json");
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "interrupted")));
