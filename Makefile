@@ -37,7 +37,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBA     := $(BUILD)/libllmtap.a
 FAKEUP   := $(BUILD)/llmtap-fakeup
 
-.PHONY: all test test-unit test-bins run asan valgrind bench bench-store bench-ui bench-proxy \
+.PHONY: all test test-unit test-bins run asan valgrind bench bench-store bench-ui bench-proxy bench-eval \
         format format-check \
         check-deps clean deps
 all: $(BUILD)/llmtap
@@ -126,8 +126,15 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) sh bench/run.sh
 	@BUILD=$(BUILD) $(BUILD)/bench/bench_proxy
+	@BUILD=$(BUILD) sh bench/eval.sh
 	@BUILD=$(BUILD) sh bench/store.sh
 	@BUILD=$(BUILD) sh bench/ui.sh
+
+# The evaluator's runner: calls/s by concurrency and a cached re-run
+# against the fake upstream (issue 6; about 15 s).
+bench-eval: deps
+	@$(MAKE) --no-print-directory all $(FAKEUP)
+	@BUILD=$(BUILD) sh bench/eval.sh
 
 # The proxy's added latency, time to first byte, event lag and calls/s
 # against the fake upstream directly (issue 5 item 10; about a minute).

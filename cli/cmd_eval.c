@@ -360,6 +360,22 @@ static int outputs(const struct eval_opts *o, const struct eval_report *r,
     return rc;
 }
 
+/* A variant none of whose calls succeeded: the upstream, the key or the
+ * model is wrong, and a verdict would be meaningless. Says so. */
+static int all_failed(const struct eval_report *r, const struct gate_result *g)
+{
+    for (size_t v = 0; v < r->nvariants; v++) {
+        if (g->variants[v].calls == 0 || g->variants[v].failed < g->variants[v].calls)
+            continue;
+        const struct eval_output *o = eval_output_at(r, 0, v, 0);
+        fprintf(stderr, "llmtap eval: every call of variant %s failed (upstream %s), e.g.: %s\n",
+                r->variants[v].name, r->variants[v].upstream,
+                o->error ? o->error : "not run");
+        return 1;
+    }
+    return 0;
+}
+
 static void upstream_table(const struct proxy_config *pc, struct runner_upstream *ups)
 {
     for (size_t i = 0; i < pc->nupstreams; i++) {
@@ -424,7 +440,9 @@ static int eval_suite(int gate, int argc, char **argv)
     } else {
         save_run(&k, &r, &g);
         rc = outputs(&o, &r, &g) ? CLI_USAGE_ERROR : 0;
-        if (rc == 0 && r.interrupted)
+        if (rc == 0 && !r.interrupted && all_failed(&r, &g))
+            rc = CLI_USAGE_ERROR; /* an unreachable upstream or a bad key is no verdict */
+        else if (rc == 0 && r.interrupted)
             rc = 130;
         else if (rc == 0 && gate && g.verdict == GATE_REGRESSION)
             rc = 1;

@@ -402,12 +402,20 @@ static void abandon(struct run *run)
 
 void run_loop(struct run *run)
 {
+    long wait = start_ready(run);
     while (run->queue || run->inflight) {
         if (run->cfg->interrupted && *run->cfg->interrupted) {
             abandon(run);
             break;
         }
-        long wait = start_ready(run);
+        /* wait for an answer, for curl's own timer (a new transfer on a
+         * reused connection is due at once), or for the earliest backoff */
+        long due = -1;
+        curl_multi_timeout(run->multi, &due);
+        if (due >= 0 && due < wait)
+            wait = due;
+        if (wait > 0)
+            curl_multi_poll(run->multi, NULL, 0, (int)wait, NULL);
         int running = 0;
         curl_multi_perform(run->multi, &running);
         CURLMsg *m;
@@ -416,8 +424,9 @@ void run_loop(struct run *run)
             if (m->msg == CURLMSG_DONE)
                 answered(run, m->easy_handle, m->data.result);
         progress(run, 0);
-        if (run->inflight || run->queue)
-            curl_multi_poll(run->multi, NULL, 0, (int)(wait > 0 ? wait : 1), NULL);
+        /* start what the answers made ready before waiting again (and give
+         * new transfers their first push) */
+        wait = start_ready(run);
     }
     progress(run, 1);
     run_flush(run);

@@ -295,6 +295,20 @@ START_TEST(test_broken_suites_exit_2_with_a_clear_message)
     ck_assert_msg(strstr(err, "badline.jsonl:2: not JSON"), "stderr: %s", err);
     free(err);
     ck_assert_int_eq(llmtap(NULL, NULL, "eval gate --db '%s'", db), 2);
+    /* an upstream that answers every call with 401 gives no verdict: exit 2 */
+    char *ok = put("ok.json",
+                   "{\"name\":\"x\",\"dataset\":{\"file\":\"cases.jsonl\"},\"variants\":{"
+                   "\"baseline\":{\"prompt\":\"support@1\"}},\"scorers\":[{\"type\":\"equals\","
+                   "\"value\":\"a\"}]}");
+    unsetenv("OPENAI_API_KEY");
+    ck_assert_int_eq(llmtap(NULL, &err, "eval gate '%s' --db '%s' --upstream openai=%s --quiet",
+                            ok, db, fakeup_url(fake)),
+                     2);
+    ck_assert_msg(strstr(err, "every call of variant baseline failed") && strstr(err, "HTTP 401"),
+                  "stderr: %s", err);
+    free(err);
+    setenv("OPENAI_API_KEY", "sk-test-eval-canary", 1);
+    free(ok);
     ck_assert_int_eq(llmtap(NULL, NULL, "eval gate '%s' --alpha 7", s), 2);
     free(bad);
     free(s);
