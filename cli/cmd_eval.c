@@ -42,7 +42,8 @@ static const char eval_usage[] =
     "options:\n"
     "  --db PATH               the database (default $LLMTAP_DB, else ./llmtap.db)\n"
     "  --upstream NAME=ORIGIN  where model calls go (repeatable; as for serve; defaults\n"
-    "                          openai=https://api.openai.com, anthropic=https://api.anthropic.com)\n"
+    "                          openai=https://api.openai.com, "
+    "anthropic=https://api.anthropic.com)\n"
     "  --baseline REF          the baseline variant's prompt (NAME@VERSION, NAME@LABEL or a file)\n"
     "  --candidate REF         the candidate variant's prompt\n"
     "  --min-score X           fail when the candidate's mean score is below X (0..1)\n"
@@ -92,8 +93,8 @@ static int post(const char *url, const char *path, const char *body, size_t len,
     struct buf resp;
     buf_init(&resp, 1u << 20);
     long status = 0;
-    int rc = cli_http_post(endpoint, "application/json", NULL, body, len, &resp, &status, err,
-                           errlen);
+    int rc =
+        cli_http_post(endpoint, "application/json", NULL, body, len, &resp, &status, err, errlen);
     if (rc == 0 && (status < 200 || status >= 300)) {
         snprintf(err, errlen, "server answered %ld: %.300s", status, buf_str(&resp));
         rc = -1;
@@ -195,8 +196,7 @@ static int num_opt(const char *name, const char *v, double lo, double hi, double
     char *end;
     double x = strtod(v, &end);
     if (end == v || *end || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "llmtap eval: %s wants a number in [%g, %g], not '%s'\n", name, lo, hi,
-                v);
+        fprintf(stderr, "llmtap eval: %s wants a number in [%g, %g], not '%s'\n", name, lo, hi, v);
         return -1;
     }
     *out = x;
@@ -238,7 +238,8 @@ static int one_opt(int argc, char **argv, int *i, struct eval_opts *o)
         return r;
     }
     if ((r = cli_opt(argc, argv, i, "--min-score", &v)) != 0)
-        return r < 0 ? r : (o->has_min = 1, num_opt("--min-score", v, 0, 1, &o->min_score) ? -1 : 1);
+        return r < 0 ? r
+                     : (o->has_min = 1, num_opt("--min-score", v, 0, 1, &o->min_score) ? -1 : 1);
     if ((r = cli_opt(argc, argv, i, "--max-regression", &v)) != 0)
         return r < 0 ? r
                      : (o->has_maxreg = 1,
@@ -369,8 +370,7 @@ static int all_failed(const struct eval_report *r, const struct gate_result *g)
             continue;
         const struct eval_output *o = eval_output_at(r, 0, v, 0);
         fprintf(stderr, "llmtap eval: every call of variant %s failed (upstream %s), e.g.: %s\n",
-                r->variants[v].name, r->variants[v].upstream,
-                o->error ? o->error : "not run");
+                r->variants[v].name, r->variants[v].upstream, o->error ? o->error : "not run");
         return 1;
     }
     return 0;
@@ -460,7 +460,8 @@ static cJSON *read_scorers(const char *arg)
 {
     char err[512];
     size_t len = strlen(arg);
-    char *text = arg[0] == '[' || arg[0] == '{' ? xstrdup(arg) : cli_read_file(arg, &len, err, sizeof(err));
+    char *text =
+        arg[0] == '[' || arg[0] == '{' ? xstrdup(arg) : cli_read_file(arg, &len, err, sizeof(err));
     if (!text) {
         cli_fail("eval", "%s", err);
         return NULL;
@@ -578,10 +579,10 @@ static int print_rule(void *ctx, const struct evals_online_rule *r)
         cJSON_Delete(o);
     } else {
         char prompt[200] = "*";
-        if (r->prompt_name)
-            snprintf(prompt, sizeof(prompt), "%s%s%lld", r->prompt_name,
-                     r->prompt_version > 0 ? "@" : "", (long long)(r->prompt_version > 0 ? r->prompt_version : 0));
-        if (r->prompt_name && r->prompt_version <= 0)
+        if (r->prompt_name && r->prompt_version > 0)
+            snprintf(prompt, sizeof(prompt), "%s@%lld", r->prompt_name,
+                     (long long)r->prompt_version);
+        else if (r->prompt_name)
             snprintf(prompt, sizeof(prompt), "%s", r->prompt_name);
         printf("%-20s project=%-12s prompt=%-16s sample=%g scorers=%s\n", r->name, r->project,
                prompt, r->sample, r->scorers);

@@ -139,7 +139,8 @@ static int print_rendered(const struct prompt_version *pv, const char *msgs, int
         const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
         const cJSON *params = cJSON_GetObjectItemCaseSensitive(body, "params");
         cJSON_AddItemToObject(o, "model", model ? cJSON_Duplicate(model, 1) : cJSON_CreateNull());
-        cJSON_AddItemToObject(o, "params", params ? cJSON_Duplicate(params, 1) : cJSON_CreateObject());
+        cJSON_AddItemToObject(o, "params",
+                              params ? cJSON_Duplicate(params, 1) : cJSON_CreateObject());
         cJSON_AddItemToObject(o, "messages", m);
         m = NULL;
         char *t = jsonx_print(o);

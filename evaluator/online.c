@@ -129,8 +129,9 @@ static void reload_rules(struct online *o)
 {
     sqlite3 *db = store_db(o->ro);
     int64_t a = store_query_int(db, "SELECT count(*) FROM eval_online", -1);
-    int64_t b = store_query_int(db, "SELECT coalesce(sum(created_ns % 1000000007), 0) FROM "
-                                    "eval_online",
+    int64_t b = store_query_int(db,
+                                "SELECT coalesce(sum(created_ns % 1000000007), 0) FROM "
+                                "eval_online",
                                 -1);
     if (a == o->rules_sig_a && b == o->rules_sig_b)
         return;
@@ -335,9 +336,9 @@ static long call(const struct online *o, const struct runner_upstream *up, const
 static const struct runner_upstream *upstream_for(const struct online *o, const char *name,
                                                   const char *provider)
 {
-    const char *want = name ? name
+    const char *want = name                                                 ? name
                        : provider && strncmp(provider, "anthropic", 9) == 0 ? "anthropic"
-                                                                              : "openai";
+                                                                            : "openai";
     for (size_t i = 0; i < o->cfg.nupstreams; i++)
         if (strcmp(o->cfg.upstreams[i].name, want) == 0)
             return &o->cfg.upstreams[i];
@@ -346,9 +347,9 @@ static const struct runner_upstream *upstream_for(const struct online *o, const 
 
 /* The judge call's span, in the scored span's trace. */
 static void judge_span(struct ingest_batch *b, const struct item *it, const struct rule *r,
-                       const struct scorer *sc, const struct runner_upstream *up,
-                       const char *model, const char *msgs, int anthropic, long status,
-                       const struct buf *resp, int64_t t0, int64_t t1)
+                       const struct scorer *sc, const struct runner_upstream *up, const char *model,
+                       const char *msgs, int anthropic, long status, const struct buf *resp,
+                       int64_t t0, int64_t t1)
 {
     struct span *s = &ingest_add_span(b)->span;
     free(s->name);
@@ -388,9 +389,9 @@ static void score_remote(struct online *o, const struct item *it, const struct r
     }
     int judge = scorer_needs(sc) == SCORER_NEEDS_JUDGE;
     char *msgs = judge ? scorer_judge_messages(sc, in, score) : NULL;
-    char *body = judge ? (msgs ? runner_chat_body(up->anthropic, model, msgs, "{\"temperature\":0}")
-                               : NULL)
-                       : scorer_embed_request(sc, in, score);
+    char *body =
+        judge ? (msgs ? runner_chat_body(up->anthropic, model, msgs, "{\"temperature\":0}") : NULL)
+              : scorer_embed_request(sc, in, score);
     if (!body) {
         free(msgs);
         return;
@@ -398,14 +399,14 @@ static void score_remote(struct online *o, const struct item *it, const struct r
     struct buf resp;
     buf_init(&resp, ANSWER_MAX);
     int64_t t0 = 0, t1 = 0;
-    const char *path = judge ? (up->anthropic ? "/v1/messages" : "/v1/chat/completions")
-                             : "/v1/embeddings";
+    const char *path =
+        judge ? (up->anthropic ? "/v1/messages" : "/v1/chat/completions") : "/v1/embeddings";
     long status = call(o, up, path, body, &resp, &t0, &t1);
     if (judge) {
         struct span tmp;
         span_init(&tmp);
-        llm_response_parse(up->anthropic ? LLM_API_ANTHROPIC_MESSAGES : LLM_API_CHAT,
-                           (int)status, buf_str(&resp), resp.len, &tmp);
+        llm_response_parse(up->anthropic ? LLM_API_ANTHROPIC_MESSAGES : LLM_API_CHAT, (int)status,
+                           buf_str(&resp), resp.len, &tmp);
         char *reply = call_ok(status) && tmp.output ? eval_output_text(tmp.output) : NULL;
         if (reply)
             scorer_judge_finish(sc, reply, score);
@@ -452,8 +453,11 @@ static const struct rule *find_rule(const struct online *o, const char *name, si
 static void score_item(struct online *o, const struct item *it)
 {
     struct eval_case c = {.id = (char *)it->span_id, .vars = it->vars};
-    struct eval_output out = {.ok = 1, .text = it->output, .latency_ms = it->latency_ms,
-                              .has_cost = it->has_cost, .cost_nusd = it->cost_nusd};
+    struct eval_output out = {.ok = 1,
+                              .text = it->output,
+                              .latency_ms = it->latency_ms,
+                              .has_cost = it->has_cost,
+                              .cost_nusd = it->cost_nusd};
     struct scorer_input in = {&c, &out};
     struct ingest_batch b;
     ingest_batch_init(&b);
@@ -476,8 +480,7 @@ static void score_item(struct online *o, const struct item *it)
         p = nl ? nl + 1 : NULL;
     }
     char err[256];
-    int ok = ingest_count(&b) == 0 ||
-             o->cfg.commit(o->cfg.commit_arg, &b, err, sizeof(err)) == 0;
+    int ok = ingest_count(&b) == 0 || o->cfg.commit(o->cfg.commit_arg, &b, err, sizeof(err)) == 0;
     pthread_mutex_lock(&o->mu);
     if (ok)
         o->st.scored++;

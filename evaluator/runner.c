@@ -542,7 +542,8 @@ static void model_finished(struct run *run, const struct job *j, struct span *sp
 static void pair_finished(struct run *run, const struct job *j, struct span *sp)
 {
     size_t pi = pair_index(run, j->c, j->rep, j->s);
-    run->pair_reply[pi * 2 + (size_t)j->order] = call_ok(j, sp) ? eval_output_text(sp->output) : NULL;
+    run->pair_reply[pi * 2 + (size_t)j->order] =
+        call_ok(j, sp) ? eval_output_text(sp->output) : NULL;
     if (++run->pair_done[pi] < 2)
         return;
     const char *r0 = run->pair_reply[pi * 2], *r1 = run->pair_reply[pi * 2 + 1];

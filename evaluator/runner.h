@@ -70,9 +70,9 @@ struct runner_config {
     int concurrency; /* 0: the suite's, else RUNNER_DEFAULT_CONCURRENCY */
     int repeat;      /* 0: the suite's, else 1 */
     int no_cache;
-    int progress;   /* 1: a progress bar on a terminal, lines otherwise; 0: quiet */
+    int progress;       /* 1: a progress bar on a terminal, lines otherwise; 0: quiet */
     FILE *progress_out; /* NULL: stderr */
-    sqlite3 *db;    /* read-only: the prompt registry, the cache, stored traffic */
+    sqlite3 *db;        /* read-only: the prompt registry, the cache, stored traffic */
     const struct price_table *prices; /* may be NULL: outputs unpriced */
     struct runner_sink sink;
     volatile sig_atomic_t *interrupted; /* may be NULL */

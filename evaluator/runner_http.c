@@ -424,8 +424,8 @@ void run_loop(struct run *run)
             if (m->msg == CURLMSG_DONE)
                 answered(run, m->easy_handle, m->data.result);
         progress(run, 0);
-        /* start what the answers made ready before waiting again (and give
-         * new transfers their first push) */
+        /* start what the answers made ready (judge calls, retries due)
+         * before waiting again */
         wait = start_ready(run);
     }
     progress(run, 1);

@@ -46,11 +46,11 @@ struct job {
 
 /* A variant's prompt, resolved and parsed. */
 struct run_prompt {
-    struct mustache *m;    /* one template per message: "m0", "m1", ... */
-    cJSON *messages;       /* the prompt's messages (roles, templates) */
-    char *name;            /* registry name, or the file's base name */
-    int64_t version;       /* -1 for a file */
-    char *model, *params;  /* after the variant's overrides */
+    struct mustache *m;   /* one template per message: "m0", "m1", ... */
+    cJSON *messages;      /* the prompt's messages (roles, templates) */
+    char *name;           /* registry name, or the file's base name */
+    int64_t version;      /* -1 for a file */
+    char *model, *params; /* after the variant's overrides */
     const struct runner_upstream *up;
 };
 

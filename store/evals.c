@@ -673,11 +673,10 @@ static int cache_rows(sqlite3 *db, void *arg)
 {
     const cJSON *entries = arg;
     sqlite3_stmt *st = NULL;
-    if (prep(
-            db,
-            "INSERT OR REPLACE INTO eval_cache(key, status, body, created_ns, latency_ms)"
-            " VALUES (?1,?2,?3,?4,?5)",
-            &st) != 0)
+    if (prep(db,
+             "INSERT OR REPLACE INTO eval_cache(key, status, body, created_ns, latency_ms)"
+             " VALUES (?1,?2,?3,?4,?5)",
+             &st) != 0)
         return -1;
     int64_t now = time_now_ns();
     int ok = 1;

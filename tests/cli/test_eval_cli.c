@@ -172,14 +172,14 @@ START_TEST(test_gate_passes_an_equivalent_prompt_and_fails_a_worse_one)
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rep, "cases")), NCASES);
     /* the judge's reasoning is kept */
     const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rep, "cases"), 0);
-    const cJSON *o00 =
-        cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c0, "outputs"), 0), 0);
+    const cJSON *o00 = cJSON_GetArrayItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c0, "outputs"), 0), 0);
     ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(o00, "text")->valuestring,
                      "Your order A-1000 ships today.");
     const cJSON *judge = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o00, "scores"), 1);
-    ck_assert_msg(strstr(cJSON_GetObjectItemCaseSensitive(judge, "reason")->valuestring,
-                         "mentions ships"),
-                  "judge reason lost");
+    ck_assert_msg(
+        strstr(cJSON_GetObjectItemCaseSensitive(judge, "reason")->valuestring, "mentions ships"),
+        "judge reason lost");
     ck_assert_double_eq_tol(cJSON_GetObjectItemCaseSensitive(judge, "value")->valuedouble, 0.9,
                             1e-9);
     cJSON_Delete(rep);
@@ -211,8 +211,8 @@ START_TEST(test_gate_passes_an_equivalent_prompt_and_fails_a_worse_one)
 
     /* a re-run is served from the cache: no call, the same verdict */
     uint64_t calls = fakeup_calls(fake);
-    rc = llmtap(&out, NULL, "eval gate '%s' --db '%s' --upstream openai=%s --json '%s/r2.json'",
-                s, db, fakeup_url(fake), dir);
+    rc = llmtap(&out, NULL, "eval gate '%s' --db '%s' --upstream openai=%s --json '%s/r2.json'", s,
+                db, fakeup_url(fake), dir);
     ck_assert_int_eq(rc, 0);
     free(out);
     ck_assert_uint_eq(fakeup_calls(fake), calls);
@@ -296,13 +296,13 @@ START_TEST(test_broken_suites_exit_2_with_a_clear_message)
     free(err);
     ck_assert_int_eq(llmtap(NULL, NULL, "eval gate --db '%s'", db), 2);
     /* an upstream that answers every call with 401 gives no verdict: exit 2 */
-    char *ok = put("ok.json",
-                   "{\"name\":\"x\",\"dataset\":{\"file\":\"cases.jsonl\"},\"variants\":{"
-                   "\"baseline\":{\"prompt\":\"support@1\"}},\"scorers\":[{\"type\":\"equals\","
-                   "\"value\":\"a\"}]}");
+    char *ok =
+        put("ok.json", "{\"name\":\"x\",\"dataset\":{\"file\":\"cases.jsonl\"},\"variants\":{"
+                       "\"baseline\":{\"prompt\":\"support@1\"}},\"scorers\":[{\"type\":\"equals\","
+                       "\"value\":\"a\"}]}");
     unsetenv("OPENAI_API_KEY");
-    ck_assert_int_eq(llmtap(NULL, &err, "eval gate '%s' --db '%s' --upstream openai=%s --quiet",
-                            ok, db, fakeup_url(fake)),
+    ck_assert_int_eq(llmtap(NULL, &err, "eval gate '%s' --db '%s' --upstream openai=%s --quiet", ok,
+                            db, fakeup_url(fake)),
                      2);
     ck_assert_msg(strstr(err, "every call of variant baseline failed") && strstr(err, "HTTP 401"),
                   "stderr: %s", err);
@@ -395,14 +395,13 @@ START_TEST(test_through_a_running_server_and_from_stored_traffic)
                   "\"scorers\":[{\"type\":\"icontains\",\"value\":\"{{vars.order_id}}\"},"
                   "{\"type\":\"similar\"}],\"gate\":{\"max_regression\":0.1}}");
     char *out = NULL, *err = NULL;
-    int rc = llmtap(&out, &err, "eval gate '%s' --db '%s' --upstream %s --json '%s/s.json'", s,
-                    db, upv, dir);
+    int rc = llmtap(&out, &err, "eval gate '%s' --db '%s' --upstream %s --json '%s/s.json'", s, db,
+                    upv, dir);
     ck_assert_msg(rc == 1, "exit %d: %s %s", rc, out, err);
     cJSON *rep = read_json("s.json");
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rep, "cases")), 20);
     const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rep, "cases"), 0);
-    ck_assert_msg(strstr(cJSON_GetObjectItemCaseSensitive(c0, "expected")->valuestring,
-                         " ships."),
+    ck_assert_msg(strstr(cJSON_GetObjectItemCaseSensitive(c0, "expected")->valuestring, " ships."),
                   "the original output is the reference");
     cJSON_Delete(rep);
     /* the writes went through the server: runs and spans readable at once */
@@ -466,25 +465,26 @@ START_TEST(test_online_rules_score_sampled_live_traffic)
         char span_id[17];
         snprintf(span_id, sizeof(span_id), "%016x", 0x100 + i);
         expect_half += other && online_sampled(span_id, 0.5);
-        fprintf(f,
-                "{\"trace_id\":\"%032x\",\"span_id\":\"%s\",\"project\":\"%s\",\"name\":\"chat\","
-                "\"model\":\"gpt-4o-mini\",\"input\":[{\"role\":\"user\",\"content\":\"where?\"}],"
-                "\"output\":{\"role\":\"assistant\",\"content\":\"%s\"},"
-                "\"prompt\":{\"name\":\"support\",\"version\":1,\"variables\":{\"q\":\"where?\"}}}\n",
-                0x100 + i, span_id, other ? "other" : "default",
-                i % 2 ? "It ships today." : "It is delayed.");
+        fprintf(
+            f,
+            "{\"trace_id\":\"%032x\",\"span_id\":\"%s\",\"project\":\"%s\",\"name\":\"chat\","
+            "\"model\":\"gpt-4o-mini\",\"input\":[{\"role\":\"user\",\"content\":\"where?\"}],"
+            "\"output\":{\"role\":\"assistant\",\"content\":\"%s\"},"
+            "\"prompt\":{\"name\":\"support\",\"version\":1,\"variables\":{\"q\":\"where?\"}}}\n",
+            0x100 + i, span_id, other ? "other" : "default",
+            i % 2 ? "It ships today." : "It is delayed.");
     }
     fclose(f);
     ck_assert_int_eq(llmtap(NULL, NULL, "import '%s' --db '%s'", file, db), 0);
     free(file);
     /* 10 spans x 2 scorers of 'quality', and the sampled half of 90 for 'half' */
-    ck_assert_int_eq(poll_int("SELECT count(*) FROM scores WHERE source = 'online'",
-                              20 + expect_half, 20000),
-                     20 + expect_half);
+    ck_assert_int_eq(
+        poll_int("SELECT count(*) FROM scores WHERE source = 'online'", 20 + expect_half, 20000),
+        20 + expect_half);
     ck_assert_int_ge(expect_half, 30);
     ck_assert_int_le(expect_half, 60);
-    ck_assert_int_eq(query_int("SELECT count(*) FROM scores WHERE name = 'icontains' AND value = 1"),
-                     5);
+    ck_assert_int_eq(
+        query_int("SELECT count(*) FROM scores WHERE name = 'icontains' AND value = 1"), 5);
     ck_assert_int_eq(query_int("SELECT count(*) FROM scores WHERE name = 'polite' AND "
                                "abs(value - 0.9) < 1e-9 AND comment LIKE '%mentions today%'"),
                      5);
@@ -545,8 +545,9 @@ START_TEST(test_ctrl_c_keeps_the_finished_results)
     /* the finished answers were kept: a re-run asks only for the rest */
     uint64_t before = fakeup_calls(fake);
     char *out = NULL;
-    ck_assert_int_eq(llmtap(&out, NULL, "eval run '%s' --db '%s' --upstream openai=%s --json "
-                                        "'%s/int2.json'",
+    ck_assert_int_eq(llmtap(&out, NULL,
+                            "eval run '%s' --db '%s' --upstream openai=%s --json "
+                            "'%s/int2.json'",
                             s, db, fakeup_url(fake), dir),
                      0);
     free(out);

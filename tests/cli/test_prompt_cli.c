@@ -82,10 +82,10 @@ static void registry_round(void)
                      0);
     ck_assert_str_eq(out, "[system]\nYou help A&B <shop>.\n\n[user]\nWhere?\n");
     free(out);
-    ck_assert_int_eq(
-        llmtap(&out, NULL, "prompt render support@production --vars '%s' --db '%s' --json", vars,
-               db),
-        0);
+    ck_assert_int_eq(llmtap(&out, NULL,
+                            "prompt render support@production --vars '%s' --db '%s' --json", vars,
+                            db),
+                     0);
     ck_assert_msg(strstr(out, "\"version\":1,\"model\":\"gpt-4o-mini\",\"params\":{"
                               "\"temperature\":0.2},\"messages\":[{\"role\":\"system\","
                               "\"content\":\"You help A&B <shop>.\"}"),
