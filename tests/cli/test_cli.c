@@ -27,9 +27,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    tu_rmtree(dir);
     free(db);
     free(dir);
 }

@@ -95,9 +95,7 @@ static void teardown(void)
         ck_assert_int_eq(srv_stop(&server, SIGTERM, 20000), 0);
     srv_release(&server);
     fakeup_stop(fake);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    tu_rmtree(dir);
     free(db);
     free(dir);
 }

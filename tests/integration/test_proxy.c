@@ -66,9 +66,7 @@ static void teardown(void)
     srv_release(&server);
     fakeup_stop(fake);
     fake = NULL;
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    tu_rmtree(dir);
     free(db);
     free(dir);
 }

@@ -41,9 +41,7 @@ static void teardown(void)
     if (server.pid)
         ck_assert_int_eq(srv_stop(&server, SIGTERM, 20000), 0); /* drains, exits 0 */
     srv_release(&server);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    tu_rmtree(dir);
     free(db);
     free(dir);
 }

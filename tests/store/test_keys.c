@@ -25,9 +25,7 @@ static void setup(void)
 static void teardown(void)
 {
     store_close(st);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    tu_rmtree(dir);
     free(db);
     free(dir);
 }

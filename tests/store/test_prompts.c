@@ -90,9 +90,7 @@ START_TEST(test_versions_count_from_one_per_name_and_labels_move)
     ck_assert_int_eq(prompts_get(h, "a", "staging", &pv, err, sizeof(err)), 1);
     ck_assert_int_eq(prompts_get(h, "zzz", NULL, &pv, err, sizeof(err)), 1);
     store_close(st);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    tu_rmtree(dir);
     free(db);
     free(dir);
 }

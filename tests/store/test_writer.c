@@ -34,9 +34,7 @@ static void teardown(void)
 {
     writer_stop(w);
     store_close(st);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    tu_rmtree(dir);
     free(db);
     free(dir);
 }

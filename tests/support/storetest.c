@@ -104,9 +104,7 @@ void tu_store_close(struct tu_store *s)
 {
     writer_stop(s->w);
     store_close(s->st);
-    char *cmd = xasprintf("rm -rf '%s'", s->dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    tu_rmtree(s->dir);
     free(s->db);
     free(s->dir);
     memset(s, 0, sizeof(*s));

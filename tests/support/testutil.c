@@ -106,3 +106,10 @@ char *tu_put_file(const char *dir, const char *name, const char *text)
     ck_assert_int_eq(fclose(f), 0);
     return path;
 }
+
+void tu_rmtree(const char *dir)
+{
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+}

@@ -22,6 +22,9 @@ char *tu_read_file(const char *path, size_t *len);
 /* A fresh empty directory under $TMPDIR (caller frees the path string). */
 char *tu_tmpdir(void);
 
+/* Remove directory 'dir' and everything in it; a failure fails the test. */
+void tu_rmtree(const char *dir);
+
 /* Write 'text' to the file 'name' in 'dir'; returns its path (caller
  * frees). A failure fails the test. */
 char *tu_put_file(const char *dir, const char *name, const char *text);
