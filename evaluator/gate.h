@@ -25,7 +25,7 @@
 
 #include "core/buf.h"
 #include "evaluator/eval.h"
-#include "evaluator/stats.h"
+#include "core/stats.h"
 
 enum gate_verdict { GATE_PASS = 0, GATE_REGRESSION = 1 };
 

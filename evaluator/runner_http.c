@@ -18,7 +18,7 @@
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "evaluator/runner_int.h"
-#include "evaluator/stats.h"
+#include "core/stats.h"
 #include "store/evals.h"
 
 #define RESP_MAX (16u << 20)

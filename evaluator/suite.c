@@ -15,7 +15,7 @@
 #include "core/jsonx.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
-#include "evaluator/stats.h"
+#include "core/stats.h"
 #include "store/prompts.h"
 
 #define EVAL_PROJECT "llmtap-eval"

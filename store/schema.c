@@ -380,6 +380,42 @@ static const char v16[] =
     " created_ns INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX scores_by_span ON scores(project, trace_id, span_id);";
 
-const char *const schema_migrations[] = {v1, v2,  v3,  v4,  v5,  v6,  v7,  v8,
-                                         v9, v10, v11, v12, v13, v14, v15, v16};
+/* Version 17: replays (store/replays.h): a stored call re-run with another
+ * prompt version; the new span carries replay_of, this row the comparison. */
+static const char v17[] =
+    "CREATE TABLE replays ("
+    " id TEXT PRIMARY KEY, created_ns INTEGER NOT NULL, batch_id TEXT,"
+    " project TEXT NOT NULL, orig_trace_id TEXT NOT NULL, orig_span_id TEXT NOT NULL,"
+    " new_trace_id TEXT, new_span_id TEXT, prompt_name TEXT, prompt_version INTEGER,"
+    " model TEXT, upstream TEXT, mode TEXT NOT NULL, status TEXT NOT NULL,"
+    " summary TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX replays_by_orig ON replays(project, orig_trace_id, orig_span_id);"
+    "CREATE INDEX replays_by_batch ON replays(batch_id);";
+
+/* Version 18: alert rules, their state, history and webhook deliveries
+ * (store/alerts.h). The seed's default: global hourly spend above 5x its
+ * same-hour-of-week baseline. */
+static const char v18[] =
+    "CREATE TABLE alert_rules ("
+    " name TEXT PRIMARY KEY, metric TEXT NOT NULL, scope TEXT NOT NULL, subject TEXT NOT NULL,"
+    " window_s INTEGER NOT NULL, mode TEXT NOT NULL, threshold REAL, webhook TEXT,"
+    " created_ns INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'OK',"
+    " state_since_ns INTEGER, last_eval_ns INTEGER, last_value REAL, last_baseline REAL,"
+    " firing_key TEXT) WITHOUT ROWID;"
+    "CREATE TABLE alert_events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, time_ns INTEGER NOT NULL,"
+    " from_state TEXT NOT NULL, to_state TEXT NOT NULL, value REAL, baseline REAL,"
+    " dedup_key TEXT, message TEXT);"
+    "CREATE INDEX alert_events_by_rule ON alert_events(rule, time_ns);"
+    "CREATE TABLE alert_deliveries ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, event_id INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+    " time_ns INTEGER NOT NULL, url TEXT NOT NULL, status INTEGER, error TEXT,"
+    " next_ns INTEGER, done INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX alert_deliveries_by_event ON alert_deliveries(event_id, attempt);"
+    "INSERT INTO alert_rules(name, metric, scope, subject, window_s, mode, threshold, created_ns)"
+    " VALUES ('global-spend-spike', 'spend', 'global', '', 3600, 'anomaly', 5.0,"
+    " CAST(strftime('%s', 'now') AS INTEGER) * 1000000000);";
+
+const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,
+                                         v10, v11, v12, v13, v14, v15, v16, v17, v18};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

@@ -25,7 +25,7 @@
 #include "core/xmem.h"
 #include "evaluator/eval.h"
 #include "evaluator/gate.h"
-#include "evaluator/stats.h"
+#include "core/stats.h"
 #include "tests/support/testutil.h"
 
 /* ---- building grids ------------------------------------------------------- */

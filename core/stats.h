@@ -1,5 +1,6 @@
 /*
- * stats: the statistics of an evaluation (issue 6 item 5): means with
+ * stats: the statistics of evaluations and version_set comparisons (issue 6
+ * item 5; shared with the store's comparisons, so it lives in core): means with
  * percentile-bootstrap intervals, paired differences between two variants
  * (bootstrap interval of the mean difference, win/tie/loss, exact sign
  * test, Wilcoxon signed-rank), and pass^k for repeated runs.
@@ -10,8 +11,8 @@
  *
  * Thread-safety: pure functions; a stats_rng belongs to one caller.
  */
-#ifndef EVALUATOR_STATS_H
-#define EVALUATOR_STATS_H
+#ifndef CORE_STATS_H
+#define CORE_STATS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "evaluator/stats.h"
+#include "core/stats.h"
 #include "tests/support/testutil.h"
 
 /* ---- generator ------------------------------------------------------------ */

@@ -14,7 +14,7 @@
  * Invariant: nothing here keeps state between calls; every function is
  * pure apart from the stats_rng it is handed.
  */
-#include "evaluator/stats.h"
+#include "core/stats.h"
 
 #include <math.h>
 #include <stdlib.h>
