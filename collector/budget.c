@@ -552,6 +552,48 @@ int budget_ledger_json(struct budget_ledger *l, int64_t now_ns, struct buf *out)
     return rc || buf_puts(out, "]}") ? -1 : 0;
 }
 
+/* One rule's three gauges. */
+static int rule_metrics(struct buf *b, const struct budget_rule *r, const struct budget_usage *u)
+{
+    static const char *const names[] = {"limit", "spent", "remaining"};
+    int64_t spent = u->spent_nusd + u->reserved_nusd;
+    int64_t left = u->limit_nusd > spent ? u->limit_nusd - spent : 0;
+    int64_t v[] = {u->limit_nusd, spent, left};
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        rc =
+            buf_printf(b, "llmtap_budget_%s_usd{id=\"%" PRId64 "\",scope=\"%s\",subject=", names[i],
+                       r->id, budgets_scope_name(r->scope)) ||
+            buf_prom_str(b, r->subject) ||
+            buf_printf(b, ",per=\"%s\"} %.9f\n",
+                       r->kind == BUDGET_BREAKER ? "hour" : budgets_period_name(r->period),
+                       (double)v[i] / 1e9);
+    }
+    return rc;
+}
+
+int budget_ledger_metrics(struct budget_ledger *l, int64_t now_ns, struct buf *out)
+{
+    int rc = buf_puts(out, "# HELP llmtap_budget_remaining_usd What a budget rule has left in its "
+                           "current window.\n"
+                           "# TYPE llmtap_budget_limit_usd gauge\n"
+                           "# TYPE llmtap_budget_spent_usd gauge\n"
+                           "# TYPE llmtap_budget_remaining_usd gauge\n");
+    pthread_mutex_lock(&l->mu);
+    int64_t now = advance(l, now_ns);
+    for (size_t i = 0; i < l->rs.n && rc == 0; i++) {
+        struct lrule *lr = &l->rs.v[l->rs.by_id[i]];
+        if (lr->r.kind == BUDGET_CAP)
+            continue;
+        struct budget_usage u;
+        usage_of(l, lr, now, &u);
+        if (u.limit_nusd >= 0)
+            rc = rule_metrics(out, &lr->r, &u);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return rc ? -1 : 0;
+}
+
 /* ---- loading and seeding ------------------------------------------------------ */
 
 struct id_ix {

@@ -121,6 +121,14 @@ int budget_ledger_usage(struct budget_ledger *l, int64_t id, int64_t now_ns, str
 int budget_ledger_json(struct budget_ledger *l, int64_t now_ns, struct buf *out)
     __attribute__((warn_unused_result));
 
+/* Append the Prometheus lines of every rule with a spend limit at 'now_ns'
+ * (spend rules, and the breaker once it has a threshold) to 'out':
+ * llmtap_budget_limit_usd, llmtap_budget_spent_usd (settled + reserved) and
+ * llmtap_budget_remaining_usd (limit - spent, never below 0), labelled
+ * id, scope, subject, per. 0, or -1 at the buffer's ceiling. */
+int budget_ledger_metrics(struct budget_ledger *l, int64_t now_ns, struct buf *out)
+    __attribute__((warn_unused_result));
+
 /* The loopback admin API behind `llmtap budget` (server.c routes
  * /api/v1/admin/budgets here): 'method' GET answers the rules with their
  * current spend; POST takes {"op":"set", ...rule} or {"op":"rm","id":N},

@@ -23,6 +23,7 @@
 #include "collector/body.h"
 #include "collector/budget.h"
 #include "collector/langfuse.h"
+#include "collector/metrics.h"
 #include "collector/native.h"
 #include "collector/otlp.h"
 #include "collector/otlp_pb.h"
@@ -56,6 +57,12 @@ struct server {
     struct proxy *proxy;
     pthread_rwlock_t keys_lock; /* guards 'keys', swapped whole when keys change */
     struct keyring *keys;
+    struct metrics *metrics; /* the ingest routes' request counters */
+    struct counted_route {
+        struct server *s;
+        enum metrics_route route;
+        mg_request_handler fn;
+    } counted[METRICS_ROUTES];
     char url[96];
 };
 
@@ -577,7 +584,23 @@ static int h_metrics(struct mg_connection *c, void *cb)
                      "llmtap_proxy_spans_total{result=\"lost\"} %" PRIu64 "\n",
                      ps.calls, ps.blocked, ps.upstream_errors, ps.timeouts, ps.cancelled,
                      ps.recorded, ps.record_lost);
-    (void)rc;
+    rc |= metrics_write_requests(s->metrics, &b) || metrics_write_commits(&ws, &b);
+    rc |= buf_printf(&b,
+                     "# TYPE llmtap_store_bytes gauge\n"
+                     "llmtap_store_bytes{file=\"db\"} %" PRId64 "\n"
+                     "llmtap_store_bytes{file=\"wal\"} %" PRId64 "\n",
+                     store_file_bytes(s->st), store_wal_bytes(s->st));
+    rc |= budget_ledger_metrics(s->ledger, time_now_ns(), &b);
+    char err[512] = "";
+    struct store *ro = NULL;
+    if (store_open(&ro, s->cfg.db_path, STORE_READONLY, err, sizeof(err)) != 0 ||
+        metrics_write_store(store_db(ro), &b, err, sizeof(err)) != 0)
+        log_msg(LOG_WARN, "metrics", "%s", err);
+    store_close(ro);
+    if (rc) {
+        buf_release(&b);
+        return reply_err(c, LT_INTERNAL, "the metrics do not fit in memory", 0, 0);
+    }
     int status = reply_buf(c, 200, "text/plain; version=0.0.4", &b, 0);
     buf_release(&b);
     return status;
@@ -1179,16 +1202,33 @@ static int start_http(struct server *s, char *err, size_t errlen)
     return 0;
 }
 
+/* An ingest route's handler, counted by status (GET /metrics). */
+static int h_counted(struct mg_connection *c, void *cb)
+{
+    struct counted_route *k = cb;
+    int status = k->fn(c, k->s);
+    metrics_count(k->s->metrics, k->route, status);
+    return status;
+}
+
+static void route_counted(struct server *s, enum metrics_route r, mg_request_handler fn)
+{
+    char pattern[64];
+    s->counted[r] = (struct counted_route){s, r, fn};
+    snprintf(pattern, sizeof(pattern), "%s$", metrics_route_path(r));
+    mg_set_request_handler(s->ctx, pattern, h_counted, &s->counted[r]);
+}
+
 static void routes(struct server *s)
 {
     mg_set_request_handler(s->ctx, "/healthz$", h_healthz, s);
     mg_set_request_handler(s->ctx, "/readyz$", h_readyz, s);
     mg_set_request_handler(s->ctx, "/metrics$", h_metrics, s);
-    mg_set_request_handler(s->ctx, "/v1/traces$", h_traces, s);
-    mg_set_request_handler(s->ctx, "/v1/logs$", h_logs, s);
-    mg_set_request_handler(s->ctx, "/api/public/otel/v1/traces$", h_traces, s);
-    mg_set_request_handler(s->ctx, "/api/v1/spans$", h_spans, s);
-    mg_set_request_handler(s->ctx, "/api/public/ingestion$", h_langfuse, s);
+    route_counted(s, METRICS_OTLP_TRACES, h_traces);
+    route_counted(s, METRICS_OTLP_LOGS, h_logs);
+    route_counted(s, METRICS_LANGFUSE_OTEL, h_traces);
+    route_counted(s, METRICS_SPANS, h_spans);
+    route_counted(s, METRICS_LANGFUSE, h_langfuse);
     mg_set_request_handler(s->ctx, "/api/v1/admin/prices$", h_admin_prices, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/compact$", h_admin_compact, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/retention$", h_admin_retention, s);
@@ -1210,6 +1250,7 @@ int server_start(struct server **out, const struct server_config *cfg, char *err
     struct price_table *prices = NULL;
     *out = NULL;
     pthread_rwlock_init(&s->keys_lock, NULL);
+    s->metrics = metrics_new();
     if (store_open(&s->st, cfg->db_path, STORE_READWRITE, err, errlen) != STORE_OK)
         goto fail;
     if (price_store_load(store_db(s->st), &prices, err, errlen) != 0)
@@ -1268,6 +1309,7 @@ void server_stop(struct server *s)
     pipeline_free(s->pipe);
     store_close(s->st);
     keyring_free(s->keys);
+    metrics_free(s->metrics);
     pthread_rwlock_destroy(&s->keys_lock);
     free(s);
 }

@@ -156,6 +156,21 @@ int buf_json_str(struct buf *b, const char *s)
     return buf_json_strn(b, s, strlen(s));
 }
 
+int buf_prom_str(struct buf *b, const char *s)
+{
+    int rc = buf_putc(b, '"');
+    for (; s && *s && rc == BUF_OK; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\\' || c == '"')
+            rc = buf_putc(b, '\\') || buf_putc(b, (char)c) ? BUF_TOOBIG : BUF_OK;
+        else if (c == '\n')
+            rc = buf_puts(b, "\\n");
+        else
+            rc = buf_putc(b, c < 0x20 || c == 0x7f ? ' ' : (char)c);
+    }
+    return rc == BUF_OK ? buf_putc(b, '"') : rc;
+}
+
 int buf_read_stream(struct buf *b, FILE *f)
 {
     enum { CHUNK = 1 << 16 };

@@ -41,6 +41,10 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((warn_
 /* Append 's' as a JSON string literal (quotes included, escaped). */
 int buf_json_str(struct buf *b, const char *s) __attribute__((warn_unused_result));
 int buf_json_strn(struct buf *b, const char *s, size_t n) __attribute__((warn_unused_result));
+/* Append 's' as a Prometheus label value (quotes included; backslash,
+ * quote and newline escaped, other control characters as spaces; NULL as
+ * ""). */
+int buf_prom_str(struct buf *b, const char *s) __attribute__((warn_unused_result));
 
 /* Append all that 'f' yields up to its end: BUF_OK, BUF_TOOBIG at the
  * ceiling, or BUF_IOERR when a read fails (what was read is kept). */

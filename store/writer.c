@@ -129,6 +129,17 @@ static void run_item(struct writer *w, struct item *it)
     exec(db, "RELEASE item");
 }
 
+/* A transaction of 'took_ns' into the commit-time histogram (under w->mu). */
+static void count_commit_time(struct writer_stats *st, int64_t took_ns)
+{
+    double sec = (double)took_ns / 1e9;
+    size_t b = 0;
+    while (b < WRITER_COMMIT_BUCKETS && sec > writer_commit_bounds[b])
+        b++;
+    st->commit_hist[b]++;
+    st->commit_ns_sum += took_ns;
+}
+
 static void count_results(struct writer *w, const struct ingest_batch *b)
 {
     for (size_t i = 0; i < b->nspans; i++) {
@@ -197,6 +208,7 @@ static void commit_group(struct writer *w, struct item *group)
         pthread_cond_signal(&w->compact_cv);
     if (took > w->stats.max_commit_ns)
         w->stats.max_commit_ns = took;
+    count_commit_time(&w->stats, took);
     for (struct item *it = group; it; it = it->next)
         it->done = 1;
     pthread_cond_broadcast(&w->done_cv);
@@ -1117,6 +1129,9 @@ int writer_healthy(struct writer *w)
     pthread_mutex_unlock(&w->mu);
     return ok;
 }
+
+const double writer_commit_bounds[WRITER_COMMIT_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
 void writer_get_stats(struct writer *w, struct writer_stats *out)
 {

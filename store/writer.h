@@ -62,8 +62,18 @@ struct writer_config {
     uint64_t text_block_train_first, text_block_train_every;
 };
 
+/* Upper bounds (seconds) of the commit-time histogram's buckets; one more
+ * bucket past the last counts the rest (Prometheus's le="+Inf"). */
+#define WRITER_COMMIT_BUCKETS 12
+extern const double writer_commit_bounds[WRITER_COMMIT_BUCKETS];
+
 struct writer_stats {
     uint64_t commits;
+    /* Every transaction's wall time (failed ones too): counts per bucket of
+     * writer_commit_bounds (not cumulative; the last is the overflow), and
+     * their sum. */
+    uint64_t commit_hist[WRITER_COMMIT_BUCKETS + 1];
+    int64_t commit_ns_sum;
     uint64_t spans_created, spans_duplicate, spans_merged;
     uint64_t logmsgs, scores;
     uint64_t refused_full; /* submits refused because the queue was full */
