@@ -33,6 +33,8 @@ static const char usage[] =
     "           list, rm ID\n"
     "  eval     run a suite and gate by eval score: `eval gate SUITE.json` (0 pass,\n"
     "           1 regression, 2 usage), `eval run`, `eval online add|list|rm`\n"
+    "  versions compare two version_sets with intervals and verdicts: `versions compare [A B]`\n"
+    "           (0 none worse, 1 a significant regression, 2 usage), `versions list`\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -44,11 +46,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", cmd_serve},   {"import", cmd_import}, {"query", cmd_query},
-    {"stats", cmd_stats},   {"prices", cmd_prices}, {"compact", cmd_compact},
-    {"check", cmd_check},   {"search", cmd_search}, {"retention", cmd_retention},
-    {"prompt", cmd_prompt}, {"budget", cmd_budget}, {"key", cmd_key},
-    {"eval", cmd_eval},
+    {"serve", cmd_serve},   {"import", cmd_import},     {"query", cmd_query},
+    {"stats", cmd_stats},   {"prices", cmd_prices},     {"compact", cmd_compact},
+    {"check", cmd_check},   {"search", cmd_search},     {"retention", cmd_retention},
+    {"prompt", cmd_prompt}, {"budget", cmd_budget},     {"key", cmd_key},
+    {"eval", cmd_eval},     {"versions", cmd_versions},
 };
 
 int main(int argc, char **argv)

@@ -21,7 +21,7 @@
 #define NS_PER_HOUR 3600000000000LL
 #define NS_PER_DAY (24 * NS_PER_HOUR)
 #define HIST_BASE_MS 0.01
-#define HIST_RATIO 1.02
+#define HIST_RATIO ROLLUP_HIST_RATIO
 
 enum rollup_kind { RK_HOURLY, RK_DAILY, RK_USER, RK_TENANT, RK_KINDS };
 
@@ -394,6 +394,45 @@ int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
         snprintf(err, errlen, "rollups: %s", sqlite3_errmsg(db));
     rollup_reset(a);
     a->subtracted = 0;
+    return rc;
+}
+
+/* ---- the dense API (rollup.h) ---- */
+
+double rollup_bucket_value(int b)
+{
+    b = b < 0 ? 0 : b >= ROLLUP_HIST_BUCKETS ? ROLLUP_HIST_BUCKETS - 1 : b;
+    double lo = HIST_BASE_MS * pow(HIST_RATIO, (double)b);
+    return b == 0 ? lo : lo * sqrt(HIST_RATIO);
+}
+
+int rollup_hist_decode(const void *blob, size_t n, int64_t *counts)
+{
+    const unsigned char *p = blob, *end = p + (blob ? n : 0);
+    uint64_t bucket = 0;
+    while (p < end) {
+        uint64_t d = 0, z = 0;
+        if (varint_get(&p, end, &d) || varint_get(&p, end, &z))
+            return -1;
+        if (d >= ROLLUP_HIST_BUCKETS || (bucket += d) >= ROLLUP_HIST_BUCKETS)
+            return -1;
+        counts[bucket] += (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+    }
+    return 0;
+}
+
+int rollup_hist_encode(const int64_t *counts, struct buf *out)
+{
+    int rc = 0;
+    int64_t prev = 0;
+    for (int b = 0; b < ROLLUP_HIST_BUCKETS && rc == 0; b++) {
+        int64_t c = counts[b];
+        if (c == 0)
+            continue;
+        rc |= varint_put(out, (uint64_t)(b - prev));
+        rc |= varint_put(out, ((uint64_t)c << 1) ^ (uint64_t)(c >> 63));
+        prev = b;
+    }
     return rc;
 }
 

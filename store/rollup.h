@@ -41,6 +41,7 @@
 #include "core/buf.h"
 
 #define ROLLUP_HIST_BUCKETS 1200 /* 0.01 ms .. ~6.6 days */
+#define ROLLUP_HIST_RATIO 1.02   /* a bucket's upper edge over its lower one */
 
 /* What one span contributes. Strings are borrowed; NULL is "none". */
 struct rollup_span {
@@ -71,6 +72,23 @@ void rollup_reset(struct rollup_acc *a);
 
 /* The bucket of 'ms' (exposed for tests). */
 int rollup_bucket(double ms);
+
+/* The value (ms) llmtap_hist_quantile reports for bucket 'b': its
+ * geometric middle (bucket 0, which also holds everything below 0.01 ms:
+ * 0.01 ms). 'b' is clamped to [0, ROLLUP_HIST_BUCKETS). */
+double rollup_bucket_value(int b);
+
+/* Decode the histogram blob 'p' ('n' bytes, the format above; NULL / 0 is
+ * the empty one) and add its counts into 'counts', the caller's dense array
+ * of ROLLUP_HIST_BUCKETS entries. Returns 0, or -1 when malformed ('counts'
+ * may then hold part of it). Thread-safe. */
+int rollup_hist_decode(const void *p, size_t n, int64_t *counts)
+    __attribute__((warn_unused_result));
+
+/* Append the encoding of the dense 'counts' (ROLLUP_HIST_BUCKETS entries;
+ * zero buckets are left out) to 'out': what llmtap_hist would make of the
+ * same values. Returns 0, or BUF_TOOBIG from the buf. */
+int rollup_hist_encode(const int64_t *counts, struct buf *out) __attribute__((warn_unused_result));
 
 /* Register the llmtap_hist* SQL functions on 'db'. */
 int rollup_register(sqlite3 *db);

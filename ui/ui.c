@@ -459,6 +459,8 @@ void ui_mount(void *arg, struct mg_context *ctx)
     mg_set_request_handler(ctx, "/costs$", ui_h_costs, ui);
     mg_set_request_handler(ctx, "/costs.csv$", ui_h_costs_csv, ui);
     mg_set_request_handler(ctx, "/versions$", ui_h_versions, ui);
+    mg_set_request_handler(ctx, "/versions/regressions$", ui_h_versions_regressions, ui);
+    mg_set_request_handler(ctx, "/api/v1/versions/compare$", ui_h_api_versions_compare, ui);
     mg_set_request_handler(ctx, "/evals$", ui_h_evals, ui);
     mg_set_request_handler(ctx, "/evals/", ui_h_eval_run, ui);
     mg_set_request_handler(ctx, "/static/", h_static, ui);

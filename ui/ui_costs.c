@@ -583,8 +583,9 @@ int ui_h_versions(struct mg_connection *c, void *cb)
     struct ui_req r;
     if (ui_req_begin(&r, cb, c, "versions") != 0)
         return 405;
-    char a[UI_VALUE_MAX] = "", b[UI_VALUE_MAX] = "";
-    int bad = ui_param(&r, "a", a, sizeof(a)) < 0 || ui_param(&r, "b", b, sizeof(b)) < 0;
+    char a[UI_VALUE_MAX] = "", b[UI_VALUE_MAX] = "", project[UI_VALUE_MAX] = "";
+    int hp = ui_param(&r, "project", project, sizeof(project));
+    int bad = ui_param(&r, "a", a, sizeof(a)) < 0 || ui_param(&r, "b", b, sizeof(b)) < 0 || hp < 0;
     sqlite3 *db = ui_req_db(&r);
     sqlite3_stmt *st = NULL;
     int status, rc = SQLITE_ERROR;
@@ -635,8 +636,13 @@ int ui_h_versions(struct mg_connection *c, void *cb)
         else {
             if (have_a && have_b)
                 compare_view(&r, a, b, &va, &vb);
-            status = ui_evals_versions(&r, db, list) == 0 ? ui_page(&r, 200, "versions")
-                                                          : ui_fail(&r, 500, "%s", r.err);
+            int vstatus = 200;
+            if (ui_versions_compare(&r, db, hp > 0 ? project : NULL, a[0] ? a : NULL,
+                                    b[0] ? b : NULL, &vstatus) != 0)
+                status = ui_fail(&r, vstatus, "%s", r.err);
+            else
+                status = ui_evals_versions(&r, db, list) == 0 ? ui_page(&r, 200, "versions")
+                                                              : ui_fail(&r, 500, "%s", r.err);
         }
     }
     sqlite3_finalize(st);

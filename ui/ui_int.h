@@ -111,8 +111,20 @@ int ui_h_overview(struct mg_connection *c, void *cb);
 int ui_h_costs(struct mg_connection *c, void *cb);
 int ui_h_costs_csv(struct mg_connection *c, void *cb);
 int ui_h_versions(struct mg_connection *c, void *cb);
-int ui_h_evals(struct mg_connection *c, void *cb);    /* /evals (ui_evals.c) */
-int ui_h_eval_run(struct mg_connection *c, void *cb); /* /evals/{run_id} */
+int ui_h_versions_regressions(struct mg_connection *c, void *cb); /* (ui_versions.c) */
+int ui_h_api_versions_compare(struct mg_connection *c, void *cb); /* JSON */
+int ui_h_evals(struct mg_connection *c, void *cb);                /* /evals (ui_evals.c) */
+int ui_h_eval_run(struct mg_connection *c, void *cb);             /* /evals/{run_id} */
+
+/* The versions page's comparison (ui_versions.c): "projects" (for the
+ * select, 'project' marked) and, when any of 'project', 'a', 'b' is given
+ * (NULL: not), "vc": B against A with each metric's interval and verdict
+ * (store/vcompare.h picks what is not given), or "vc_note" saying why
+ * these two cannot be compared (A and B of different projects, ...). 0,
+ * or -1 with r->err set and *status the HTTP status to answer with (404:
+ * 'project' has no calls; 500). */
+int ui_versions_compare(struct ui_req *r, sqlite3 *db, const char *project, const char *a,
+                        const char *b, int *status);
 
 /* Add to each of the 'count' span views of one trace (their project,
  * trace_id and span_id) its scores as span.scores.items, when it has any.

@@ -168,6 +168,10 @@ async function main() {
   check(vs.length >= 2, `the versions page lists version_sets (${vs.length})`);
   await open(page, `/versions?a=${encodeURIComponent(vs[0])}&b=${encodeURIComponent(vs[1])}`, 'versions-compare', errors);
   check(await page.locator('table.compare').count() === 1, 'two version_sets compare side by side');
+  await open(page, '/versions?compare=1', 'versions-significance', errors);
+  check(await page.locator('table.vcompare td.verdict').count() >= 6,
+    'the newest version_set is compared with the one before it, a verdict per metric');
+  await open(page, '/versions/regressions', 'versions-regressions', errors);
 
   // evaluation runs: the list, a run's cases, the losses filter; the candidate's markup is text
   if (process.env.EVAL_RUN) {
