@@ -33,6 +33,8 @@ static const char usage[] =
     "           list, rm ID\n"
     "  eval     run a suite and gate by eval score: `eval gate SUITE.json` (0 pass,\n"
     "           1 regression, 2 usage), `eval run`, `eval online add|list|rm`\n"
+    "  replay   re-run a stored call with another prompt version and compare:\n"
+    "           `replay TRACE_ID[:SPAN_ID] --prompt NAME@VERSION`, or a batch with --from\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -48,7 +50,7 @@ static const struct command commands[] = {
     {"stats", cmd_stats},   {"prices", cmd_prices}, {"compact", cmd_compact},
     {"check", cmd_check},   {"search", cmd_search}, {"retention", cmd_retention},
     {"prompt", cmd_prompt}, {"budget", cmd_budget}, {"key", cmd_key},
-    {"eval", cmd_eval},
+    {"eval", cmd_eval},     {"replay", cmd_replay},
 };
 
 int main(int argc, char **argv)
