@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/sink.h"
 #include "collector/native.h"
 #include "collector/pipeline.h"
 #include "collector/proxy.h"
@@ -74,120 +75,6 @@ struct eval_opts {
     int repeat, concurrency, no_cache, quiet;
     struct proxy_config up;
 };
-
-/* ---- where writes go ------------------------------------------------------------ */
-
-struct eval_sink {
-    char *url;        /* a running server, or NULL */
-    struct store *st; /* local mode */
-    struct writer *w;
-    struct pipeline *pipe;
-    struct store *ro;
-    struct price_table *prices;
-};
-
-static int post(const char *url, const char *path, const char *body, size_t len, char *err,
-                size_t errlen)
-{
-    char *endpoint = xasprintf("%s%s", url, path);
-    struct buf resp;
-    buf_init(&resp, 1u << 20);
-    long status = 0;
-    int rc =
-        cli_http_post(endpoint, "application/json", NULL, body, len, &resp, &status, err, errlen);
-    if (rc == 0 && (status < 200 || status >= 300)) {
-        snprintf(err, errlen, "server answered %ld: %.300s", status, buf_str(&resp));
-        rc = -1;
-    }
-    buf_release(&resp);
-    free(endpoint);
-    return rc;
-}
-
-static int sink_spans(void *ctx, struct span *spans, size_t n, char *err, size_t errlen)
-{
-    struct eval_sink *k = ctx;
-    if (k->url) {
-        struct buf b;
-        buf_init(&b, 0);
-        int rc = buf_putc(&b, '[');
-        for (size_t i = 0; i < n && rc == 0; i++)
-            rc = (i && buf_putc(&b, ',')) || native_span_to_json(&spans[i], &b) != LT_OK;
-        rc = rc || buf_putc(&b, ']');
-        rc = rc ? (snprintf(err, errlen, "out of memory"), -1)
-                : post(k->url, "/api/v1/spans", b.data, b.len, err, errlen);
-        buf_release(&b);
-        return rc;
-    }
-    struct ingest_batch b;
-    ingest_batch_init(&b);
-    for (size_t i = 0; i < n; i++)
-        span_move(&ingest_add_span(&b)->span, &spans[i]);
-    int rc = pipeline_commit(k->pipe, &b, 0, RUNNER_EVAL_PROJECT, 1, err, errlen);
-    ingest_batch_release(&b);
-    return rc == LT_OK ? 0 : -1;
-}
-
-struct local_op {
-    cJSON *j;
-    struct buf answer;
-};
-
-static int local_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
-{
-    struct local_op *op = ctx;
-    return evals_apply(db, op->j, &op->answer, err, errlen) != 0;
-}
-
-static int sink_op(void *ctx, const char *json, size_t len, char *err, size_t errlen)
-{
-    struct eval_sink *k = ctx;
-    if (k->url)
-        return post(k->url, "/api/v1/admin/evals", json, len, err, errlen);
-    struct local_op op;
-    char why[256];
-    op.j = jsonx_parse(json, len, why, sizeof(why));
-    if (!op.j) {
-        snprintf(err, errlen, "%s", why);
-        return -1;
-    }
-    buf_init(&op.answer, 1u << 16);
-    int rc = writer_run(k->w, local_op_fn, &op, err, errlen);
-    buf_release(&op.answer);
-    cJSON_Delete(op.j);
-    return rc == LT_OK ? 0 : -1;
-}
-
-static int sink_open(struct eval_sink *k, const char *db, char *err, size_t errlen)
-{
-    memset(k, 0, sizeof(*k));
-    k->url = cli_find_server(db);
-    if (!k->url) {
-        struct price_table *prices = NULL;
-        if (store_open(&k->st, db, STORE_READWRITE, err, errlen) != STORE_OK ||
-            price_store_load(store_db(k->st), &prices, err, errlen) != 0)
-            return -1;
-        if (writer_start(&k->w, k->st, NULL, err, errlen) != LT_OK) {
-            price_table_free(prices);
-            return -1;
-        }
-        k->pipe = pipeline_new(k->w, prices);
-    }
-    if (store_open(&k->ro, db, STORE_READONLY, err, errlen) != STORE_OK ||
-        price_store_load(store_db(k->ro), &k->prices, err, errlen) != 0)
-        return -1;
-    return 0;
-}
-
-static void sink_close(struct eval_sink *k)
-{
-    store_close(k->ro);
-    price_table_free(k->prices);
-    pipeline_free(k->pipe);
-    writer_stop(k->w);
-    store_close(k->st);
-    free(k->url);
-}
 
 /* ---- options -------------------------------------------------------------------- */
 
@@ -333,14 +220,14 @@ static int json_file(const struct eval_report *r, const struct gate_result *g, F
 }
 
 /* Keep the run in the store (the UI's /evals). */
-static void save_run(struct eval_sink *k, const struct eval_report *r, const struct gate_result *g)
+static void save_run(struct cli_sink *k, const struct eval_report *r, const struct gate_result *g)
 {
     struct buf b;
     buf_init(&b, REPORT_MAX);
     char err[512];
     int rc = buf_puts(&b, "{\"op\":\"save_run\",\"report\":") || gate_write_json(r, g, &b) ||
              buf_putc(&b, '}');
-    if (rc != 0 || sink_op(k, b.data, b.len, err, sizeof(err)) != 0)
+    if (rc != 0 || cli_sink_op(k, b.data, b.len, err, sizeof(err)) != 0)
         fprintf(stderr, "llmtap eval: warning: the run was not stored: %s\n",
                 rc ? "the report is too large" : err);
     buf_release(&b);
@@ -376,15 +263,6 @@ static int all_failed(const struct eval_report *r, const struct gate_result *g)
     return 0;
 }
 
-static void upstream_table(const struct proxy_config *pc, struct runner_upstream *ups)
-{
-    for (size_t i = 0; i < pc->nupstreams; i++) {
-        ups[i].name = pc->upstreams[i].name;
-        ups[i].origin = pc->upstreams[i].origin;
-        ups[i].anthropic = strncmp(pc->upstreams[i].name, "anthropic", 9) == 0;
-    }
-}
-
 static int eval_suite(int gate, int argc, char **argv)
 {
     struct eval_opts o;
@@ -403,15 +281,15 @@ static int eval_suite(int gate, int argc, char **argv)
         suite_free(s);
         return CLI_USAGE_ERROR;
     }
-    struct eval_sink k;
-    if (sink_open(&k, cli_db_path(o.db), err, sizeof(err)) != 0) {
+    struct cli_sink k;
+    if (cli_sink_open(&k, cli_db_path(o.db), err, sizeof(err)) != 0) {
         fprintf(stderr, "llmtap eval: %s\n", err);
-        sink_close(&k);
+        cli_sink_close(&k);
         suite_free(s);
         return CLI_USAGE_ERROR;
     }
     struct runner_upstream ups[PROXY_MAX_UPSTREAMS];
-    upstream_table(&o.up, ups);
+    cli_upstream_table(&o.up, ups);
     struct runner_config cfg = {0};
     cfg.upstreams = ups;
     cfg.nupstreams = o.up.nupstreams;
@@ -421,7 +299,7 @@ static int eval_suite(int gate, int argc, char **argv)
     cfg.progress = !o.quiet;
     cfg.db = store_db(k.ro);
     cfg.prices = k.prices;
-    cfg.sink = (struct runner_sink){&k, sink_spans, sink_op};
+    cfg.sink = cli_sink_runner(&k);
     cfg.interrupted = &interrupted;
     struct sigaction sa = {0}, old;
     sa.sa_handler = on_sigint;
@@ -448,7 +326,7 @@ static int eval_suite(int gate, int argc, char **argv)
             rc = 1;
     }
     eval_report_release(&r);
-    sink_close(&k);
+    cli_sink_close(&k);
     suite_free(s);
     return rc;
 }
@@ -501,13 +379,13 @@ static cJSON *read_scorers(const char *arg)
 static int online_op(const char *db, cJSON *op)
 {
     char err[512];
-    struct eval_sink k;
-    int rc = sink_open(&k, db, err, sizeof(err));
+    struct cli_sink k;
+    int rc = cli_sink_open(&k, db, err, sizeof(err));
     char *text = jsonx_print(op);
     if (rc == 0)
-        rc = sink_op(&k, text, strlen(text), err, sizeof(err));
+        rc = cli_sink_op(&k, text, strlen(text), err, sizeof(err));
     free(text);
-    sink_close(&k);
+    cli_sink_close(&k);
     return rc ? cli_fail("eval", "%s", err) : 0;
 }
 

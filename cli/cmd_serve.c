@@ -13,12 +13,17 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/sink.h"
 #include "collector/server.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
+#include "core/jsonx.h"
 #include "evaluator/online.h"
+#include "evaluator/replay.h"
+#include "store/evals.h"
+#include "store/price_store.h"
 #include "store/store.h"
 #include "ui/ui.h"
 
@@ -165,11 +170,7 @@ static int online_commit(void *arg, struct ingest_batch *b, char *err, size_t er
 static struct online *online_start(struct online_hook *h, const struct server_config *cfg,
                                    struct runner_upstream *ups)
 {
-    for (size_t i = 0; i < cfg->proxy.nupstreams; i++) {
-        ups[i].name = cfg->proxy.upstreams[i].name;
-        ups[i].origin = cfg->proxy.upstreams[i].origin;
-        ups[i].anthropic = strncmp(ups[i].name, "anthropic", 9) == 0;
-    }
+    cli_upstream_table(&cfg->proxy, ups);
     struct online_config oc = {.db_path = cfg->db_path,
                                .upstreams = ups,
                                .nupstreams = cfg->proxy.nupstreams,
@@ -181,6 +182,93 @@ static struct online *online_start(struct online_hook *h, const struct server_co
         log_msg(LOG_WARN, "serve", "online evaluation is off: %s", err);
     __atomic_store_n(&h->o, o, __ATOMIC_RELEASE);
     return o;
+}
+
+/* The UI's replay form (ui/ui.h ui_replay_fn): evaluator/replay.h with the
+ * server's upstreams, its spans committed through server_commit and the
+ * replays row and scores through the server's writer. 'srv' is set once
+ * the server runs. */
+struct replay_hook {
+    struct server *srv;
+    const char *db_path;
+    struct runner_upstream ups[PROXY_MAX_UPSTREAMS];
+    size_t nups;
+};
+
+static int hook_spans(void *arg, struct span *spans, size_t n, char *err, size_t errlen)
+{
+    struct replay_hook *h = arg;
+    struct ingest_batch b;
+    ingest_batch_init(&b);
+    for (size_t i = 0; i < n; i++)
+        span_move(&ingest_add_span(&b)->span, &spans[i]);
+    int rc = server_commit(h->srv, &b, err, errlen);
+    ingest_batch_release(&b);
+    return rc == LT_OK ? 0 : -1;
+}
+
+struct hook_op {
+    cJSON *j;
+    struct buf answer;
+};
+
+static int hook_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct hook_op *op = ctx;
+    return evals_apply(db, op->j, &op->answer, err, errlen) != 0;
+}
+
+static int hook_op(void *arg, const char *json, size_t len, char *err, size_t errlen)
+{
+    struct replay_hook *h = arg;
+    struct hook_op op;
+    op.j = jsonx_parse(json, len, err, errlen);
+    if (!op.j)
+        return -1;
+    buf_init(&op.answer, 1u << 16);
+    int rc = server_write(h->srv, hook_op_fn, &op, err, errlen);
+    buf_release(&op.answer);
+    cJSON_Delete(op.j);
+    return rc == LT_OK ? 0 : -1;
+}
+
+static int ui_replay(void *arg, const char *trace_id, const char *span_id, const char *prompt,
+                     const char *model, char id[17], char *err, size_t errlen)
+{
+    struct replay_hook *h = arg;
+    struct store *ro = NULL;
+    struct price_table *prices = NULL;
+    struct replay_result res;
+    replay_result_init(&res);
+    int rc = -1;
+    if (!__atomic_load_n(&h->srv, __ATOMIC_ACQUIRE)) {
+        snprintf(err, errlen, "the server is starting");
+        goto fail;
+    }
+    if (store_open(&ro, h->db_path, STORE_READONLY, err, errlen) != STORE_OK ||
+        price_store_load(store_db(ro), &prices, err, errlen) != 0)
+        goto fail;
+    struct replay_config cfg = {.upstreams = h->ups,
+                                .nupstreams = h->nups,
+                                .db = store_db(ro),
+                                .prices = prices,
+                                .sink = {h, hook_spans, hook_op},
+                                .timeout_ms = 60000}; /* a worker thread waits */
+    struct replay_request req = {
+        .trace_id = trace_id, .span_id = span_id, .prompt = prompt, .model = model};
+    if (replay_run(&cfg, &req, &res, err, errlen) != 0)
+        goto fail;
+    if (res.store_failed || res.report.ncases != 1) {
+        snprintf(err, errlen, "the replay was not stored: %s", res.store_error);
+        goto fail;
+    }
+    memcpy(id, res.cases[0].id, 17);
+    rc = 0;
+fail:
+    replay_result_release(&res);
+    price_table_free(prices);
+    store_close(ro);
+    return rc;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -210,7 +298,12 @@ int cmd_serve(int argc, char **argv)
 
     char err[512];
     struct ui *ui = NULL;
-    struct ui_config ucfg = {.db_path = cfg.db_path, .ui_dir = o.ui_dir};
+    static struct replay_hook rhook; /* outlives the server's threads */
+    rhook.db_path = cfg.db_path;
+    rhook.nups = cfg.proxy.nupstreams;
+    cli_upstream_table(&cfg.proxy, rhook.ups);
+    struct ui_config ucfg = {
+        .db_path = cfg.db_path, .ui_dir = o.ui_dir, .replay = ui_replay, .replay_arg = &rhook};
     if (ui_new(&ui, &ucfg, err, sizeof(err)) != 0)
         return cli_fail("serve", "%s", err);
     cfg.mount = ui_mount;
@@ -225,6 +318,7 @@ int cmd_serve(int argc, char **argv)
         return cli_fail("serve", "%s", err);
     }
     hook.srv = srv;
+    __atomic_store_n(&rhook.srv, srv, __ATOMIC_RELEASE);
     struct runner_upstream ups[PROXY_MAX_UPSTREAMS];
     struct online *online = online_start(&hook, &cfg, ups);
     write_server_file(cfg.db_path, server_url(srv));

@@ -35,6 +35,8 @@ static const char usage[] =
     "           1 regression, 2 usage), `eval run`, `eval online add|list|rm`\n"
     "  versions compare two version_sets with intervals and verdicts: `versions compare [A B]`\n"
     "           (0 none worse, 1 a significant regression, 2 usage), `versions list`\n"
+    "  replay   re-run a stored call with another prompt version and compare:\n"
+    "           `replay TRACE_ID[:SPAN_ID] --prompt NAME@VERSION`, or a batch with --from\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -50,7 +52,7 @@ static const struct command commands[] = {
     {"stats", cmd_stats},   {"prices", cmd_prices},     {"compact", cmd_compact},
     {"check", cmd_check},   {"search", cmd_search},     {"retention", cmd_retention},
     {"prompt", cmd_prompt}, {"budget", cmd_budget},     {"key", cmd_key},
-    {"eval", cmd_eval},     {"versions", cmd_versions},
+    {"eval", cmd_eval},     {"versions", cmd_versions}, {"replay", cmd_replay},
 };
 
 int main(int argc, char **argv)

@@ -1287,6 +1287,11 @@ int server_commit(struct server *s, struct ingest_batch *b, char *err, size_t er
     return pipeline_commit(s->pipe, b, 0, NULL, 1, err, errlen);
 }
 
+int server_write(struct server *s, writer_fn fn, void *ctx, char *err, size_t errlen)
+{
+    return writer_run(s->w, fn, ctx, err, errlen);
+}
+
 const char *server_url(const struct server *s)
 {
     return s->url;

@@ -157,6 +157,11 @@ static int load_prompt(struct run *run, size_t vi, char *err, size_t errlen)
 {
     const struct suite_variant *v = &run->s->variants[vi];
     struct run_prompt *p = &run->prompts[vi];
+    if (v->recorded) { /* no prompt, no call: the stored answers */
+        p->name = xstrdup(v->prompt ? v->prompt : "recorded");
+        p->version = -1;
+        return 0;
+    }
     char *body = prompt_body(run, v, &p->name, &p->version, err, errlen);
     if (!body)
         return -1;
@@ -303,11 +308,86 @@ static struct job *job_chat(enum job_kind kind, const struct runner_upstream *up
 
 static void plan_scorer_calls(struct run *run, size_t c, size_t v, int rep);
 
+/* A recorded variant's output: the case's reference and the stored call's
+ * figures from its metadata (suite.h). */
+static void recorded_output(const struct eval_case *c, struct eval_output *o)
+{
+    cJSON *ex = c->expected ? cJSON_Parse(c->expected) : NULL;
+    cJSON *md = c->metadata ? cJSON_Parse(c->metadata) : NULL;
+    o->ok = cJSON_IsString(ex);
+    if (o->ok)
+        o->text = xstrdup(ex->valuestring);
+    else
+        o->error = xstrdup("no recorded output");
+    const cJSON *lat = cJSON_GetObjectItemCaseSensitive(md, "latency_ms");
+    const cJSON *cost = cJSON_GetObjectItemCaseSensitive(md, "cost_usd");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(md, "input_tokens");
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(md, "output_tokens");
+    o->latency_ms = cJSON_IsNumber(lat) ? lat->valuedouble : NAN;
+    o->has_cost = cJSON_IsNumber(cost);
+    o->cost_nusd = o->has_cost ? (int64_t)llround(cost->valuedouble * 1e9) : 0;
+    o->input_tokens = cJSON_IsNumber(in) ? (int64_t)in->valuedouble : -1;
+    o->output_tokens = cJSON_IsNumber(out) ? (int64_t)out->valuedouble : -1;
+    const char *colon = c->id ? strchr(c->id, ':') : NULL;
+    if (colon && colon - c->id == 32 && strlen(colon + 1) == 16) {
+        memcpy(o->trace_id, c->id, 32);
+        memcpy(o->span_id, colon + 1, 16);
+    }
+    cJSON_Delete(ex);
+    cJSON_Delete(md);
+}
+
+/* System swap (a replayed call without variables): the stored 'input' with
+ * its system messages replaced by those of 'rendered'. Caller frees. */
+static char *swap_system(const char *rendered, const cJSON *input)
+{
+    cJSON *r = cJSON_Parse(rendered), *out = cJSON_CreateArray();
+    const cJSON *m;
+    cJSON_ArrayForEach(m, r)
+    {
+        const char *role = jsonx_str(m, "role");
+        if (role && (!strcmp(role, "system") || !strcmp(role, "developer")))
+            cJSON_AddItemToArray(out, cJSON_Duplicate(m, 1));
+    }
+    cJSON_ArrayForEach(m, input)
+    {
+        const char *role = jsonx_str(m, "role");
+        if (!role || (strcmp(role, "system") && strcmp(role, "developer")))
+            cJSON_AddItemToArray(out, cJSON_Duplicate(m, 1));
+    }
+    char *text = jsonx_print(out);
+    cJSON_Delete(out);
+    cJSON_Delete(r);
+    return text;
+}
+
+/* The messages a replay variant sends for case 'c' (takes 'msgs'). */
+static char *replay_messages(const struct eval_case *c, char *msgs)
+{
+    cJSON *md = c->metadata ? cJSON_Parse(c->metadata) : NULL;
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(md, "input");
+    if (cJSON_IsArray(input)) {
+        char *swapped = swap_system(msgs, input);
+        free(msgs);
+        msgs = swapped;
+    }
+    cJSON_Delete(md);
+    return msgs;
+}
+
 static void plan_model_call(struct run *run, size_t c, size_t v, int rep)
 {
     struct eval_output *o = eval_output_at(run->r, c, v, rep);
+    const struct suite_variant *sv = &run->s->variants[v];
+    if (sv->recorded) {
+        recorded_output(&run->r->cases[c], o);
+        plan_scorer_calls(run, c, v, rep);
+        return;
+    }
     char err[512];
     char *msgs = render_messages(&run->prompts[v], run->r->cases[c].vars, err, sizeof(err));
+    if (msgs && sv->replay)
+        msgs = replay_messages(&run->r->cases[c], msgs);
     if (!msgs) {
         o->error = xasprintf("the prompt does not render: %s", err);
         plan_scorer_calls(run, c, v, rep);
@@ -319,6 +399,19 @@ static void plan_model_call(struct run *run, size_t c, size_t v, int rep)
     j->v = v;
     j->rep = rep;
     run_submit(run, j);
+}
+
+/* A replayed call's span: in the stored call's project, linked to it. */
+static void replay_link(struct span *sp, const struct eval_case *c)
+{
+    cJSON *md = c->metadata ? cJSON_Parse(c->metadata) : NULL;
+    const char *project = jsonx_str(md, "project");
+    if (project)
+        xstrset(&sp->project, project);
+    xstrset(&sp->replay_of, c->id);
+    free(sp->name);
+    sp->name = xasprintf("replay chat %s", sp->model ? sp->model : "");
+    cJSON_Delete(md);
 }
 
 static void span_fill(struct run *run, const struct job *j, struct span *sp)
@@ -345,8 +438,11 @@ static void span_fill(struct run *run, const struct job *j, struct span *sp)
     if (j->kind == JOB_MODEL) {
         xstrset(&sp->prompt_name, run->prompts[j->v].name);
         sp->prompt_version = run->prompts[j->v].version;
-        xstrset(&sp->prompt_vars, c->vars);
+        if (strcmp(c->vars, "{}") != 0 || !run->s->variants[j->v].replay)
+            xstrset(&sp->prompt_vars, c->vars);
     }
+    if (j->kind == JOB_MODEL && run->s->variants[j->v].replay)
+        replay_link(sp, c);
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "llmtap.eval.run", run->r->run_id);
     cJSON_AddStringToObject(a, "llmtap.eval.suite", run->r->suite);
@@ -698,13 +794,15 @@ static int setup_variants(struct run *run, char *err, size_t errlen)
         r->variants[v].name = xstrdup(run->s->variants[v].name);
         r->variants[v].prompt = p->version > 0
                                     ? xasprintf("%s@%lld", p->name, (long long)p->version)
-                                    : xstrdup(run->s->variants[v].prompt);
-        r->variants[v].model = xstrdup(p->model);
-        r->variants[v].upstream = xstrdup(p->up->name);
+                                    : xstrdup(p->name);
+        r->variants[v].model = p->model ? xstrdup(p->model) : NULL;
+        r->variants[v].upstream = xstrdup(p->up ? p->up->name : "recorded");
         r->nvariants = v + 1;
+        if (!run->judge_up && p->up) { /* the first variant that calls a model */
+            run->judge_up = p->up;
+            run->judge_model = p->model;
+        }
     }
-    run->judge_up = run->prompts[0].up;
-    run->judge_model = run->prompts[0].model;
     return 0;
 }
 
@@ -724,8 +822,12 @@ static int setup(struct run *run, char *err, size_t errlen)
     if (setup_variants(run, err, errlen) != 0 || setup_scorers(run, err, errlen) != 0)
         return -1;
     uint64_t seed = ids_hash64(s->name, strlen(s->name), 0x5eed);
-    if (suite_read_cases(s, run->cfg->db, seed, &r->cases, &r->ncases, err, errlen) != 0)
+    if (s->cases) {
+        r->cases = suite_cases_copy(s->cases, s->ncases);
+        r->ncases = s->ncases;
+    } else if (suite_read_cases(s, run->cfg->db, seed, &r->cases, &r->ncases, err, errlen) != 0) {
         return -1;
+    }
     if (eval_report_alloc(r) != 0) {
         snprintf(err, errlen, "%zu cases x %zu variants x %d repeats is too many", r->ncases,
                  r->nvariants, r->repeats);

@@ -21,6 +21,13 @@
  * Provider keys come from the environment (OPENAI_API_KEY for the OpenAI
  * dialect, ANTHROPIC_API_KEY for Anthropic) and are sent, never stored.
  *
+ * Replays (evaluator/replay.h): a suite may give its cases itself
+ * (suite.cases), a variant may be *recorded* (no call: its output is the
+ * case's reference with the stored call's figures) or a *replay* (its
+ * spans are linked to the case's stored call by replay_of, in that call's
+ * project; a case without variables sends the stored input with the
+ * prompt's system messages). See suite.h.
+ *
  * Interruption: when *interrupted becomes non-zero the runner stops
  * starting calls, abandons those in flight, scores what finished, flushes
  * the sink and returns with report->interrupted set.

@@ -462,12 +462,69 @@ static int read_file_cases(const struct suite *s, struct caselist *l, char *err,
     return rc;
 }
 
+/* The columns every stored-traffic case reads, in this order. */
+#define CASE_COLS                                                                                  \
+    "trace_id, span_id, prompt_vars, output, project, provider, model, latency_ms, cost_usd,"      \
+    " input_tokens, output_tokens, prompt_name, prompt_version, input"
+
 static const char from_sql[] =
-    "SELECT trace_id, span_id, prompt_vars, output FROM spans"
+    "SELECT " CASE_COLS " FROM spans"
     " WHERE prompt_name = ?1 AND (?2 < 0 OR prompt_version = ?2) AND start_ns >= ?3"
-    " AND status = 'ok' AND prompt_vars IS NOT NULL"
+    " AND status = 'ok' AND prompt_vars IS NOT NULL AND replay_of IS NULL"
     " AND (CASE WHEN ?4 IS NULL THEN project <> '" EVAL_PROJECT "' ELSE project = ?4 END)"
     " ORDER BY start_ns";
+
+static const char span_sql[] = "SELECT " CASE_COLS " FROM spans"
+                               " WHERE trace_id = ?1 AND (?2 IS NULL OR span_id = ?2)"
+                               " AND (?2 IS NOT NULL OR kind = 'llm')"
+                               " ORDER BY start_ns, span_id LIMIT 1";
+
+static void add_col(cJSON *md, sqlite3_stmt *st, int i, const char *name)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_NULL:
+        cJSON_AddNullToObject(md, name);
+        break;
+    case SQLITE_INTEGER:
+    case SQLITE_FLOAT:
+        cJSON_AddNumberToObject(md, name, sqlite3_column_double(st, i));
+        break;
+    default:
+        cJSON_AddStringToObject(md, name, (const char *)sqlite3_column_text(st, i));
+    }
+}
+
+/* Fill 'c' (its strings freed first) from a CASE_COLS row. */
+static void case_from_row(struct eval_case *c, sqlite3_stmt *st)
+{
+    free(c->id);
+    free(c->vars);
+    free(c->expected);
+    free(c->metadata);
+    c->id = xasprintf("%s:%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
+    const char *vars = (const char *)sqlite3_column_text(st, 2);
+    c->vars = xstrdup(vars ? vars : "{}");
+    char *ref = eval_output_text((const char *)sqlite3_column_text(st, 3));
+    c->expected = NULL;
+    if (ref) {
+        cJSON *js = cJSON_CreateString(ref);
+        c->expected = jsonx_print(js);
+        cJSON_Delete(js);
+    }
+    free(ref);
+    static const char *const names[] = {"project",       "provider",    "model",
+                                        "latency_ms",    "cost_usd",    "input_tokens",
+                                        "output_tokens", "prompt_name", "prompt_version"};
+    cJSON *md = cJSON_CreateObject();
+    for (int i = 0; i < 9; i++)
+        add_col(md, st, 4 + i, names[i]);
+    const char *input = (const char *)sqlite3_column_text(st, 13);
+    cJSON *in = !vars && input ? cJSON_Parse(input) : NULL;
+    if (in)
+        cJSON_AddItemToObject(md, "input", in);
+    c->metadata = jsonx_print(md);
+    cJSON_Delete(md);
+}
 
 /* Reservoir sampling keeps 'sample' of the matching spans, seeded. */
 static int read_from_cases(const struct suite *s, sqlite3 *db, uint64_t seed, struct caselist *l,
@@ -492,26 +549,50 @@ static int read_from_cases(const struct suite *s, sqlite3 *db, uint64_t seed, st
         seen++;
         if (slot >= want)
             continue;
-        struct eval_case *c = slot < l->n ? &l->v[slot] : case_add(l);
-        free(c->id);
-        free(c->vars);
-        free(c->expected);
-        c->id = xasprintf("%s:%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
-        c->vars = xstrdup((const char *)sqlite3_column_text(st, 2));
-        char *ref = eval_output_text((const char *)sqlite3_column_text(st, 3));
-        if (ref) {
-            cJSON *js = cJSON_CreateString(ref);
-            c->expected = jsonx_print(js);
-            cJSON_Delete(js);
-        } else {
-            c->expected = NULL;
-        }
-        free(ref);
+        case_from_row(slot < l->n ? &l->v[slot] : case_add(l), st);
     }
     if (rc != SQLITE_DONE)
         fail(err, errlen, "stored traffic: %s", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int suite_read_span_case(sqlite3 *db, const char *trace_id, const char *span_id,
+                         struct eval_case **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, span_sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(err, errlen, "stored traffic: %s", sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+    if (span_id)
+        sqlite3_bind_text(st, 2, span_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = xcalloc(1, sizeof(**out));
+        case_from_row(*out, st);
+    } else if (rc != SQLITE_DONE) {
+        fail(err, errlen, "stored traffic: %s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+struct eval_case *suite_cases_copy(const struct eval_case *cases, size_t n)
+{
+    struct eval_case *c = xcalloc(n ? n : 1, sizeof(*c));
+    for (size_t i = 0; i < n; i++) {
+        c[i].id = dup_or_null(cases[i].id);
+        c[i].vars = dup_or_null(cases[i].vars ? cases[i].vars : "{}");
+        c[i].expected = dup_or_null(cases[i].expected);
+        c[i].metadata = dup_or_null(cases[i].metadata);
+    }
+    return c;
 }
 
 int suite_read_cases(const struct suite *s, sqlite3 *db, uint64_t seed, struct eval_case **cases,

@@ -43,6 +43,13 @@ struct suite_variant {
     char *model;    /* NULL: the prompt's own */
     char *upstream; /* NULL: "openai" (or the one the model's prompt names) */
     char *params;   /* JSON object merged over the prompt's params; NULL none */
+    /* Replay (evaluator/replay.h; set by code, not by suite files): */
+    int recorded; /* no call: the output is the case's reference (the stored call's own
+                     answer) with the latency, cost and tokens of its metadata */
+    int replay;   /* the calls re-run the case's stored call: their spans carry
+                     replay_of = the case id in the project of metadata "project"; a
+                     case without variables (metadata "input") sends the stored input
+                     with its system messages replaced by the prompt's */
 };
 
 struct suite_from {
@@ -63,6 +70,10 @@ struct suite {
     cJSON *scorers; /* the array of specs (owned) */
     double min_score, max_regression, alpha;
     int repeat, concurrency; /* 0: not given */
+    /* Cases given by code (borrowed; the runner copies them), or NULL: the
+     * runner reads the dataset. */
+    const struct eval_case *cases;
+    size_t ncases;
 };
 
 /* Load and check 'path'. 0 with *out (caller frees with suite_free), or -1
@@ -88,5 +99,23 @@ int suite_set_prompt(struct suite *s, const char *name, const char *ref, char *e
 int suite_read_cases(const struct suite *s, sqlite3 *db, uint64_t seed, struct eval_case **cases,
                      size_t *n, char *err, size_t errlen) __attribute__((warn_unused_result));
 void suite_cases_free(struct eval_case *cases, size_t n);
+
+/* Cases from stored traffic ("from": calls with variables, not replays
+ * themselves) carry metadata about the stored call:
+ * {"project","provider","model","latency_ms","cost_usd" (null unpriced),
+ *  "input_tokens","output_tokens","prompt_name","prompt_version"} (null when
+ *  unknown), and "input" (the
+ * stored input messages) when the call has no variables. */
+
+/* The case of one stored call: span 'span_id' of trace 'trace_id' (NULL:
+ * the trace's first LLM span), any project, with or without variables
+ * (vars "{}" then). 1 with *out (caller frees with suite_cases_free(*out,
+ * 1)), 0 when there is no such span, -1 with a message. */
+int suite_read_span_case(sqlite3 *db, const char *trace_id, const char *span_id,
+                         struct eval_case **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* A deep copy of 'n' cases (caller frees with suite_cases_free). */
+struct eval_case *suite_cases_copy(const struct eval_case *cases, size_t n);
 
 #endif

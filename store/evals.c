@@ -23,6 +23,7 @@
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/prompts.h"
+#include "store/replays.h"
 
 #define RUN_ID_LEN 16
 #define TEXT_MAX 1024       /* suite, variant, model, upstream, project, case id: bytes */
@@ -876,17 +877,18 @@ int evals_apply(sqlite3 *db, const cJSON *op, struct buf *answer, char *err, siz
     } ops[] = {{"save_run", op_save_run},
                {"cache_put", op_cache_put},
                {"online_add", op_online_add},
-               {"online_rm", op_online_rm}};
+               {"online_rm", op_online_rm},
+               {"replay", replays_apply}};
     const char *name = cJSON_IsObject(op) ? jsonx_str(op, "op") : NULL;
     if (!name)
         return bad(err, errlen,
-                   "want an object with \"op\": save_run, cache_put, online_add "
-                   "or online_rm");
+                   "want an object with \"op\": save_run, cache_put, online_add, "
+                   "online_rm or replay");
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
         if (strcmp(name, ops[i].name) == 0)
             return ops[i].fn(db, op, answer, err, errlen);
-    return bad(err, errlen, "unknown op '%.60s' (save_run, cache_put, online_add, online_rm)",
-               name);
+    return bad(err, errlen,
+               "unknown op '%.60s' (save_run, cache_put, online_add, online_rm, replay)", name);
 }
 
 /* ---- readers ------------------------------------------------------------- */

@@ -41,6 +41,7 @@
  *      name, or "name@version"),"sample" (0 < s <= 1),"scorers":[specs],
  *      "upstream" (optional),"model" (optional)}}  (an existing name is replaced)
  *  {"op":"online_rm","name":"..."}  (answer "removed": false when there was none)
+ *  {"op":"replay","replays":[...]}  replays and their scores (store/replays.h)
  * Appends a JSON object answer to 'answer' ({"ok":true,...}). Returns 0, 1
  * for a bad operation (message in 'err': the caller answers 400), -1 on a
  * store failure (500). The rule's and report's structure is checked here;

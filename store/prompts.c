@@ -92,6 +92,7 @@ int prompts_check_body(const char *json, size_t len, char **canonical, char *err
         const char *k = it->string;
         int ok = (!strcmp(k, "model") || !strcmp(k, "description")) ? cJSON_IsString(it)
                  : !strcmp(k, "params")                             ? cJSON_IsObject(it)
+                 : !strcmp(k, "scorers")                            ? cJSON_IsArray(it)
                                                                     : !strcmp(k, "messages");
         if (!ok) {
             snprintf(err, errlen, "not a prompt file: unknown or mistyped key '%.60s'", k);

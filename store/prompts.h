@@ -25,8 +25,9 @@ int prompts_valid_name(const char *s);
 
 /* Check a prompt file ('len' bytes of JSON): an object with "messages", a
  * non-empty array of {"role": system|developer|user|assistant, "content":
- * a string}, optional "model" (a string), "params" (an object) and
- * "description" (a string), nothing else. On 0, *canonical is the compact
+ * a string}, optional "model" (a string), "params" (an object),
+ * "description" (a string) and "scorers" (an array: the version's default
+ * scorer specs, evaluator/scorer.h, used by replays), nothing else. On 0, *canonical is the compact
  * JSON to store (caller frees); -1 with a message naming what is wrong.
  * (The templates' Mustache syntax is the caller's to check.) */
 #define PROMPTS_BODY_MAX (1u << 20)

@@ -113,6 +113,8 @@ int ui_new(struct ui **out, const struct ui_config *cfg, char *err, size_t errle
     struct ui *ui = xcalloc(1, sizeof(*ui));
     pthread_mutex_init(&ui->mu, NULL);
     ui->db_path = xstrdup(cfg->db_path);
+    ui->replay = cfg->replay;
+    ui->replay_arg = cfg->replay_arg;
     if (cfg->ui_dir) {
         ui->ui_dir = xstrdup(cfg->ui_dir);
         char *dir = xasprintf("%s/templates", cfg->ui_dir);
@@ -170,18 +172,29 @@ static int get_or_head(struct mg_connection *c)
     return 0;
 }
 
-int ui_req_begin(struct ui_req *r, struct ui *ui, struct mg_connection *c, const char *nav)
+static void req_init(struct ui_req *r, struct ui *ui, struct mg_connection *c, const char *nav)
 {
-    memset(r, 0, sizeof(*r));
-    if (!get_or_head(c))
-        return -1;
     r->ui = ui;
     r->c = c;
     r->now_ns = time_now_ns();
     r->view = cJSON_CreateObject();
     cJSON *n = cJSON_AddObjectToObject(r->view, "nav");
     cJSON_AddTrueToObject(n, nav);
+}
+
+int ui_req_begin(struct ui_req *r, struct ui *ui, struct mg_connection *c, const char *nav)
+{
+    memset(r, 0, sizeof(*r));
+    if (!get_or_head(c))
+        return -1;
+    req_init(r, ui, c, nav);
     return 0;
+}
+
+void ui_req_begin_post(struct ui_req *r, struct ui *ui, struct mg_connection *c, const char *nav)
+{
+    memset(r, 0, sizeof(*r));
+    req_init(r, ui, c, nav);
 }
 
 void ui_req_end(struct ui_req *r)
@@ -242,6 +255,25 @@ sqlite3_stmt *ui_prepare(struct ui_req *r, sqlite3 *db, const char *sql)
 
 /* ---- replies ----------------------------------------------------------- */
 
+static void security_headers(struct mg_connection *c)
+{
+    mg_response_header_add(c, "Content-Security-Policy", "default-src 'self'", -1);
+    mg_response_header_add(c, "X-Content-Type-Options", "nosniff", -1);
+    mg_response_header_add(c, "Referrer-Policy", "no-referrer", -1);
+    mg_response_header_add(c, "X-Frame-Options", "DENY", -1);
+    mg_response_header_add(c, "Cache-Control", "no-store", -1);
+}
+
+int ui_redirect(struct mg_connection *c, const char *location)
+{
+    mg_response_header_start(c, 303);
+    mg_response_header_add(c, "Location", location, -1);
+    mg_response_header_add(c, "Content-Length", "0", -1);
+    security_headers(c);
+    mg_response_header_send(c);
+    return 303;
+}
+
 int ui_send(struct mg_connection *c, int status, const char *ctype, const char *body, size_t len,
             const char *disposition)
 {
@@ -250,11 +282,7 @@ int ui_send(struct mg_connection *c, int status, const char *ctype, const char *
     char n[32];
     snprintf(n, sizeof(n), "%zu", len);
     mg_response_header_add(c, "Content-Length", n, -1);
-    mg_response_header_add(c, "Content-Security-Policy", "default-src 'self'", -1);
-    mg_response_header_add(c, "X-Content-Type-Options", "nosniff", -1);
-    mg_response_header_add(c, "Referrer-Policy", "no-referrer", -1);
-    mg_response_header_add(c, "X-Frame-Options", "DENY", -1);
-    mg_response_header_add(c, "Cache-Control", "no-store", -1);
+    security_headers(c);
     if (disposition)
         mg_response_header_add(c, "Content-Disposition", disposition, -1);
     mg_response_header_send(c);
@@ -463,5 +491,7 @@ void ui_mount(void *arg, struct mg_context *ctx)
     mg_set_request_handler(ctx, "/api/v1/versions/compare$", ui_h_api_versions_compare, ui);
     mg_set_request_handler(ctx, "/evals$", ui_h_evals, ui);
     mg_set_request_handler(ctx, "/evals/", ui_h_eval_run, ui);
+    mg_set_request_handler(ctx, "/replays$", ui_h_replays, ui);
+    mg_set_request_handler(ctx, "/replays/", ui_h_replay, ui);
     mg_set_request_handler(ctx, "/static/", h_static, ui);
 }

@@ -19,10 +19,24 @@ struct ui;
 struct mg_context;
 struct mg_connection;
 
+/* The trace page's replay form (POST /replays). The ui reads the store
+ * only and may not run the evaluator, so the server's owner (cli/cmd_serve.c)
+ * installs this: replay span 'span_id' of trace 'trace_id' ('span_id' NULL:
+ * the trace's first LLM span) with prompt 'prompt' (NAME@VERSION) and
+ * 'model' (NULL: the original's), commit the new span, its scores and the
+ * replays row through the server's writer, and write the row's id (16 hex)
+ * into 'id'. 0, or -1 with a message for the user in 'err'. Called on
+ * CivetWeb worker threads: thread-safe, blocking (it calls the provider). */
+typedef int (*ui_replay_fn)(void *arg, const char *trace_id, const char *span_id,
+                            const char *prompt, const char *model, char id[17], char *err,
+                            size_t errlen);
+
 struct ui_config {
     const char *db_path; /* required; borrowed for the ui's life */
     const char *ui_dir;  /* NULL: the compiled-in templates and CSS; else DIR/templates and
                             DIR/static, read again on every request (edit and reload) */
+    ui_replay_fn replay; /* may be NULL: no replay form */
+    void *replay_arg;
 };
 
 /* A ui for 'cfg'. Returns 0, or -1 with a message in 'err' (a compiled-in

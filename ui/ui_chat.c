@@ -396,6 +396,14 @@ static cJSON *span_view(sqlite3_stmt *st)
     if (priced_kind || sqlite3_column_type(st, C_COST) != SQLITE_NULL)
         cJSON_AddStringToObject(o, "cost", ui_fmt_usd(s, sizeof(s), ui_col_num(st, C_COST)));
     cJSON_AddBoolToObject(o, "failed", strcmp(ui_col_text(st, C_STATUS), "ok") != 0);
+    cJSON_AddBoolToObject(o, "replayable", strcmp(kind, "llm") == 0);
+    const char *of = ui_col_text(st, C_REPLAY);
+    if (strlen(of) == 49 && of[32] == ':') { /* "trace_id:span_id": link the original */
+        char t[33];
+        snprintf(t, sizeof(t), "%.32s", of);
+        ui_add_url(o, "replay_of_trace", t);
+        ui_add_url(o, "replay_of_span", of + 33);
+    }
     if (*ui_col_text(st, C_PNAME)) {
         char *p = sqlite3_column_type(st, C_PVER) == SQLITE_NULL
                       ? xstrdup(ui_col_text(st, C_PNAME))
@@ -547,7 +555,8 @@ int ui_chat_trace(struct ui_req *r, sqlite3 *db, const char *trace_id, int *foun
         cJSON **views = xcalloc((size_t)count, sizeof(*views));
         for (int i = 0; i < count; i++)
             views[i] = n[i].view;
-        if (ui_evals_span_scores(r, db, views, count) != 0)
+        if (ui_evals_span_scores(r, db, views, count) != 0 ||
+            ui_replays_of_spans(r, db, views, count) != 0)
             rc = SQLITE_ERROR; /* r->err says why */
         free(views);
     }

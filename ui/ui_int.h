@@ -38,7 +38,9 @@ struct ui {
     pthread_mutex_t mu;   /* guards idle/nidle and choices */
     struct store *idle[UI_POOL];
     int nidle;
-    cJSON *choices; /* (project, model, provider, version_set) seen, or NULL */
+    cJSON *choices;      /* (project, model, provider, version_set) seen, or NULL */
+    ui_replay_fn replay; /* the trace page's replay form; NULL: not offered */
+    void *replay_arg;
     int64_t choices_ns;
 };
 
@@ -56,6 +58,8 @@ struct ui_req {
  * other than GET and HEAD (then return 405; ui_req_end is not needed). */
 int ui_req_begin(struct ui_req *r, struct ui *ui, struct mg_connection *c, const char *nav)
     __attribute__((warn_unused_result));
+/* The same for a POST the caller has accepted (the method is its to check). */
+void ui_req_begin_post(struct ui_req *r, struct ui *ui, struct mg_connection *c, const char *nav);
 /* Return the connection to the pool and free the view. */
 void ui_req_end(struct ui_req *r);
 /* The request's read-only connection (opened or taken from the pool), or
@@ -81,6 +85,9 @@ int ui_fail_in(struct ui_req *r, int status, const char *tpl, const char *fmt, .
  * be NULL (else a Content-Disposition value). */
 int ui_send(struct mg_connection *c, int status, const char *ctype, const char *body, size_t len,
             const char *disposition);
+
+/* 303 See Other to 'location' (a path of ours), with the security headers. */
+int ui_redirect(struct mg_connection *c, const char *location);
 
 /* Formatting for views; each writes 'dst' ('n' bytes, NUL-terminated) and
  * returns it. */
@@ -125,11 +132,18 @@ int ui_h_eval_run(struct mg_connection *c, void *cb);             /* /evals/{run
  * 'project' has no calls; 500). */
 int ui_versions_compare(struct ui_req *r, sqlite3 *db, const char *project, const char *a,
                         const char *b, int *status);
+int ui_h_replays(struct mg_connection *c,
+                 void *cb);                         /* GET /replays, POST /replays (ui_replays.c) */
+int ui_h_replay(struct mg_connection *c, void *cb); /* /replays/{id} */
 
 /* Add to each of the 'count' span views of one trace (their project,
  * trace_id and span_id) its scores as span.scores.items, when it has any.
  * 0, or -1 with r->err set. */
 int ui_evals_span_scores(struct ui_req *r, sqlite3 *db, cJSON *const *spans, int count);
+/* Add to each LLM span view of a trace the replays of it (span.replays.items:
+ * id, time, prompt, status), when it has any (ui_replays.c). 0, or -1 with
+ * r->err set. */
+int ui_replays_of_spans(struct ui_req *r, sqlite3 *db, cJSON *const *spans, int count);
 /* Add eval score columns to the versions page: "score_names" to the view,
  * "score_cols" (one per name) to each row of 'versions' (matched by its
  * "value", the raw version_set), and "score_rows" to the view's "compare"

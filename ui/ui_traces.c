@@ -481,8 +481,10 @@ int ui_h_trace(struct mg_connection *c, void *cb)
             status = ui_fail(&r, 500, "%s", r.err);
         else if (!found)
             status = ui_fail(&r, 404, "no trace %s is stored", id);
-        else
+        else {
+            cJSON_AddBoolToObject(r.view, "can_replay", r.ui->replay != NULL);
             status = ui_page(&r, 200, "trace");
+        }
     }
     ui_req_end(&r);
     return status;
