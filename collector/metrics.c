@@ -21,9 +21,9 @@ struct metrics {
     uint64_t n[METRICS_ROUTES][NCODES + 1]; /* [route][code index]; NCODES: other */
 };
 
-static const char *const route_paths[METRICS_ROUTES] = {
-    "/v1/traces", "/v1/logs", "/api/public/otel/v1/traces", "/api/v1/spans",
-    "/api/public/ingestion"};
+static const char *const route_paths[METRICS_ROUTES] = {"/v1/traces", "/v1/logs",
+                                                        "/api/public/otel/v1/traces",
+                                                        "/api/v1/spans", "/api/public/ingestion"};
 
 struct metrics *metrics_new(void)
 {
@@ -65,8 +65,8 @@ int metrics_write_requests(const struct metrics *m, struct buf *out)
                 errors[r] += v;
             char code[8];
             snprintf(code, sizeof(code), i < NCODES ? "%d" : "other", i < NCODES ? codes[i] : 0);
-            rc = buf_printf(out, "llmtap_ingest_requests_total{route=\"%s\",code=\"%s\"} %" PRIu64
-                                 "\n",
+            rc = buf_printf(out,
+                            "llmtap_ingest_requests_total{route=\"%s\",code=\"%s\"} %" PRIu64 "\n",
                             route_paths[r], code, v);
         }
     rc = rc || buf_puts(out, "# HELP llmtap_ingest_errors_total Ingest requests answered 4xx or "
@@ -145,8 +145,7 @@ static int write_usage(sqlite3 *db, struct buf *out, char *err, size_t errlen)
                         sqlite3_column_double(st, 3)) ||
              buf_printf(&part[1], "llmtap_tokens_total{%s,type=\"output\"} %.0f\n", l,
                         sqlite3_column_double(st, 4)) ||
-             buf_printf(&part[2], "llmtap_calls_total{%s} %.0f\n", l,
-                        sqlite3_column_double(st, 5));
+             buf_printf(&part[2], "llmtap_calls_total{%s} %.0f\n", l, sqlite3_column_double(st, 5));
         buf_release(&lab);
     }
     if (rc == 0 && step != SQLITE_DONE)

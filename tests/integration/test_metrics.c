@@ -118,8 +118,8 @@ static void assert_valid_exposition(const char *text)
         const char *nl = strchr(p, '\n');
         ck_assert_msg(nl != NULL, "the exposition does not end with a newline");
         if (*p != '#') {
-            ck_assert_msg(valid_line(p, (size_t)(nl - p)), "not a sample line: %.*s",
-                          (int)(nl - p), p);
+            ck_assert_msg(valid_line(p, (size_t)(nl - p)), "not a sample line: %.*s", (int)(nl - p),
+                          p);
             lines++;
         }
         p = nl + 1;
@@ -188,15 +188,12 @@ START_TEST(test_counts_spend_budgets_and_alert_states)
         sample(m, "llmtap_spend_usd_total{project=\"shop\",model=\"claude-3-5-haiku\"}"), 1.125,
         1e-9);
     ck_assert_double_eq(
-        sample(m,
-               "llmtap_tokens_total{project=\"shop\",model=\"gpt-4o-mini\",type=\"input\"}"),
+        sample(m, "llmtap_tokens_total{project=\"shop\",model=\"gpt-4o-mini\",type=\"input\"}"),
         300);
     ck_assert_double_eq(
-        sample(m,
-               "llmtap_tokens_total{project=\"shop\",model=\"gpt-4o-mini\",type=\"output\"}"),
+        sample(m, "llmtap_tokens_total{project=\"shop\",model=\"gpt-4o-mini\",type=\"output\"}"),
         30);
-    ck_assert_double_eq(sample(m, "llmtap_calls_total{project=\"shop\",model=\"gpt-4o-mini\"}"),
-                        2);
+    ck_assert_double_eq(sample(m, "llmtap_calls_total{project=\"shop\",model=\"gpt-4o-mini\"}"), 2);
     /* the project name we"ird\ arrives escaped and leaves escaped */
     ck_assert_double_eq_tol(
         sample(m, "llmtap_spend_usd_total{project=\"we\\\"ird\\\\\",model=\"gpt-4o-mini\"}"), 2,
@@ -207,8 +204,8 @@ START_TEST(test_counts_spend_budgets_and_alert_states)
     ck_assert_ptr_nonnull(strstr(id_line, "scope=\"project\",subject=\"shop\",per=\"day\"} 8.125"));
     ck_assert_ptr_nonnull(strstr(m, "subject=\"shop\",per=\"day\"} 1.875"));
 
-    ck_assert_double_eq(
-        sample(m, "llmtap_alert_state{rule=\"global-spend-spike\",state=\"OK\"}"), 1);
+    ck_assert_double_eq(sample(m, "llmtap_alert_state{rule=\"global-spend-spike\",state=\"OK\"}"),
+                        1);
     ck_assert_double_eq(
         sample(m, "llmtap_alert_state{rule=\"global-spend-spike\",state=\"FIRING\"}"), 0);
     free(m);
