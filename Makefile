@@ -36,6 +36,10 @@ TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBA     := $(BUILD)/libllmtap.a
 FAKEUP   := $(BUILD)/llmtap-fakeup
+# The C shim (sdk-shims/c) is a client library, not part of the server: only
+# its test suite and example link it.
+SDKC_OBJ := $(BUILD)/obj/sdk-shims/c/llmtap.o
+SDKC_EXAMPLE := $(BUILD)/sdk-c-example
 
 .PHONY: all test test-unit test-bins run asan valgrind bench bench-store bench-ui bench-proxy bench-eval \
         format format-check \
@@ -80,6 +84,13 @@ $(BUILD)/bench/%: bench/%.c $(SUP_OBJ) $(FIX_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(SUP_OBJ) $(FIX_OBJ) $(LIBA) $(LDLIBS) $(CHECK_LIBS)
 
+$(BUILD)/tests/sdk/test_c_shim: tests/sdk/test_c_shim.c $(SDKC_OBJ) $(SUP_OBJ) $(FIX_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(SDKC_OBJ) $(SUP_OBJ) $(FIX_OBJ) $(LIBA) $(LDLIBS) $(CHECK_LIBS)
+
+$(SDKC_EXAMPLE): sdk-shims/c/example.c $(SDKC_OBJ)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(SDKC_OBJ) $(LDFLAGS) -lcurl -lm
+
 # The fake LLM upstream (fixtures/fakeup.h), its own small server binary.
 $(FAKEUP): fixtures/cmd/fakeup_main.c $(FIX_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -91,12 +102,12 @@ $(BUILD)/spangen: $(FIX_OBJ) $(LIBA)
 deps:
 	@sh tools/deps.sh
 
-test-bins: $(BUILD)/llmtap $(FAKEUP) $(TEST_BIN) $(BENCH_BIN)
+test-bins: $(BUILD)/llmtap $(FAKEUP) $(TEST_BIN) $(BENCH_BIN) $(SDKC_EXAMPLE)
 
 # The whole suite: unit suites (Check), integration, crash, real-client and
 # browser tests (Debian's chromium, installed here when missing).
 test:
-	@sh tools/deps.sh chromium libxml2-utils
+	@sh tools/deps.sh chromium libxml2-utils python3-pip
 	@$(MAKE) --no-print-directory test-bins
 	@BUILD=$(BUILD) sh tests/run.sh
 
@@ -107,7 +118,7 @@ run: deps
 	@BUILD=$(BUILD) sh tools/run.sh $(ARGS)
 
 asan:
-	@sh tools/deps.sh chromium libxml2-utils
+	@sh tools/deps.sh chromium libxml2-utils python3-pip
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test-bins

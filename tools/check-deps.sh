@@ -20,5 +20,7 @@ check store collector evaluator ui cli fixtures
 check collector evaluator ui cli fixtures
 check evaluator collector ui cli fixtures
 check ui collector evaluator cli fixtures
+# the C shim is shipped alone: it includes nothing of the server
+check sdk-shims/c core store collector evaluator ui cli fixtures tests
 [ $status = 0 ] && echo "check-deps: ok"
 exit $status
