@@ -33,6 +33,8 @@ static const char usage[] =
     "           list, rm ID\n"
     "  eval     run a suite and gate by eval score: `eval gate SUITE.json` (0 pass,\n"
     "           1 regression, 2 usage), `eval run`, `eval online add|list|rm`\n"
+    "  alert    alert rules with signed webhooks: `alert add NAME --metric spend --window 1h\n"
+    "           --anomaly --webhook URL`, list, rm NAME, test NAME, secret\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -48,7 +50,7 @@ static const struct command commands[] = {
     {"stats", cmd_stats},   {"prices", cmd_prices}, {"compact", cmd_compact},
     {"check", cmd_check},   {"search", cmd_search}, {"retention", cmd_retention},
     {"prompt", cmd_prompt}, {"budget", cmd_budget}, {"key", cmd_key},
-    {"eval", cmd_eval},
+    {"eval", cmd_eval},     {"alert", cmd_alert},
 };
 
 int main(int argc, char **argv)

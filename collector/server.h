@@ -64,6 +64,13 @@ struct budget_ledger *server_ledger(struct server *s);
 int server_commit(struct server *s, struct ingest_batch *b, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Run 'fn' on the writer's connection inside the next transaction and wait
+ * for the commit (store/writer.h writer_run): the one writer, for the
+ * engines beside the server (alerts). LT_OK, or an lt_err with a message.
+ * Thread-safe. */
+int server_write(struct server *s, writer_fn fn, void *ctx, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Stop as described above; accepts NULL. */
 void server_stop(struct server *s);
 

@@ -2,7 +2,7 @@
  * ui_int: what the UI's parts share (ui.c: handle, pool, rendering and
  * replies; ui_traces.c: traces, a trace, a session; ui_costs.c: overview,
  * costs, versions; ui_evals.c: evaluation runs, and the eval scores of the
- * trace and versions pages). Not for use outside ui/.
+ * trace and versions pages; ui_alerts.c: alert rules, history, deliveries). Not for use outside ui/.
  *
  * A request is a 'struct ui_req': a read-only store borrowed from the pool
  * and the page's view (a cJSON object the handler fills and the template
@@ -113,6 +113,7 @@ int ui_h_costs_csv(struct mg_connection *c, void *cb);
 int ui_h_versions(struct mg_connection *c, void *cb);
 int ui_h_evals(struct mg_connection *c, void *cb);    /* /evals (ui_evals.c) */
 int ui_h_eval_run(struct mg_connection *c, void *cb); /* /evals/{run_id} */
+int ui_h_alerts(struct mg_connection *c, void *cb);   /* /alerts (ui_alerts.c) */
 
 /* Add to each of the 'count' span views of one trace (their project,
  * trace_id and span_id) its scores as span.scores.items, when it has any.
