@@ -28,6 +28,7 @@ int cmd_key(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_versions(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_alert(int argc, char **argv);
 
 /* `llmtap prompt push|list|show|diff|label` (cmd_prompt_reg.c); argv[0] is the verb. */
 int cli_prompt_registry(const char *verb, int argc, char **argv, const char *usage);

@@ -20,8 +20,10 @@
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "core/jsonx.h"
+#include "evaluator/alert.h"
 #include "evaluator/online.h"
 #include "evaluator/replay.h"
+#include "store/alerts.h"
 #include "store/evals.h"
 #include "store/price_store.h"
 #include "store/store.h"
@@ -45,6 +47,10 @@ static const char serve_usage[] =
     "  --ui-dir DIR          read the UI's templates and CSS from DIR/templates and DIR/static\n"
     "                        on every request (edit and reload) instead of the compiled-in ones\n"
     "  --demo                on an empty database, first load a week of generated traffic\n"
+    "  --alert-interval DUR  how often the alert rules are evaluated (default 1m)\n"
+    "  --webhook-secret-file PATH  the secret that signs alert webhooks (X-LLMTap-Signature);\n"
+    "                        else env LLMTAP_WEBHOOK_SECRET, else one generated and kept in the\n"
+    "                        database (`llmtap alert secret` prints it)\n"
     "\n"
     "Routes: POST /v1/traces, /v1/logs (OTLP/HTTP JSON or protobuf, gzip), POST /api/v1/spans\n"
     "(native JSON / NDJSON), POST /api/public/ingestion (Langfuse), GET /healthz, /readyz, "
@@ -77,8 +83,9 @@ static int write_server_file(const char *db, const char *url)
 }
 
 struct serve_opts {
-    const char *db, *ui_dir;
+    const char *db, *ui_dir, *secret_file;
     int demo;
+    int64_t alert_interval_ns;
 };
 
 /* A positive duration ("30s", "500ms", "10m") in milliseconds. */
@@ -106,7 +113,14 @@ static int parse_serve_args(int argc, char **argv, struct server_config *cfg, st
             o->ui_dir = v;
         else if (strcmp(argv[i], "--demo") == 0)
             o->demo = 1;
-        else if ((r = cli_opt(argc, argv, &i, "--listen", &v)) != 0)
+        else if ((r = cli_opt(argc, argv, &i, "--webhook-secret-file", &v)) != 0)
+            o->secret_file = v;
+        else if ((r = cli_opt(argc, argv, &i, "--alert-interval", &v)) != 0) {
+            if (r > 0 && (time_parse_duration(v, &o->alert_interval_ns) != 0 ||
+                          o->alert_interval_ns < 100000000LL))
+                r = -1,
+                fprintf(stderr, "llmtap serve: bad --alert-interval '%s' (at least 100ms)\n", v);
+        } else if ((r = cli_opt(argc, argv, &i, "--listen", &v)) != 0)
             cfg->listen = v;
         else if ((r = cli_opt(argc, argv, &i, "--threads", &v)) != 0)
             cfg->threads = atoi(v ? v : "0");
@@ -271,6 +285,75 @@ fail:
     return rc;
 }
 
+/* ---- alerts --------------------------------------------------------------- */
+
+static int alert_write(void *arg, writer_fn fn, void *ctx, char *err, size_t errlen)
+{
+    return server_write(arg, fn, ctx, err, errlen) == LT_OK ? 0 : -1;
+}
+
+static int secret_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    if (alerts_secret_ensure(db, ctx) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot keep the webhook secret: %s", sqlite3_errmsg(db));
+    return -1;
+}
+
+/* The webhook secret: the file's contents (trailing white space dropped),
+ * else $LLMTAP_WEBHOOK_SECRET, else the one kept in the database (made
+ * now when there is none). Caller frees; NULL with a message. */
+static char *webhook_secret(struct server *srv, const char *file, char *err, size_t errlen)
+{
+    char *secret = NULL;
+    const char *env = getenv("LLMTAP_WEBHOOK_SECRET");
+    if (file) {
+        size_t len = 0;
+        if (!(secret = cli_read_file(file, &len, err, errlen)))
+            return NULL;
+        while (len && (secret[len - 1] == '\n' || secret[len - 1] == '\r' ||
+                       secret[len - 1] == ' ' || secret[len - 1] == '\t'))
+            secret[--len] = '\0';
+    } else if (env && *env) {
+        secret = xstrdup(env);
+    } else {
+        secret = xcalloc(1, ALERTS_SECRET_HEX + 1);
+        if (server_write(srv, secret_fn, secret, err, errlen) != LT_OK) {
+            free(secret);
+            return NULL;
+        }
+    }
+    if (!*secret) {
+        snprintf(err, errlen, "the webhook secret is empty");
+        free(secret);
+        return NULL;
+    }
+    return secret;
+}
+
+static struct alert_engine *alerts_start(struct server *srv, const struct server_config *cfg,
+                                         const struct serve_opts *o)
+{
+    char err[512];
+    char *secret = webhook_secret(srv, o->secret_file, err, sizeof(err));
+    struct alert_engine *e = NULL;
+    if (secret) {
+        struct alert_config ac = {.db_path = cfg->db_path,
+                                  .interval_ns = o->alert_interval_ns,
+                                  .secret = secret,
+                                  .secret_len = strlen(secret),
+                                  .write = alert_write,
+                                  .write_arg = srv};
+        if (alert_engine_new(&e, &ac, err, sizeof(err)) != 0)
+            e = NULL;
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+    if (!e)
+        log_msg(LOG_WARN, "serve", "alerts are off: %s", err);
+    return e;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     struct server_config cfg;
@@ -321,6 +404,7 @@ int cmd_serve(int argc, char **argv)
     __atomic_store_n(&rhook.srv, srv, __ATOMIC_RELEASE);
     struct runner_upstream ups[PROXY_MAX_UPSTREAMS];
     struct online *online = online_start(&hook, &cfg, ups);
+    struct alert_engine *alerts = alerts_start(srv, &cfg, &o);
     write_server_file(cfg.db_path, server_url(srv));
     log_msg(LOG_INFO, "serve", "listening on %s db=%s", server_url(srv), cfg.db_path);
     if (o.demo)
@@ -330,6 +414,7 @@ int cmd_serve(int argc, char **argv)
     sigwait(&sigs, &sig);
     log_msg(LOG_INFO, "serve", "%s: draining and committing", sig == SIGINT ? "SIGINT" : "SIGTERM");
     online_stop(online); /* no scores after this: the server can stop */
+    alert_engine_free(alerts);
     server_stop(srv);
     online_free(online);
     ui_free(ui);

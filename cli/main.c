@@ -37,6 +37,8 @@ static const char usage[] =
     "           (0 none worse, 1 a significant regression, 2 usage), `versions list`\n"
     "  replay   re-run a stored call with another prompt version and compare:\n"
     "           `replay TRACE_ID[:SPAN_ID] --prompt NAME@VERSION`, or a batch with --from\n"
+    "  alert    alert rules with signed webhooks: `alert add NAME --metric spend --window 1h\n"
+    "           --anomaly --webhook URL`, list, rm NAME, test NAME, secret\n"
     "  version  print the version\n"
     "  help     this text\n"
     "\n"
@@ -53,6 +55,7 @@ static const struct command commands[] = {
     {"check", cmd_check},   {"search", cmd_search},     {"retention", cmd_retention},
     {"prompt", cmd_prompt}, {"budget", cmd_budget},     {"key", cmd_key},
     {"eval", cmd_eval},     {"versions", cmd_versions}, {"replay", cmd_replay},
+    {"alert", cmd_alert},
 };
 
 int main(int argc, char **argv)

@@ -39,6 +39,7 @@
 #include "store/fts.h"
 #include "store/keys.h"
 #include "store/evals.h"
+#include "store/alerts.h"
 #include "store/prompts.h"
 #include "store/prices.h"
 #include "store/retention.h"
@@ -931,6 +932,41 @@ static int h_admin_evals(struct mg_connection *c, void *cb)
     return status;
 }
 
+/* ---- admin: alert rules -------------------------------------------------- */
+
+static int alert_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct eval_op *op = ctx;
+    buf_reset(&op->answer);
+    return alerts_apply(db, op->j, &op->answer, err, errlen) != 0;
+}
+
+static int parse_alert_op(const cJSON *j, void *ctx, char *err, size_t errlen)
+{
+    struct eval_op *op = ctx;
+    if (!cJSON_IsObject(j)) {
+        if (!*err)
+            snprintf(err, errlen, "want a JSON object {\"op\": ...} (store/alerts.h)");
+        return LT_INVALID_INPUT;
+    }
+    op->j = j;
+    return LT_OK;
+}
+
+/* POST /api/v1/admin/alerts: add or remove an alert rule, or the webhook
+ * secret (store/alerts.h alerts_apply) while a server holds the store; the
+ * engine reads the rules on its next evaluation. Loopback only. */
+static int h_admin_alerts(struct mg_connection *c, void *cb)
+{
+    static const struct admin_write w = {parse_alert_op, alert_op_fn, answer_eval_op};
+    struct eval_op op;
+    memset(&op, 0, sizeof(op));
+    buf_init(&op.answer, 4096);
+    int status = admin_write(cb, c, &w, &op);
+    buf_release(&op.answer);
+    return status;
+}
+
 /* ---- read API: full-text search ---------------------------------------- */
 
 /* Query-string parameter 'name' into 'out' (at most 'n' bytes with the
@@ -1236,6 +1272,7 @@ static void routes(struct server *s)
     mg_set_request_handler(s->ctx, "/api/v1/admin/keys$", h_admin_keys, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/prompts$", h_admin_prompts, s);
     mg_set_request_handler(s->ctx, "/api/v1/admin/evals$", h_admin_evals, s);
+    mg_set_request_handler(s->ctx, "/api/v1/admin/alerts$", h_admin_alerts, s);
     mg_set_request_handler(s->ctx, "/api/v1/search$", h_search, s);
     proxy_mount(s->proxy, s->ctx);
     if (s->cfg.mount)

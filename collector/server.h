@@ -64,9 +64,10 @@ struct budget_ledger *server_ledger(struct server *s);
 int server_commit(struct server *s, struct ingest_batch *b, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Run 'fn' in the writer's transaction (store/writer.h writer_run): for
- * in-process writers that are not spans, e.g. the UI's replays. LT_OK, or
- * an lt_err with a message. Thread-safe. */
+/* Run 'fn' on the writer's connection inside the next transaction and wait
+ * for the commit (store/writer.h writer_run): the one writer, for what runs
+ * beside the server and is not spans (the UI's replays, the alert engine).
+ * LT_OK, or an lt_err with a message. Thread-safe. */
 int server_write(struct server *s, writer_fn fn, void *ctx, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 

@@ -1,7 +1,8 @@
 /*
  * sha256: see sha256.h. The message is processed in 64-byte blocks; the
  * last one or two blocks carry the 0x80 terminator and the bit length,
- * big-endian, as the standard pads it.
+ * big-endian, as the standard pads it. HMAC (RFC 2104) runs two such
+ * digests over the padded key.
  */
 #include "core/sha256.h"
 
@@ -44,30 +45,101 @@ static void block(uint32_t h[8], const uint8_t *p)
     h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
-void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN])
+/* An incremental digest: 'buf' holds the bytes of the block not yet full. */
+struct sha_ctx {
+    uint32_t h[8];
+    uint8_t buf[64];
+    size_t n;       /* bytes in buf */
+    uint64_t total; /* bytes fed */
+};
+
+static void ctx_init(struct sha_ctx *c)
 {
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(c->h, h0, sizeof(h0));
+    c->n = 0;
+    c->total = 0;
+}
+
+static void ctx_feed(struct sha_ctx *c, const void *data, size_t len)
+{
     const uint8_t *p = data;
-    size_t left = len;
-    for (; left >= 64; p += 64, left -= 64)
-        block(h, p);
+    c->total += len;
+    while (len > 0) {
+        if (c->n == 0 && len >= 64) {
+            block(c->h, p);
+            p += 64, len -= 64;
+            continue;
+        }
+        size_t take = 64 - c->n < len ? 64 - c->n : len;
+        memcpy(c->buf + c->n, p, take);
+        c->n += take, p += take, len -= take;
+        if (c->n == 64) {
+            block(c->h, c->buf);
+            c->n = 0;
+        }
+    }
+}
+
+static void ctx_final(struct sha_ctx *c, uint8_t out[SHA256_LEN])
+{
     uint8_t tail[128] = {0};
-    memcpy(tail, p, left);
-    tail[left] = 0x80;
-    size_t n = left < 56 ? 64 : 128;
-    uint64_t bits = (uint64_t)len * 8;
+    memcpy(tail, c->buf, c->n);
+    tail[c->n] = 0x80;
+    size_t n = c->n < 56 ? 64 : 128;
+    uint64_t bits = c->total * 8;
     for (int i = 0; i < 8; i++)
         tail[n - 1 - i] = (uint8_t)(bits >> (8 * i));
-    block(h, tail);
+    block(c->h, tail);
     if (n == 128)
-        block(h, tail + 64);
+        block(c->h, tail + 64);
     for (int i = 0; i < 8; i++) {
-        out[4 * i] = (uint8_t)(h[i] >> 24);
-        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        out[4 * i + 3] = (uint8_t)h[i];
+        out[4 * i] = (uint8_t)(c->h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)c->h[i];
     }
+}
+
+void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN])
+{
+    struct sha_ctx c;
+    ctx_init(&c);
+    ctx_feed(&c, data, len);
+    ctx_final(&c, out);
+}
+
+void sha256_hmac(const void *key, size_t keylen, const void *data, size_t len,
+                 uint8_t out[SHA256_LEN])
+{
+    uint8_t k[64] = {0}, pad[64], inner[SHA256_LEN];
+    if (keylen > 64)
+        sha256(key, keylen, k); /* a long key is hashed first (RFC 2104) */
+    else if (keylen)
+        memcpy(k, key, keylen);
+    struct sha_ctx c;
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    ctx_init(&c);
+    ctx_feed(&c, pad, 64);
+    ctx_feed(&c, data, len);
+    ctx_final(&c, inner);
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    ctx_init(&c);
+    ctx_feed(&c, pad, 64);
+    ctx_feed(&c, inner, SHA256_LEN);
+    ctx_final(&c, out);
+}
+
+void sha256_hmac_hex(const void *key, size_t keylen, const void *data, size_t len,
+                     char hex[2 * SHA256_LEN + 1])
+{
+    uint8_t d[SHA256_LEN];
+    sha256_hmac(key, keylen, data, len, d);
+    for (int i = 0; i < SHA256_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
 void sha256_hex(const void *data, size_t len, char hex[2 * SHA256_LEN + 1])

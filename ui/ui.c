@@ -493,5 +493,6 @@ void ui_mount(void *arg, struct mg_context *ctx)
     mg_set_request_handler(ctx, "/evals/", ui_h_eval_run, ui);
     mg_set_request_handler(ctx, "/replays$", ui_h_replays, ui);
     mg_set_request_handler(ctx, "/replays/", ui_h_replay, ui);
+    mg_set_request_handler(ctx, "/alerts$", ui_h_alerts, ui);
     mg_set_request_handler(ctx, "/static/", h_static, ui);
 }

@@ -2,7 +2,7 @@
  * ui_int: what the UI's parts share (ui.c: handle, pool, rendering and
  * replies; ui_traces.c: traces, a trace, a session; ui_costs.c: overview,
  * costs, versions; ui_evals.c: evaluation runs, and the eval scores of the
- * trace and versions pages). Not for use outside ui/.
+ * trace and versions pages; ui_alerts.c: alert rules, history, deliveries). Not for use outside ui/.
  *
  * A request is a 'struct ui_req': a read-only store borrowed from the pool
  * and the page's view (a cJSON object the handler fills and the template
@@ -135,6 +135,7 @@ int ui_versions_compare(struct ui_req *r, sqlite3 *db, const char *project, cons
 int ui_h_replays(struct mg_connection *c,
                  void *cb);                         /* GET /replays, POST /replays (ui_replays.c) */
 int ui_h_replay(struct mg_connection *c, void *cb); /* /replays/{id} */
+int ui_h_alerts(struct mg_connection *c, void *cb); /* /alerts (ui_alerts.c) */
 
 /* Add to each of the 'count' span views of one trace (their project,
  * trace_id and span_id) its scores as span.scores.items, when it has any.

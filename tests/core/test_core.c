@@ -309,6 +309,53 @@ START_TEST(test_sha256_matches_the_standard_vectors)
 }
 END_TEST
 
+/* RFC 4231 section 4: the HMAC-SHA-256 results of its seven test cases
+ * (case 5 is truncated to 128 bits: the first 32 hex digits). */
+START_TEST(test_sha256_hmac_matches_rfc_4231)
+{
+    uint8_t k20[20], kaa20[20], dd50[50], k25[25], cd50[50], k0c[20], kaa131[131];
+    memset(k20, 0x0b, sizeof(k20));
+    memset(kaa20, 0xaa, sizeof(kaa20));
+    memset(dd50, 0xdd, sizeof(dd50));
+    for (int i = 0; i < 25; i++)
+        k25[i] = (uint8_t)(i + 1);
+    memset(cd50, 0xcd, sizeof(cd50));
+    memset(k0c, 0x0c, sizeof(k0c));
+    memset(kaa131, 0xaa, sizeof(kaa131));
+    static const char big[] = "This is a test using a larger than block-size key and a larger "
+                              "than block-size data. The key needs to be hashed before being "
+                              "used by the HMAC algorithm.";
+    const struct {
+        const void *key;
+        size_t keylen;
+        const void *data;
+        size_t len;
+        const char *hex;
+    } v[] = {
+        {k20, 20, "Hi There", 8,
+         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+        {"Jefe", 4, "what do ya want for nothing?", 28,
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+        {kaa20, 20, dd50, 50, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+        {k25, 25, cd50, 50, "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+        {k0c, 20, "Test With Truncation", 20, "a3b6167473100ee06e0c796c2955552b"},
+        {kaa131, 131, "Test Using Larger Than Block-Size Key - Hash Key First", 54,
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+        {kaa131, 131, big, sizeof(big) - 1,
+         "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+    };
+    char hex[2 * SHA256_LEN + 1];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        sha256_hmac_hex(v[i].key, v[i].keylen, v[i].data, v[i].len, hex);
+        ck_assert_msg(strncmp(hex, v[i].hex, strlen(v[i].hex)) == 0, "case %zu: %s", i + 1, hex);
+    }
+    uint8_t raw[SHA256_LEN];
+    sha256_hmac("Jefe", 4, "what do ya want for nothing?", 28, raw);
+    ck_assert_int_eq(raw[0], 0x5b);
+    ck_assert_int_eq(raw[31], 0x43);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core");
@@ -328,6 +375,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_ingest_batch_grows_and_releases_everything);
     tcase_add_test(tc, test_varints_round_trip_and_refuse_what_is_not_one);
     tcase_add_test(tc, test_sha256_matches_the_standard_vectors);
+    tcase_add_test(tc, test_sha256_hmac_matches_rfc_4231);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/timeutil.h"
 #include "core/xmem.h"
@@ -28,7 +29,8 @@ static void setup(void)
     dir = tu_tmpdir();
     db = xasprintf("%s/m.db", dir);
     memset(&server, 0, sizeof(server));
-    ck_assert_int_eq(srv_start(&server, db, NULL), 0);
+    static const char *const extra[] = {"--alert-interval", "1s", NULL};
+    ck_assert_int_eq(srv_start(&server, db, extra), 0);
 }
 
 static void teardown(void)
@@ -161,7 +163,19 @@ START_TEST(test_counts_spend_budgets_and_alert_states)
                           "\"per\":\"day\",\"usd\":10}"),
                      200);
 
-    char *m = scrape();
+    /* a static rule the spend above breaks: FIRING within a cycle or two */
+    ck_assert_int_eq(tu_llmtap_run(dir, NULL, NULL,
+                                   "alert add big --db '%s' --metric spend --window 5m --above 1",
+                                   db),
+                     0);
+    char *m = NULL;
+    for (int tries = 0; tries < 100; tries++) {
+        free(m);
+        m = scrape();
+        if (sample(m, "llmtap_alert_state{rule=\"big\",state=\"FIRING\"}") == 1)
+            break;
+        usleep(100000);
+    }
     assert_valid_exposition(m);
     ck_assert_double_eq(
         sample(m, "llmtap_ingest_requests_total{route=\"/api/v1/spans\",code=\"200\"}"), 4);
@@ -204,6 +218,9 @@ START_TEST(test_counts_spend_budgets_and_alert_states)
     ck_assert_ptr_nonnull(strstr(id_line, "scope=\"project\",subject=\"shop\",per=\"day\"} 8.125"));
     ck_assert_ptr_nonnull(strstr(m, "subject=\"shop\",per=\"day\"} 1.875"));
 
+    ck_assert_double_eq(sample(m, "llmtap_alert_state{rule=\"big\",state=\"FIRING\"}"), 1);
+    ck_assert_double_eq(sample(m, "llmtap_alert_state{rule=\"big\",state=\"OK\"}"), 0);
+    /* the seeded anomaly rule has traffic but no history: it cannot fire */
     ck_assert_double_eq(sample(m, "llmtap_alert_state{rule=\"global-spend-spike\",state=\"OK\"}"),
                         1);
     ck_assert_double_eq(
