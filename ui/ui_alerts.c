@@ -114,6 +114,7 @@ static int event_view(void *ctx, const struct alerts_event *e)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "time", ui_fmt_time(s, sizeof(s), e->time_ns));
     cJSON_AddStringToObject(o, "rule", e->rule ? e->rule : "");
+    ui_add_url(o, "rule_url", e->rule ? e->rule : "");
     add_state(o, "from", e->from_state);
     add_state(o, "to", e->to_state);
     cJSON_AddStringToObject(o, "value",
@@ -173,6 +174,15 @@ static int alerts_view(struct ui_req *r, sqlite3 *db, const char *only)
         return -1;
     }
     return 0;
+}
+
+int ui_alerts_recent(struct ui_req *r, sqlite3 *db, int limit)
+{
+    if (alerts_events(db, NULL, limit, event_view,
+                      cJSON_AddArrayToObject(r->view, "recent_alerts")) == 0)
+        return 0;
+    snprintf(r->err, sizeof(r->err), "cannot read the alert history: %s", sqlite3_errmsg(db));
+    return -1;
 }
 
 int ui_h_alerts(struct mg_connection *c, void *cb)

@@ -497,6 +497,8 @@ int ui_h_costs_csv(struct mg_connection *c, void *cb)
     return status;
 }
 
+#define RECENT_ALERTS 5 /* alert state changes on the overview */
+
 int ui_h_overview(struct mg_connection *c, void *cb)
 {
     struct ui_req r;
@@ -512,7 +514,8 @@ int ui_h_overview(struct mg_connection *c, void *cb)
         status = ui_fail(&r, 503, "%s", r.err);
     else if (totals_since(&r, db, today, t) != 0 || totals_since(&r, db, today - 6, w) != 0 ||
              top_models(&r, db, today - 6) || breakdown_read(&r, db, &b) != 0 ||
-             breakdown_chart(&r, &b, "Spend by day and model, last 14 days") != 0)
+             breakdown_chart(&r, &b, "Spend by day and model, last 14 days") != 0 ||
+             ui_alerts_recent(&r, db, RECENT_ALERTS) != 0)
         status = ui_fail(&r, 500, "%s", r.err);
     else {
         cJSON_AddBoolToObject(r.view, "empty", b.ng == 0);

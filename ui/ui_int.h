@@ -137,6 +137,10 @@ int ui_h_replays(struct mg_connection *c,
 int ui_h_replay(struct mg_connection *c, void *cb); /* /replays/{id} */
 int ui_h_alerts(struct mg_connection *c, void *cb); /* /alerts (ui_alerts.c) */
 
+/* The overview's "recent_alerts": the newest 'limit' alert state changes
+ * (ui_alerts.c). 0, or -1 with r->err set. */
+int ui_alerts_recent(struct ui_req *r, sqlite3 *db, int limit);
+
 /* Add to each of the 'count' span views of one trace (their project,
  * trace_id and span_id) its scores as span.scores.items, when it has any.
  * 0, or -1 with r->err set. */

@@ -354,6 +354,17 @@ START_TEST(test_spike_fires_signed_resolves_goes_no_data_and_fires_anew)
     ck_assert_ptr_nonnull(strstr(r.body, "global-spend-spike")); /* the seed's default */
     ck_assert_ptr_nonnull(strstr(r.body, "aria-current=\"page\">Alerts</a>"));
     httpc_response_release(&r);
+
+    /* the overview lists the newest state changes: the last one is the refiring */
+    req.path = "/";
+    ck_assert_int_eq(httpc_fetch(server.url, &req, 10000, &r), HTTPC_OK);
+    ck_assert_int_eq(r.status, 200);
+    const char *recent = strstr(r.body, "Recent alerts");
+    ck_assert_ptr_nonnull(recent);
+    const char *row = strstr(recent, "href=\"/alerts?rule=spike\">spike</a>");
+    ck_assert_ptr_nonnull(row);
+    ck_assert_ptr_nonnull(strstr(row, "state-FIRING"));
+    httpc_response_release(&r);
 }
 END_TEST
 
