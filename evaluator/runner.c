@@ -440,6 +440,8 @@ static void span_fill(struct run *run, const struct job *j, struct span *sp)
         sp->prompt_version = run->prompts[j->v].version;
         if (strcmp(c->vars, "{}") != 0 || !run->s->variants[j->v].replay)
             xstrset(&sp->prompt_vars, c->vars);
+        if (run->prompts[j->v].params) /* the prompt's, with the variant's over them */
+            xstrset(&sp->params, run->prompts[j->v].params);
     }
     if (j->kind == JOB_MODEL && run->s->variants[j->v].replay)
         replay_link(sp, c);

@@ -286,6 +286,9 @@ START_TEST(test_a_call_without_variables_is_replayed_by_system_swap)
     ck_assert_int_eq(query_int("SELECT count(*) FROM spans WHERE replay_of LIKE '%%a003:%%'"
                                " AND model = 'gpt-4o'"),
                      1);
+    ck_assert_int_eq(query_int("SELECT count(*) FROM spans WHERE replay_of LIKE '%%a003:%%'"
+                               " AND json_extract(params, '$.temperature') = 0.2"),
+                     1);
     /* the stored user message was kept, the system message is the new version's */
     char *q = srv_query(db, "SELECT input FROM spans WHERE replay_of LIKE '%a003:%'");
     ck_assert_msg(q && strstr(q, "You are kind support.") && strstr(q, "Where is A-7?") &&
