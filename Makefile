@@ -41,7 +41,7 @@ FAKEUP   := $(BUILD)/llmtap-fakeup
 SDKC_OBJ := $(BUILD)/obj/sdk-shims/c/llmtap.o
 SDKC_EXAMPLE := $(BUILD)/sdk-c-example
 
-.PHONY: all test test-unit test-bins run asan valgrind bench bench-store bench-ui bench-proxy bench-eval \
+.PHONY: all test test-unit test-bins run asan valgrind bench bench-store bench-ui bench-proxy bench-eval bench-sdk \
         format format-check \
         check-deps clean deps
 all: $(BUILD)/llmtap
@@ -134,12 +134,20 @@ valgrind:
 # spans, STORE_SPANS=N for fewer; about half an hour). bench-store: that alone.
 bench: deps
 	@sh tools/deps.sh zstd
-	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(FAKEUP)
 	@BUILD=$(BUILD) sh bench/run.sh
 	@BUILD=$(BUILD) $(BUILD)/bench/bench_proxy
 	@BUILD=$(BUILD) sh bench/eval.sh
 	@BUILD=$(BUILD) sh bench/store.sh
 	@BUILD=$(BUILD) sh bench/ui.sh
+	@BUILD=$(BUILD) node bench/sdk_node.mjs
+
+# The Node shim's added time per call, bare `openai` client against wrapped,
+# on the fake upstream with spans sent to a live server (issue 8 item 6;
+# about a minute). SDK_CALLS=N, SDK_STREAMS=N for other sizes.
+bench-sdk: deps
+	@$(MAKE) --no-print-directory all $(FAKEUP)
+	@BUILD=$(BUILD) node bench/sdk_node.mjs
 
 # The evaluator's runner: calls/s by concurrency and a cached re-run
 # against the fake upstream (issue 6; about 15 s).
