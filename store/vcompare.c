@@ -705,15 +705,18 @@ void vcompare_result_release(struct vcompare_result *r)
 
 /* ---- listing ----------------------------------------------------------------- */
 
-/* The project with the most recent calls into *out (caller frees); with
- * 'vs', the most recent of those that have calls under that version_set. */
+/* The project with the most recent calls into *out (caller frees),
+ * preferring one with two version_sets or more (something to compare) and
+ * one other than the evaluator's own; with 'vs', the most recent of those
+ * that have calls under that version_set. */
 static int default_project(sqlite3 *db, const char *vs, char **out, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     if (prep(db,
              "SELECT project FROM rollup_hourly WHERE model <> ''"
              " AND (?1 IS NULL OR version_set = ?1) GROUP BY project"
-             " ORDER BY max(hour) DESC, project LIMIT 1",
+             " ORDER BY ?1 IS NULL AND count(DISTINCT version_set) < 2,"
+             " project = 'llmtap-eval', max(hour) DESC, project LIMIT 1",
              &st, err, errlen) != 0)
         return VCOMPARE_ESTORE;
     if (vs)

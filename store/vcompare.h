@@ -86,7 +86,8 @@ enum vcompare_unit { VCOMPARE_USD, VCOMPARE_TOKENS, VCOMPARE_MS, VCOMPARE_RATIO,
 
 struct vcompare_opts {
     const char *project;    /* NULL: the project with the most recent calls (under B, or A,
-                            when named) */
+                            when named; else preferring one with two version_sets or more,
+                            and one other than llmtap-eval) */
     const char *a, *b;      /* baseline, candidate; NULL: b the newest version_set (by first
                             seen), a the one before b */
     int64_t from_ns, to_ns; /* calls starting in [from, to), widened to whole hours; 0: open */

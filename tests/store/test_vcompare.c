@@ -329,6 +329,31 @@ START_TEST(test_vcompare_one_histogram_bucket_is_within_resolution)
 }
 END_TEST
 
+/* Without a project: the most recent one with something to compare, not a
+ * newer one with a single version_set, nor the evaluator's own spans. */
+START_TEST(test_vcompare_default_project_has_two_version_sets)
+{
+    plant("shop", 71, 72, NULL);
+    struct tu_vs one = tu_vs_default("default", "model=gpt-4o-mini", 73);
+    one.t0 += 3 * NS_PER_DAY; /* newer than both of shop's */
+    struct tu_vs e1 = tu_vs_default("llmtap-eval", "model=x", 74),
+                 e2 = tu_vs_default("llmtap-eval", "model=y", 75);
+    e1.t0 += 3 * NS_PER_DAY;
+    e2.t0 += 3 * NS_PER_DAY;
+    tu_vs_ingest(ts.w, &one);
+    tu_vs_ingest(ts.w, &e1);
+    tu_vs_ingest(ts.w, &e2);
+    struct vcompare_opts o;
+    struct vcompare_result r;
+    vcompare_opts_default(&o);
+    run_ok(&o, &r);
+    ck_assert_str_eq(r.project, "shop");
+    ck_assert_str_eq(r.a, "app=1");
+    ck_assert_str_eq(r.b, "app=2");
+    vcompare_result_release(&r);
+}
+END_TEST
+
 START_TEST(test_vcompare_unknown_names_and_bad_options)
 {
     char err[256];
@@ -512,6 +537,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_vcompare_history_flags_the_change_that_regressed);
     tcase_add_test(tc, test_vcompare_compacted_spans_compare_the_same);
     tcase_add_test(tc, test_vcompare_histogram_decoder_round_trips);
+    tcase_add_test(tc, test_vcompare_default_project_has_two_version_sets);
     suite_add_tcase(s, tc);
     return s;
 }
