@@ -21,6 +21,7 @@
 #include "core/jsonx.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
+#include "store/sqlx.h"
 
 /* ---- names -------------------------------------------------------------------- */
 
@@ -203,43 +204,6 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
     return 1;
 }
 
-static int sqlfail(sqlite3 *db, const char *what, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
-    return -1;
-}
-
-static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
-{
-    *st = NULL;
-    return sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-static int exec1(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    if (prep(db, sql, &st) != 0)
-        return -1;
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
-}
-
-static int bind_real(sqlite3_stmt *st, int i, double v)
-{
-    return isnan(v) ? sqlite3_bind_null(st, i) : sqlite3_bind_double(st, i, v);
-}
-
-static double col_real(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
 static const char *col_text(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
@@ -265,18 +229,18 @@ static int in_savepoint(sqlite3 *db, const char *name, int (*write)(sqlite3 *, v
 {
     char sql[96];
     snprintf(sql, sizeof(sql), "SAVEPOINT %s", name);
-    if (exec1(db, sql) != 0)
-        return sqlfail(db, "cannot start a savepoint", err, errlen);
+    if (sqlx_exec1(db, sql) != 0)
+        return sqlx_fail(db, "cannot start a savepoint", err, errlen);
     if (write(db, arg) == 0) {
         snprintf(sql, sizeof(sql), "RELEASE %s", name);
-        if (exec1(db, sql) == 0)
+        if (sqlx_exec1(db, sql) == 0)
             return 0;
     }
-    sqlfail(db, "cannot store the alert change", err, errlen);
+    sqlx_fail(db, "cannot store the alert change", err, errlen);
     snprintf(sql, sizeof(sql), "ROLLBACK TO %s", name);
-    (void)exec1(db, sql);
+    (void)sqlx_exec1(db, sql);
     snprintf(sql, sizeof(sql), "RELEASE %s", name);
-    (void)exec1(db, sql);
+    (void)sqlx_exec1(db, sql);
     return -1;
 }
 
@@ -316,8 +280,8 @@ static int read_rule(sqlite3_stmt *st, struct alerts_rule *r)
     r->state = (enum alerts_state)state;
     r->state_since_ns = sqlite3_column_int64(st, 10);
     r->last_eval_ns = sqlite3_column_int64(st, 11);
-    r->last_value = col_real(st, 12);
-    r->last_baseline = col_real(st, 13);
+    r->last_value = sqlx_col_real(st, 12);
+    r->last_baseline = sqlx_col_real(st, 13);
     r->firing_key = col_dup(st, 14);
     if (!r->subject)
         r->subject = xstrdup("");
@@ -330,7 +294,7 @@ int alerts_rules(sqlite3 *db, struct alerts_rule **out, size_t *n, char *err, si
     *n = 0;
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
-    int rc = prep(db, "SELECT " RULE_COLS " FROM alert_rules ORDER BY name", &st) == 0
+    int rc = sqlx_prep(db, "SELECT " RULE_COLS " FROM alert_rules ORDER BY name", &st) == 0
                  ? SQLITE_OK
                  : SQLITE_ERROR;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -364,9 +328,9 @@ int alerts_get(sqlite3 *db, const char *name, struct alerts_rule *out)
 {
     sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof(*out));
-    if (prep(db, "SELECT " RULE_COLS " FROM alert_rules WHERE name = ?1", &st) != 0)
+    if (sqlx_prep(db, "SELECT " RULE_COLS " FROM alert_rules WHERE name = ?1", &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, name) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+    int rc = sqlx_bind_text(st, 1, name) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
     int found = rc == SQLITE_ROW ? (read_rule(st, out) == 0 ? 1 : -1) : rc == SQLITE_DONE ? 0 : -1;
     sqlite3_finalize(st);
     return found;
@@ -417,15 +381,15 @@ static int rule_row(sqlite3 *db, void *arg)
 {
     const struct alerts_rule *r = arg;
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "INSERT OR REPLACE INTO alert_rules(name, metric, scope, subject, window_s, mode,"
-             " threshold, webhook, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "INSERT OR REPLACE INTO alert_rules(name, metric, scope, subject, window_s, mode,"
+                  " threshold, webhook, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                  &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, r->name) | bind_text(st, 2, metric_names[r->metric]) |
-             bind_text(st, 3, scope_names[r->scope]) | bind_text(st, 4, r->subject) |
-             sqlite3_bind_int64(st, 5, r->window_s) | bind_text(st, 6, mode_names[r->mode]) |
-             sqlite3_bind_double(st, 7, r->threshold) | bind_text(st, 8, r->webhook) |
+    int rc = sqlx_bind_text(st, 1, r->name) | sqlx_bind_text(st, 2, metric_names[r->metric]) |
+             sqlx_bind_text(st, 3, scope_names[r->scope]) | sqlx_bind_text(st, 4, r->subject) |
+             sqlite3_bind_int64(st, 5, r->window_s) | sqlx_bind_text(st, 6, mode_names[r->mode]) |
+             sqlite3_bind_double(st, 7, r->threshold) | sqlx_bind_text(st, 8, r->webhook) |
              sqlite3_bind_int64(st, 9, time_now_ns());
     return step_done(st, rc);
 }
@@ -434,9 +398,9 @@ static int rule_row(sqlite3 *db, void *arg)
 static int rule_exists(sqlite3 *db, const char *name, int64_t *count)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db, "SELECT count(*), coalesce(sum(name = ?1), 0) FROM alert_rules", &st) != 0)
+    if (sqlx_prep(db, "SELECT count(*), coalesce(sum(name = ?1), 0) FROM alert_rules", &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, name) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+    int rc = sqlx_bind_text(st, 1, name) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
     int found = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) > 0 : -1;
     *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
@@ -450,7 +414,7 @@ static int op_add(sqlite3 *db, const cJSON *op, struct buf *answer, char *err, s
     int64_t count = 0;
     int exists = rc ? 0 : rule_exists(db, r.name, &count);
     if (rc == 0 && exists < 0)
-        rc = sqlfail(db, "cannot read the alert rules", err, errlen);
+        rc = sqlx_fail(db, "cannot read the alert rules", err, errlen);
     else if (rc == 0 && !exists && count >= ALERTS_MAX_RULES)
         rc = bad(err, errlen, "add: at most %d alert rules; remove one first", ALERTS_MAX_RULES);
     if (rc == 0)
@@ -468,7 +432,7 @@ static int rm_rows(sqlite3 *db, void *arg)
                                       "DELETE FROM alert_rules WHERE name = ?1"};
     for (size_t i = 0; i < 3; i++) {
         sqlite3_stmt *st = NULL;
-        if (prep(db, sql[i], &st) != 0 || step_done(st, bind_text(st, 1, arg)) != 0)
+        if (sqlx_prep(db, sql[i], &st) != 0 || step_done(st, sqlx_bind_text(st, 1, arg)) != 0)
             return -1;
     }
     return 0;
@@ -482,7 +446,7 @@ static int op_rm(sqlite3 *db, const cJSON *op, struct buf *answer, char *err, si
         return bad(err, errlen, "rm: want \"name\": a rule's name (A-Z a-z 0-9 . _ -)");
     int exists = rule_exists(db, name, &count);
     if (exists < 0)
-        return sqlfail(db, "cannot read the alert rules", err, errlen);
+        return sqlx_fail(db, "cannot read the alert rules", err, errlen);
     if (exists && in_savepoint(db, "alerts_rm", rm_rows, (void *)name, err, errlen) != 0)
         return -1;
     if (buf_printf(answer, "{\"ok\":true,\"removed\":%s}", exists ? "true" : "false"))
@@ -495,7 +459,7 @@ static int op_secret(sqlite3 *db, const cJSON *op, struct buf *answer, char *err
     (void)op;
     char secret[ALERTS_SECRET_HEX + 1];
     if (alerts_secret_ensure(db, secret) != 0)
-        return sqlfail(db, "cannot keep the webhook secret", err, errlen);
+        return sqlx_fail(db, "cannot keep the webhook secret", err, errlen);
     return buf_printf(answer, "{\"ok\":true,\"secret\":\"%s\"}", secret) ? -1 : 0;
 }
 
@@ -517,7 +481,7 @@ int alerts_apply(sqlite3 *db, const cJSON *op, struct buf *answer, char *err, si
 int alerts_secret_get(sqlite3 *db, char out[ALERTS_SECRET_HEX + 1])
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db, "SELECT value FROM meta WHERE key = 'webhook_secret'", &st) != 0)
+    if (sqlx_prep(db, "SELECT value FROM meta WHERE key = 'webhook_secret'", &st) != 0)
         return -1;
     int rc = sqlite3_step(st), found = rc == SQLITE_DONE ? 0 : -1;
     const char *v = rc == SQLITE_ROW ? col_text(st, 0) : NULL;
@@ -536,9 +500,9 @@ int alerts_secret_ensure(sqlite3 *db, char out[ALERTS_SECRET_HEX + 1])
         return got > 0 ? 0 : -1;
     ids_random(ALERTS_SECRET_HEX / 2, out);
     sqlite3_stmt *st = NULL;
-    if (prep(db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('webhook_secret', ?1)", &st))
+    if (sqlx_prep(db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('webhook_secret', ?1)", &st))
         return -1;
-    return step_done(st, bind_text(st, 1, out));
+    return step_done(st, sqlx_bind_text(st, 1, out));
 }
 
 /* ---- the engine's writes ------------------------------------------------------------------ */
@@ -553,17 +517,17 @@ static int update_rule(sqlite3 *db, struct record_job *j)
 {
     const struct alerts_outcome *o = j->o;
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "UPDATE alert_rules SET last_eval_ns = ?2, last_value = ?3, last_baseline = ?4,"
-             " state = ?5, firing_key = ?6,"
-             " state_since_ns = CASE WHEN state = ?5 THEN state_since_ns ELSE ?2 END"
-             " WHERE name = ?1 AND state = ?7 AND (?8 = 0 OR created_ns = ?8)",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "UPDATE alert_rules SET last_eval_ns = ?2, last_value = ?3, last_baseline = ?4,"
+                  " state = ?5, firing_key = ?6,"
+                  " state_since_ns = CASE WHEN state = ?5 THEN state_since_ns ELSE ?2 END"
+                  " WHERE name = ?1 AND state = ?7 AND (?8 = 0 OR created_ns = ?8)",
+                  &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, o->rule) | sqlite3_bind_int64(st, 2, o->now_ns) |
-             bind_real(st, 3, o->value) | bind_real(st, 4, o->baseline) |
-             bind_text(st, 5, state_names[o->to]) | bind_text(st, 6, o->dedup_key) |
-             bind_text(st, 7, state_names[o->from]) | sqlite3_bind_int64(st, 8, o->created_ns);
+    int rc = sqlx_bind_text(st, 1, o->rule) | sqlite3_bind_int64(st, 2, o->now_ns) |
+             sqlx_bind_real(st, 3, o->value) | sqlx_bind_real(st, 4, o->baseline) |
+             sqlx_bind_text(st, 5, state_names[o->to]) | sqlx_bind_text(st, 6, o->dedup_key) |
+             sqlx_bind_text(st, 7, state_names[o->from]) | sqlite3_bind_int64(st, 8, o->created_ns);
     if (step_done(st, rc) != 0)
         return -1;
     j->missing = sqlite3_changes(db) == 0;
@@ -574,16 +538,17 @@ static int insert_event(sqlite3 *db, struct record_job *j)
 {
     const struct alerts_outcome *o = j->o;
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "INSERT INTO alert_events(rule, time_ns, from_state, to_state, value, baseline,"
-             " threshold, dedup_key, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "INSERT INTO alert_events(rule, time_ns, from_state, to_state, value, baseline,"
+                  " threshold, dedup_key, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                  &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, o->rule) | sqlite3_bind_int64(st, 2, o->now_ns) |
-             bind_text(st, 3, state_names[o->from]) | bind_text(st, 4, state_names[o->to]) |
-             bind_real(st, 5, o->value) | bind_real(st, 6, o->baseline) |
-             bind_real(st, 7, o->threshold) | bind_text(st, 8, o->dedup_key) |
-             bind_text(st, 9, o->payload && o->url ? o->payload : NULL);
+    int rc = sqlx_bind_text(st, 1, o->rule) | sqlite3_bind_int64(st, 2, o->now_ns) |
+             sqlx_bind_text(st, 3, state_names[o->from]) |
+             sqlx_bind_text(st, 4, state_names[o->to]) | sqlx_bind_real(st, 5, o->value) |
+             sqlx_bind_real(st, 6, o->baseline) | sqlx_bind_real(st, 7, o->threshold) |
+             sqlx_bind_text(st, 8, o->dedup_key) |
+             sqlx_bind_text(st, 9, o->payload && o->url ? o->payload : NULL);
     if (step_done(st, rc) != 0)
         return -1;
     j->event_id = sqlite3_last_insert_rowid(db);
@@ -594,13 +559,13 @@ static int insert_attempt(sqlite3 *db, int64_t event_id, const char *rule, int64
                           const char *url, int64_t next_ns)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "INSERT INTO alert_deliveries(event_id, rule, attempt, url, next_ns)"
-             " VALUES (?1, ?2, ?3, ?4, ?5)",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "INSERT INTO alert_deliveries(event_id, rule, attempt, url, next_ns)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)",
+                  &st) != 0)
         return -1;
-    int rc = sqlite3_bind_int64(st, 1, event_id) | bind_text(st, 2, rule) |
-             sqlite3_bind_int64(st, 3, attempt) | bind_text(st, 4, url) |
+    int rc = sqlite3_bind_int64(st, 1, event_id) | sqlx_bind_text(st, 2, rule) |
+             sqlite3_bind_int64(st, 3, attempt) | sqlx_bind_text(st, 4, url) |
              sqlite3_bind_int64(st, 5, next_ns);
     return step_done(st, rc);
 }
@@ -641,15 +606,15 @@ static int attempt_rows(sqlite3 *db, void *arg)
 {
     struct attempt_job *a = arg;
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "UPDATE alert_deliveries SET time_ns = ?2, status = ?3, error = ?4, outcome = ?5"
-             " WHERE id = ?1 AND time_ns IS NULL RETURNING event_id, rule, attempt, url",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "UPDATE alert_deliveries SET time_ns = ?2, status = ?3, error = ?4, outcome = ?5"
+                  " WHERE id = ?1 AND time_ns IS NULL RETURNING event_id, rule, attempt, url",
+                  &st) != 0)
         return -1;
     const char *outcome = a->success ? "ok" : a->retry_at_ns > 0 ? "retry" : "failed";
     int rc = sqlite3_bind_int64(st, 1, a->id) | sqlite3_bind_int64(st, 2, a->now_ns) |
              (a->status > 0 ? sqlite3_bind_int64(st, 3, a->status) : sqlite3_bind_null(st, 3)) |
-             bind_text(st, 4, a->error) | bind_text(st, 5, outcome);
+             sqlx_bind_text(st, 4, a->error) | sqlx_bind_text(st, 5, outcome);
     rc = rc == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(st);
@@ -711,11 +676,11 @@ static int each_delivery(sqlite3_stmt *st, int rc, alerts_delivery_fn fn, void *
 int alerts_due(sqlite3 *db, int64_t now_ns, int limit, alerts_delivery_fn fn, void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "SELECT " DELIVERY_COLS " FROM alert_deliveries d JOIN alert_events e"
-             " ON e.id = d.event_id WHERE d.time_ns IS NULL AND d.next_ns <= ?1"
-             " ORDER BY d.next_ns, d.id LIMIT ?2",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "SELECT " DELIVERY_COLS " FROM alert_deliveries d JOIN alert_events e"
+                  " ON e.id = d.event_id WHERE d.time_ns IS NULL AND d.next_ns <= ?1"
+                  " ORDER BY d.next_ns, d.id LIMIT ?2",
+                  &st) != 0)
         return -1;
     int rc = sqlite3_bind_int64(st, 1, now_ns) | sqlite3_bind_int(st, 2, limit);
     return each_delivery(st, rc, fn, ctx);
@@ -725,7 +690,7 @@ int alerts_next_due(sqlite3 *db, int64_t *next_ns)
 {
     sqlite3_stmt *st = NULL;
     *next_ns = INT64_MAX;
-    if (prep(db, "SELECT min(next_ns) FROM alert_deliveries WHERE time_ns IS NULL", &st) != 0)
+    if (sqlx_prep(db, "SELECT min(next_ns) FROM alert_deliveries WHERE time_ns IS NULL", &st) != 0)
         return -1;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
@@ -737,36 +702,37 @@ int alerts_next_due(sqlite3 *db, int64_t *next_ns)
 int alerts_deliveries(sqlite3 *db, const char *rule, int limit, alerts_delivery_fn fn, void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "SELECT d.id, d.event_id, d.attempt, d.rule, d.url, NULL, e.dedup_key, e.to_state,"
-             " d.next_ns, d.time_ns, d.status, d.error, d.outcome FROM alert_deliveries d"
-             " JOIN alert_events e ON e.id = d.event_id WHERE ?1 IS NULL OR d.rule = ?1"
-             " ORDER BY d.id DESC LIMIT ?2",
-             &st) != 0)
+    if (sqlx_prep(
+            db,
+            "SELECT d.id, d.event_id, d.attempt, d.rule, d.url, NULL, e.dedup_key, e.to_state,"
+            " d.next_ns, d.time_ns, d.status, d.error, d.outcome FROM alert_deliveries d"
+            " JOIN alert_events e ON e.id = d.event_id WHERE ?1 IS NULL OR d.rule = ?1"
+            " ORDER BY d.id DESC LIMIT ?2",
+            &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, rule) | sqlite3_bind_int(st, 2, limit);
+    int rc = sqlx_bind_text(st, 1, rule) | sqlite3_bind_int(st, 2, limit);
     return each_delivery(st, rc, fn, ctx);
 }
 
 int alerts_events(sqlite3 *db, const char *rule, int limit, alerts_event_fn fn, void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "SELECT id, rule, time_ns, from_state, to_state, value, baseline, threshold,"
-             " dedup_key FROM alert_events WHERE ?1 IS NULL OR rule = ?1 ORDER BY id DESC"
-             " LIMIT ?2",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "SELECT id, rule, time_ns, from_state, to_state, value, baseline, threshold,"
+                  " dedup_key FROM alert_events WHERE ?1 IS NULL OR rule = ?1 ORDER BY id DESC"
+                  " LIMIT ?2",
+                  &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, rule) | sqlite3_bind_int(st, 2, limit);
+    int rc = sqlx_bind_text(st, 1, rule) | sqlite3_bind_int(st, 2, limit);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct alerts_event e = {sqlite3_column_int64(st, 0),
                                  col_text(st, 1),
                                  sqlite3_column_int64(st, 2),
                                  col_text(st, 3),
                                  col_text(st, 4),
-                                 col_real(st, 5),
-                                 col_real(st, 6),
-                                 col_real(st, 7),
+                                 sqlx_col_real(st, 5),
+                                 sqlx_col_real(st, 6),
+                                 sqlx_col_real(st, 7),
                                  col_text(st, 8)};
         rc = fn(ctx, &e) == 0 ? SQLITE_OK : SQLITE_DONE;
     }

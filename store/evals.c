@@ -24,6 +24,7 @@
 #include "core/xmem.h"
 #include "store/prompts.h"
 #include "store/replays.h"
+#include "store/sqlx.h"
 
 #define RUN_ID_LEN 16
 #define TEXT_MAX 1024       /* suite, variant, model, upstream, project, case id: bytes */
@@ -56,54 +57,11 @@ static int no_room(char *err, size_t errlen)
     return -1;
 }
 
-/* A store failure: what failed and SQLite's reason, and -1. */
-static int sqlfail(sqlite3 *db, const char *what, char *err, size_t errlen)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
-    return -1;
-}
-
-static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
-{
-    *st = NULL;
-    return sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-/* Run one statement without parameters (SAVEPOINT, RELEASE). */
-static int exec1(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    if (prep(db, sql, &st) != 0)
-        return -1;
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Binders that take NULL (a NULL string, a NAN number) as SQL NULL.
- * They return SQLite's code: OR them together and compare with SQLITE_OK. */
-static int bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
-}
-
-static int bind_real(sqlite3_stmt *st, int i, double v)
-{
-    return isnan(v) ? sqlite3_bind_null(st, i) : sqlite3_bind_double(st, i, v);
-}
-
 /* Column 'i' as a new string, or NULL for SQL NULL. */
 static char *col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? xstrdup((const char *)t) : NULL;
-}
-
-/* Column 'i' as a number, NAN for SQL NULL. */
-static double col_real(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
 static int is_lower_hex(const char *s, size_t n)
@@ -458,9 +416,9 @@ static int delete_run(sqlite3 *db, const char *run_id, int *replaced)
     *replaced = 0;
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         sqlite3_stmt *st = NULL;
-        if (prep(db, sql[i], &st) != 0)
+        if (sqlx_prep(db, sql[i], &st) != 0)
             return -1;
-        int rc = bind_text(st, 1, run_id) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+        int rc = sqlx_bind_text(st, 1, run_id) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
         sqlite3_finalize(st);
         if (!rc)
             return -1;
@@ -478,25 +436,25 @@ static const char run_insert_sql[] =
 static int insert_run(sqlite3 *db, const cJSON *rep, const struct run_doc *d)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db, run_insert_sql, &st) != 0)
+    if (sqlx_prep(db, run_insert_sql, &st) != 0)
         return -1;
     const cJSON *v0 = cJSON_GetArrayItem(d->variants, 0);
     const cJSON *v1 = d->nvariants > 1 ? cJSON_GetArrayItem(d->variants, 1) : NULL;
     char *summary = summary_of(rep);
-    int rc = bind_text(st, 1, d->run_id) | bind_text(st, 2, d->suite) |
+    int rc = sqlx_bind_text(st, 1, d->run_id) | sqlx_bind_text(st, 2, d->suite) |
              sqlite3_bind_int64(st, 3, d->started_ns) | sqlite3_bind_int64(st, 4, d->finished_ns) |
-             bind_text(st, 5, d->verdict) | sqlite3_bind_int(st, 6, d->interrupted) |
-             bind_text(st, 7, jsonx_str(v0, "prompt")) |
-             bind_text(st, 8, v1 ? jsonx_str(v1, "prompt") : NULL) | bind_real(st, 9, d->score[0]) |
-             bind_real(st, 10, v1 ? d->score[1] : NAN) | bind_real(st, 11, d->diff) |
-             bind_real(st, 12, d->diff_lo) | bind_real(st, 13, d->diff_hi) |
-             sqlite3_bind_int64(st, 14, d->ncases) | sqlite3_bind_int64(st, 15, d->repeats) |
-             sqlite3_bind_int64(st, 16, d->nvariants);
+             sqlx_bind_text(st, 5, d->verdict) | sqlite3_bind_int(st, 6, d->interrupted) |
+             sqlx_bind_text(st, 7, jsonx_str(v0, "prompt")) |
+             sqlx_bind_text(st, 8, v1 ? jsonx_str(v1, "prompt") : NULL) |
+             sqlx_bind_real(st, 9, d->score[0]) | sqlx_bind_real(st, 10, v1 ? d->score[1] : NAN) |
+             sqlx_bind_real(st, 11, d->diff) | sqlx_bind_real(st, 12, d->diff_lo) |
+             sqlx_bind_real(st, 13, d->diff_hi) | sqlite3_bind_int64(st, 14, d->ncases) |
+             sqlite3_bind_int64(st, 15, d->repeats) | sqlite3_bind_int64(st, 16, d->nvariants);
     for (int k = 0; k < 3; k++) {
         int64_t n = k == 0 ? d->wins : k == 1 ? d->ties : d->losses;
         rc |= d->has_cmp ? sqlite3_bind_int64(st, 17 + k, n) : sqlite3_bind_null(st, 17 + k);
     }
-    rc |= sqlite3_bind_double(st, 20, d->cost_usd) | bind_text(st, 21, summary);
+    rc |= sqlite3_bind_double(st, 20, d->cost_usd) | sqlx_bind_text(st, 21, summary);
     int ok = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
     free(summary);
@@ -523,10 +481,10 @@ static void split_prompt(const char *prompt, char *name, size_t nlen, int64_t *v
 static int insert_variants(sqlite3 *db, const struct run_doc *d)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "INSERT INTO eval_run_variants(run_id, idx, name, prompt_name, prompt_version,"
-             " model, upstream, score) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "INSERT INTO eval_run_variants(run_id, idx, name, prompt_name, prompt_version,"
+                  " model, upstream, score) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                  &st) != 0)
         return -1;
     int ok = 1, i = 0;
     const cJSON *v;
@@ -535,12 +493,13 @@ static int insert_variants(sqlite3 *db, const struct run_doc *d)
         char pname[PROMPTS_NAME_MAX + 1];
         int64_t pver;
         split_prompt(jsonx_str(v, "prompt"), pname, sizeof(pname), &pver);
-        int rc = sqlite3_reset(st) | bind_text(st, 1, d->run_id) | sqlite3_bind_int(st, 2, i) |
-                 bind_text(st, 3, jsonx_str(v, "name")) |
-                 bind_text(st, 4, pname[0] ? pname : NULL) |
+        int rc = sqlite3_reset(st) | sqlx_bind_text(st, 1, d->run_id) | sqlite3_bind_int(st, 2, i) |
+                 sqlx_bind_text(st, 3, jsonx_str(v, "name")) |
+                 sqlx_bind_text(st, 4, pname[0] ? pname : NULL) |
                  (pver > 0 ? sqlite3_bind_int64(st, 5, pver) : sqlite3_bind_null(st, 5)) |
-                 bind_text(st, 6, jsonx_str(v, "model")) |
-                 bind_text(st, 7, jsonx_str(v, "upstream")) | bind_real(st, 8, d->score[i]);
+                 sqlx_bind_text(st, 6, jsonx_str(v, "model")) |
+                 sqlx_bind_text(st, 7, jsonx_str(v, "upstream")) |
+                 sqlx_bind_real(st, 8, d->score[i]);
         if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
             ok = 0;
             break;
@@ -564,18 +523,18 @@ static double case_delta(const cJSON *c, int nvariants)
 static int insert_cases(sqlite3 *db, const struct run_doc *d)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "INSERT INTO eval_cases(run_id, idx, case_id, delta, body) VALUES (?1,?2,?3,?4,?5)",
-             &st) != 0)
+    if (sqlx_prep(
+            db, "INSERT INTO eval_cases(run_id, idx, case_id, delta, body) VALUES (?1,?2,?3,?4,?5)",
+            &st) != 0)
         return -1;
     int ok = 1, i = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, d->cases)
     {
         char *body = jsonx_print(c);
-        int rc = sqlite3_reset(st) | bind_text(st, 1, d->run_id) | sqlite3_bind_int(st, 2, i) |
-                 bind_text(st, 3, jsonx_str(c, "id")) |
-                 bind_real(st, 4, case_delta(c, d->nvariants)) | bind_text(st, 5, body);
+        int rc = sqlite3_reset(st) | sqlx_bind_text(st, 1, d->run_id) | sqlite3_bind_int(st, 2, i) |
+                 sqlx_bind_text(st, 3, jsonx_str(c, "id")) |
+                 sqlx_bind_real(st, 4, case_delta(c, d->nvariants)) | sqlx_bind_text(st, 5, body);
         ok = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
         free(body);
         if (!ok)
@@ -592,18 +551,18 @@ static int in_savepoint(sqlite3 *db, const char *name, int (*write)(sqlite3 *, v
 {
     char sql[96];
     snprintf(sql, sizeof(sql), "SAVEPOINT %s", name);
-    if (exec1(db, sql) != 0)
-        return sqlfail(db, "cannot start a savepoint", err, errlen);
+    if (sqlx_exec1(db, sql) != 0)
+        return sqlx_fail(db, "cannot start a savepoint", err, errlen);
     if (write(db, arg) == 0) {
         snprintf(sql, sizeof(sql), "RELEASE %s", name);
-        if (exec1(db, sql) == 0)
+        if (sqlx_exec1(db, sql) == 0)
             return 0;
     }
-    sqlfail(db, "cannot store the evaluation", err, errlen);
+    sqlx_fail(db, "cannot store the evaluation", err, errlen);
     snprintf(sql, sizeof(sql), "ROLLBACK TO %s", name);
-    (void)exec1(db, sql); /* the error above is the one to report */
+    (void)sqlx_exec1(db, sql); /* the error above is the one to report */
     snprintf(sql, sizeof(sql), "RELEASE %s", name);
-    (void)exec1(db, sql);
+    (void)sqlx_exec1(db, sql);
     return -1;
 }
 
@@ -674,10 +633,10 @@ static int cache_rows(sqlite3 *db, void *arg)
 {
     const cJSON *entries = arg;
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "INSERT OR REPLACE INTO eval_cache(key, status, body, created_ns, latency_ms)"
-             " VALUES (?1,?2,?3,?4,?5)",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "INSERT OR REPLACE INTO eval_cache(key, status, body, created_ns, latency_ms)"
+                  " VALUES (?1,?2,?3,?4,?5)",
+                  &st) != 0)
         return -1;
     int64_t now = time_now_ns();
     int ok = 1;
@@ -798,9 +757,9 @@ static int check_rule(const cJSON *rule, struct rule_doc *d, char *err, size_t e
 static int rule_exists(sqlite3 *db, const char *name, int64_t *count)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db, "SELECT count(*), coalesce(sum(name = ?1), 0) FROM eval_online", &st) != 0)
+    if (sqlx_prep(db, "SELECT count(*), coalesce(sum(name = ?1), 0) FROM eval_online", &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, name) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+    int rc = sqlx_bind_text(st, 1, name) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
     int found = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) > 0 : -1;
     *count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
@@ -811,17 +770,18 @@ static int rule_row(sqlite3 *db, void *arg)
 {
     const struct rule_doc *d = arg;
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "INSERT OR REPLACE INTO eval_online(name, project, prompt_name, prompt_version,"
-             " sample, scorers, upstream, model, created_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-             &st) != 0)
+    if (sqlx_prep(
+            db,
+            "INSERT OR REPLACE INTO eval_online(name, project, prompt_name, prompt_version,"
+            " sample, scorers, upstream, model, created_ns) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+            &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, d->name) | bind_text(st, 2, d->project) |
-             bind_text(st, 3, d->prompt_name[0] ? d->prompt_name : NULL) |
+    int rc = sqlx_bind_text(st, 1, d->name) | sqlx_bind_text(st, 2, d->project) |
+             sqlx_bind_text(st, 3, d->prompt_name[0] ? d->prompt_name : NULL) |
              (d->prompt_version > 0 ? sqlite3_bind_int64(st, 4, d->prompt_version)
                                     : sqlite3_bind_null(st, 4)) |
-             sqlite3_bind_double(st, 5, d->sample) | bind_text(st, 6, d->scorers) |
-             bind_text(st, 7, d->upstream) | bind_text(st, 8, d->model) |
+             sqlite3_bind_double(st, 5, d->sample) | sqlx_bind_text(st, 6, d->scorers) |
+             sqlx_bind_text(st, 7, d->upstream) | sqlx_bind_text(st, 8, d->model) |
              sqlite3_bind_int64(st, 9, time_now_ns());
     int ok = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
@@ -835,7 +795,7 @@ static int op_online_add(sqlite3 *db, const cJSON *op, struct buf *answer, char 
     int64_t count = 0;
     int exists = rc ? 0 : rule_exists(db, d.name, &count);
     if (rc == 0 && exists < 0)
-        rc = sqlfail(db, "cannot read the online rules", err, errlen);
+        rc = sqlx_fail(db, "cannot read the online rules", err, errlen);
     else if (rc == 0 && !exists && count >= EVALS_ONLINE_MAX_RULES)
         rc = bad(err, errlen, "online_add: at most %d online rules; remove one first",
                  EVALS_ONLINE_MAX_RULES);
@@ -857,12 +817,12 @@ static int op_online_rm(sqlite3 *db, const cJSON *op, struct buf *answer, char *
     if (!prompts_valid_name(name))
         return bad(err, errlen, "online_rm: want \"name\": a rule's name (A-Z a-z 0-9 . _ -)");
     sqlite3_stmt *st = NULL;
-    if (prep(db, "DELETE FROM eval_online WHERE name = ?1", &st) != 0)
-        return sqlfail(db, "cannot remove the online rule", err, errlen);
-    int ok = bind_text(st, 1, name) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+    if (sqlx_prep(db, "DELETE FROM eval_online WHERE name = ?1", &st) != 0)
+        return sqlx_fail(db, "cannot remove the online rule", err, errlen);
+    int ok = sqlx_bind_text(st, 1, name) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
     if (!ok)
-        return sqlfail(db, "cannot remove the online rule", err, errlen);
+        return sqlx_fail(db, "cannot remove the online rule", err, errlen);
     if (buf_printf(answer, "{\"ok\":true,\"removed\":%s}",
                    sqlite3_changes(db) > 0 ? "true" : "false") != BUF_OK)
         return no_room(err, errlen);
@@ -901,7 +861,7 @@ int evals_cache_get(sqlite3 *db, const uint8_t key[32], int *status, char **body
     *len = 0;
     if (latency_ms)
         *latency_ms = NAN;
-    if (prep(db, "SELECT status, body, latency_ms FROM eval_cache WHERE key = ?1", &st) != 0)
+    if (sqlx_prep(db, "SELECT status, body, latency_ms FROM eval_cache WHERE key = ?1", &st) != 0)
         return -1;
     int rc = sqlite3_bind_blob(st, 1, key, 32, SQLITE_STATIC) == SQLITE_OK ? sqlite3_step(st)
                                                                            : SQLITE_ERROR;
@@ -949,18 +909,18 @@ static void run_read(sqlite3_stmt *st, struct evals_run *r)
     r->interrupted = sqlite3_column_int(st, 5) != 0;
     r->baseline = col_dup(st, 6);
     r->candidate = col_dup(st, 7);
-    r->baseline_score = col_real(st, 8);
-    r->candidate_score = col_real(st, 9);
-    r->diff = col_real(st, 10);
-    r->diff_lo = col_real(st, 11);
-    r->diff_hi = col_real(st, 12);
+    r->baseline_score = sqlx_col_real(st, 8);
+    r->candidate_score = sqlx_col_real(st, 9);
+    r->diff = sqlx_col_real(st, 10);
+    r->diff_lo = sqlx_col_real(st, 11);
+    r->diff_hi = sqlx_col_real(st, 12);
     r->ncases = sqlite3_column_int64(st, 13);
     r->repeats = sqlite3_column_int64(st, 14);
     r->nvariants = sqlite3_column_int64(st, 15);
     r->wins = sqlite3_column_int64(st, 16);
     r->ties = sqlite3_column_int64(st, 17);
     r->losses = sqlite3_column_int64(st, 18);
-    r->cost_usd = col_real(st, 19);
+    r->cost_usd = sqlx_col_real(st, 19);
     r->summary = col_dup(st, 20);
 }
 
@@ -969,14 +929,14 @@ int evals_list_runs(sqlite3 *db, const char *suite, int limit, evals_run_fn fn, 
     if (limit <= 0)
         return 0;
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             suite ? "SELECT " RUN_COLS " FROM eval_runs WHERE suite = ?2"
-                     " ORDER BY finished_ns DESC, run_id DESC LIMIT ?1"
-                   : "SELECT " RUN_COLS " FROM eval_runs"
-                     " ORDER BY finished_ns DESC, run_id DESC LIMIT ?1",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  suite ? "SELECT " RUN_COLS " FROM eval_runs WHERE suite = ?2"
+                          " ORDER BY finished_ns DESC, run_id DESC LIMIT ?1"
+                        : "SELECT " RUN_COLS " FROM eval_runs"
+                          " ORDER BY finished_ns DESC, run_id DESC LIMIT ?1",
+                  &st) != 0)
         return -1;
-    int rc = sqlite3_bind_int(st, 1, limit) | (suite ? bind_text(st, 2, suite) : SQLITE_OK);
+    int rc = sqlite3_bind_int(st, 1, limit) | (suite ? sqlx_bind_text(st, 2, suite) : SQLITE_OK);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(st);
         return -1;
@@ -999,9 +959,9 @@ int evals_get_run(sqlite3 *db, const char *run_id, struct evals_run *out)
 {
     sqlite3_stmt *st = NULL;
     memset(out, 0, sizeof(*out));
-    if (prep(db, "SELECT " RUN_COLS " FROM eval_runs WHERE run_id = ?1", &st) != 0)
+    if (sqlx_prep(db, "SELECT " RUN_COLS " FROM eval_runs WHERE run_id = ?1", &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, run_id) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+    int rc = sqlx_bind_text(st, 1, run_id) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
     if (rc == SQLITE_ROW)
         run_read(st, out);
     sqlite3_finalize(st);
@@ -1011,21 +971,21 @@ int evals_get_run(sqlite3 *db, const char *run_id, struct evals_run *out)
 int evals_cases(sqlite3 *db, const char *run_id, int losses_only, evals_case_fn fn, void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             losses_only ? "SELECT idx, case_id, delta, body FROM eval_cases"
-                           " WHERE run_id = ?1 AND delta < 0 ORDER BY idx"
-                         : "SELECT idx, case_id, delta, body FROM eval_cases"
-                           " WHERE run_id = ?1 ORDER BY idx",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  losses_only ? "SELECT idx, case_id, delta, body FROM eval_cases"
+                                " WHERE run_id = ?1 AND delta < 0 ORDER BY idx"
+                              : "SELECT idx, case_id, delta, body FROM eval_cases"
+                                " WHERE run_id = ?1 ORDER BY idx",
+                  &st) != 0)
         return -1;
-    if (bind_text(st, 1, run_id) != SQLITE_OK) {
+    if (sqlx_bind_text(st, 1, run_id) != SQLITE_OK) {
         sqlite3_finalize(st);
         return -1;
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-               col_real(st, 2), (const char *)sqlite3_column_text(st, 3)) != 0) {
+               sqlx_col_real(st, 2), (const char *)sqlite3_column_text(st, 3)) != 0) {
             rc = SQLITE_DONE;
             break;
         }
@@ -1047,12 +1007,12 @@ static const char trend_sql[] =
 int evals_trend(sqlite3 *db, evals_trend_fn fn, void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db, trend_sql, &st) != 0)
+    if (sqlx_prep(db, trend_sql, &st) != 0)
         return -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
-               col_real(st, 2), (const char *)sqlite3_column_text(st, 3),
+               sqlx_col_real(st, 2), (const char *)sqlite3_column_text(st, 3),
                sqlite3_column_int64(st, 4)) != 0) {
             rc = SQLITE_DONE;
             break;
@@ -1077,10 +1037,10 @@ void evals_online_rule_release(struct evals_online_rule *r)
 int evals_online_list(sqlite3 *db, evals_online_fn fn, void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "SELECT name, project, prompt_name, prompt_version, sample, scorers, upstream,"
-             " model, created_ns FROM eval_online ORDER BY name",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "SELECT name, project, prompt_name, prompt_version, sample, scorers, upstream,"
+                  " model, created_ns FROM eval_online ORDER BY name",
+                  &st) != 0)
         return -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1110,18 +1070,19 @@ int evals_span_scores(sqlite3 *db, const char *project, const char *trace_id, co
                       evals_score_fn fn, void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db,
-             "SELECT name, value, comment, coalesce(source, ''), time_ns FROM scores"
-             " WHERE project = ?1 AND trace_id = ?2 AND span_id = ?3 ORDER BY time_ns, id",
-             &st) != 0)
+    if (sqlx_prep(db,
+                  "SELECT name, value, comment, coalesce(source, ''), time_ns FROM scores"
+                  " WHERE project = ?1 AND trace_id = ?2 AND span_id = ?3 ORDER BY time_ns, id",
+                  &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, project) | bind_text(st, 2, trace_id) | bind_text(st, 3, span_id);
+    int rc = sqlx_bind_text(st, 1, project) | sqlx_bind_text(st, 2, trace_id) |
+             sqlx_bind_text(st, 3, span_id);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(st);
         return -1;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (fn(ctx, (const char *)sqlite3_column_text(st, 0), col_real(st, 1),
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlx_col_real(st, 1),
                (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
                sqlite3_column_int64(st, 4)) != 0) {
             rc = SQLITE_DONE;
@@ -1158,9 +1119,9 @@ static const char vset_by_scan_sql[] =
 static double project_count(sqlite3 *db, const char *sql, const char *project)
 {
     sqlite3_stmt *st = NULL;
-    if (prep(db, sql, &st) != 0)
+    if (sqlx_prep(db, sql, &st) != 0)
         return -1;
-    int rc = bind_text(st, 1, project) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+    int rc = sqlx_bind_text(st, 1, project) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
     double n = rc == SQLITE_ROW ? sqlite3_column_double(st, 0) : -1;
     sqlite3_finalize(st);
     return n;
@@ -1179,9 +1140,10 @@ int evals_version_scores(sqlite3 *db, const char *project, evals_vset_fn fn, voi
     if (spans < 0)
         return -1;
     sqlite3_stmt *st = NULL;
-    if (prep(db, scored * LOOKUP_SPANS < spans ? vset_by_lookup_sql : vset_by_scan_sql, &st) != 0)
+    if (sqlx_prep(db, scored * LOOKUP_SPANS < spans ? vset_by_lookup_sql : vset_by_scan_sql, &st) !=
+        0)
         return -1;
-    int rc = bind_text(st, 1, project);
+    int rc = sqlx_bind_text(st, 1, project);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(st);
         return -1;
