@@ -881,76 +881,65 @@ static int h_admin_prompts(struct mg_connection *c, void *cb)
     return status;
 }
 
-/* ---- admin: the evaluator's writes ---------------------------------------- */
+/* ---- admin: op documents (the evaluator's writes, alert rules) ---------- */
 
-struct eval_op {
+/* An op document for a store module's apply function (store/evals.h
+ * evals_apply, store/alerts.h alerts_apply): the request's JSON object,
+ * applied in the writer's transaction; the module's answer is the reply. */
+typedef int (*doc_apply_fn)(sqlite3 *db, const cJSON *op, struct buf *answer, char *err,
+                            size_t errlen);
+struct doc_op {
+    doc_apply_fn apply;
+    const char *header; /* where the format is documented */
     const cJSON *j;
     struct buf answer;
 };
 
-static int eval_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+static int doc_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
 {
-    struct eval_op *op = ctx;
+    struct doc_op *op = ctx;
     buf_reset(&op->answer);
-    return evals_apply(db, op->j, &op->answer, err, errlen) != 0;
+    return op->apply(db, op->j, &op->answer, err, errlen) != 0;
 }
 
-static int parse_eval_op(const cJSON *j, void *ctx, char *err, size_t errlen)
+static int parse_doc_op(const cJSON *j, void *ctx, char *err, size_t errlen)
 {
-    struct eval_op *op = ctx;
+    struct doc_op *op = ctx;
     if (!cJSON_IsObject(j)) {
         if (!*err)
-            snprintf(err, errlen, "want a JSON object {\"op\": ...} (store/evals.h)");
+            snprintf(err, errlen, "want a JSON object {\"op\": ...} (%s)", op->header);
         return LT_INVALID_INPUT;
     }
     op->j = j;
     return LT_OK;
 }
 
-static int answer_eval_op(struct server *s, void *ctx, char *msg, size_t n, char *err,
-                          size_t errlen)
+static int answer_doc_op(struct server *s, void *ctx, char *msg, size_t n, char *err, size_t errlen)
 {
     (void)s;
     (void)err;
     (void)errlen;
-    struct eval_op *op = ctx;
+    struct doc_op *op = ctx;
     snprintf(msg, n, "%s", op->answer.len ? buf_str(&op->answer) : "{\"ok\":true}");
     return LT_OK;
 }
 
-/* POST /api/v1/admin/evals: the evaluator's results, cached answers and
- * online rules (store/evals.h evals_apply) while a server holds the store.
- * Loopback only. */
-static int h_admin_evals(struct mg_connection *c, void *cb)
+static int admin_doc(struct mg_connection *c, void *cb, doc_apply_fn apply, const char *header)
 {
-    static const struct admin_write w = {parse_eval_op, eval_op_fn, answer_eval_op};
-    struct eval_op op;
-    memset(&op, 0, sizeof(op));
+    static const struct admin_write w = {parse_doc_op, doc_op_fn, answer_doc_op};
+    struct doc_op op = {.apply = apply, .header = header};
     buf_init(&op.answer, 4096);
     int status = admin_write(cb, c, &w, &op);
     buf_release(&op.answer);
     return status;
 }
 
-/* ---- admin: alert rules -------------------------------------------------- */
-
-static int alert_op_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+/* POST /api/v1/admin/evals: the evaluator's results, cached answers,
+ * online rules and replays (store/evals.h evals_apply) while a server
+ * holds the store. Loopback only. */
+static int h_admin_evals(struct mg_connection *c, void *cb)
 {
-    struct eval_op *op = ctx;
-    buf_reset(&op->answer);
-    return alerts_apply(db, op->j, &op->answer, err, errlen) != 0;
-}
-
-static int parse_alert_op(const cJSON *j, void *ctx, char *err, size_t errlen)
-{
-    struct eval_op *op = ctx;
-    if (!cJSON_IsObject(j)) {
-        if (!*err)
-            snprintf(err, errlen, "want a JSON object {\"op\": ...} (store/alerts.h)");
-        return LT_INVALID_INPUT;
-    }
-    op->j = j;
-    return LT_OK;
+    return admin_doc(c, cb, evals_apply, "store/evals.h");
 }
 
 /* POST /api/v1/admin/alerts: add or remove an alert rule, or the webhook
@@ -958,13 +947,7 @@ static int parse_alert_op(const cJSON *j, void *ctx, char *err, size_t errlen)
  * engine reads the rules on its next evaluation. Loopback only. */
 static int h_admin_alerts(struct mg_connection *c, void *cb)
 {
-    static const struct admin_write w = {parse_alert_op, alert_op_fn, answer_eval_op};
-    struct eval_op op;
-    memset(&op, 0, sizeof(op));
-    buf_init(&op.answer, 4096);
-    int status = admin_write(cb, c, &w, &op);
-    buf_release(&op.answer);
-    return status;
+    return admin_doc(c, cb, alerts_apply, "store/alerts.h");
 }
 
 /* ---- read API: full-text search ---------------------------------------- */
