@@ -25,6 +25,9 @@
 
 /* ---- names -------------------------------------------------------------------- */
 
+/* What a failed savepoint reports before SQLite's reason. */
+#define NOT_STORED "cannot store the alert change"
+
 static const char *const metric_names[] = {"spend", "tokens", "calls", "error_rate", "p95_latency"};
 static const char *const scope_names[] = {"global", "project", "tenant",
                                           "user",   "model",   "version_set"};
@@ -209,41 +212,6 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-    const char *t = col_text(st, i);
-    return t ? xstrdup(t) : NULL;
-}
-
-/* Run one prepared statement to its end; 0 or -1. Finalizes it. */
-static int step_done(sqlite3_stmt *st, int bind_rc)
-{
-    int ok = bind_rc == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
-    sqlite3_finalize(st);
-    return ok ? 0 : -1;
-}
-
-/* Run 'write' inside savepoint 'name': all of it, or none. */
-static int in_savepoint(sqlite3 *db, const char *name, int (*write)(sqlite3 *, void *), void *arg,
-                        char *err, size_t errlen)
-{
-    char sql[96];
-    snprintf(sql, sizeof(sql), "SAVEPOINT %s", name);
-    if (sqlx_exec1(db, sql) != 0)
-        return sqlx_fail(db, "cannot start a savepoint", err, errlen);
-    if (write(db, arg) == 0) {
-        snprintf(sql, sizeof(sql), "RELEASE %s", name);
-        if (sqlx_exec1(db, sql) == 0)
-            return 0;
-    }
-    sqlx_fail(db, "cannot store the alert change", err, errlen);
-    snprintf(sql, sizeof(sql), "ROLLBACK TO %s", name);
-    (void)sqlx_exec1(db, sql);
-    snprintf(sql, sizeof(sql), "RELEASE %s", name);
-    (void)sqlx_exec1(db, sql);
-    return -1;
-}
-
 /* ---- rules ----------------------------------------------------------------------- */
 
 void alerts_rule_release(struct alerts_rule *r)
@@ -268,21 +236,21 @@ static int read_rule(sqlite3_stmt *st, struct alerts_rule *r)
     int mode = alerts_mode_parse(col_text(st, 5)), state = alerts_state_parse(col_text(st, 9));
     if (metric < 0 || scope < 0 || mode < 0 || state < 0)
         return -1;
-    r->name = col_dup(st, 0);
+    r->name = sqlx_col_dup(st, 0);
     r->metric = (enum alerts_metric)metric;
     r->scope = (enum alerts_scope)scope;
-    r->subject = col_dup(st, 3);
+    r->subject = sqlx_col_dup(st, 3);
     r->window_s = sqlite3_column_int64(st, 4);
     r->mode = (enum alerts_mode)mode;
     r->threshold = sqlite3_column_double(st, 6);
-    r->webhook = col_dup(st, 7);
+    r->webhook = sqlx_col_dup(st, 7);
     r->created_ns = sqlite3_column_int64(st, 8);
     r->state = (enum alerts_state)state;
     r->state_since_ns = sqlite3_column_int64(st, 10);
     r->last_eval_ns = sqlite3_column_int64(st, 11);
     r->last_value = sqlx_col_real(st, 12);
     r->last_baseline = sqlx_col_real(st, 13);
-    r->firing_key = col_dup(st, 14);
+    r->firing_key = sqlx_col_dup(st, 14);
     if (!r->subject)
         r->subject = xstrdup("");
     return 0;
@@ -391,7 +359,7 @@ static int rule_row(sqlite3 *db, void *arg)
              sqlite3_bind_int64(st, 5, r->window_s) | sqlx_bind_text(st, 6, mode_names[r->mode]) |
              sqlite3_bind_double(st, 7, r->threshold) | sqlx_bind_text(st, 8, r->webhook) |
              sqlite3_bind_int64(st, 9, time_now_ns());
-    return step_done(st, rc);
+    return sqlx_step_done(st, rc);
 }
 
 /* 1 when rule 'name' exists, 0 when not, -1 on error; *count: all rules. */
@@ -418,7 +386,7 @@ static int op_add(sqlite3 *db, const cJSON *op, struct buf *answer, char *err, s
     else if (rc == 0 && !exists && count >= ALERTS_MAX_RULES)
         rc = bad(err, errlen, "add: at most %d alert rules; remove one first", ALERTS_MAX_RULES);
     if (rc == 0)
-        rc = in_savepoint(db, "alerts_add", rule_row, &r, err, errlen);
+        rc = sqlx_savepoint(db, "alerts_add", rule_row, &r, NOT_STORED, err, errlen);
     if (rc == 0 && (buf_puts(answer, "{\"ok\":true,\"name\":") || buf_json_str(answer, r.name) ||
                     buf_printf(answer, ",\"replaced\":%s}", exists ? "true" : "false")))
         rc = -1;
@@ -432,7 +400,7 @@ static int rm_rows(sqlite3 *db, void *arg)
                                       "DELETE FROM alert_rules WHERE name = ?1"};
     for (size_t i = 0; i < 3; i++) {
         sqlite3_stmt *st = NULL;
-        if (sqlx_prep(db, sql[i], &st) != 0 || step_done(st, sqlx_bind_text(st, 1, arg)) != 0)
+        if (sqlx_prep(db, sql[i], &st) != 0 || sqlx_step_done(st, sqlx_bind_text(st, 1, arg)) != 0)
             return -1;
     }
     return 0;
@@ -447,7 +415,8 @@ static int op_rm(sqlite3 *db, const cJSON *op, struct buf *answer, char *err, si
     int exists = rule_exists(db, name, &count);
     if (exists < 0)
         return sqlx_fail(db, "cannot read the alert rules", err, errlen);
-    if (exists && in_savepoint(db, "alerts_rm", rm_rows, (void *)name, err, errlen) != 0)
+    if (exists &&
+        sqlx_savepoint(db, "alerts_rm", rm_rows, (void *)name, NOT_STORED, err, errlen) != 0)
         return -1;
     if (buf_printf(answer, "{\"ok\":true,\"removed\":%s}", exists ? "true" : "false"))
         return -1;
@@ -502,7 +471,7 @@ int alerts_secret_ensure(sqlite3 *db, char out[ALERTS_SECRET_HEX + 1])
     sqlite3_stmt *st = NULL;
     if (sqlx_prep(db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('webhook_secret', ?1)", &st))
         return -1;
-    return step_done(st, sqlx_bind_text(st, 1, out));
+    return sqlx_step_done(st, sqlx_bind_text(st, 1, out));
 }
 
 /* ---- the engine's writes ------------------------------------------------------------------ */
@@ -528,7 +497,7 @@ static int update_rule(sqlite3 *db, struct record_job *j)
              sqlx_bind_real(st, 3, o->value) | sqlx_bind_real(st, 4, o->baseline) |
              sqlx_bind_text(st, 5, state_names[o->to]) | sqlx_bind_text(st, 6, o->dedup_key) |
              sqlx_bind_text(st, 7, state_names[o->from]) | sqlite3_bind_int64(st, 8, o->created_ns);
-    if (step_done(st, rc) != 0)
+    if (sqlx_step_done(st, rc) != 0)
         return -1;
     j->missing = sqlite3_changes(db) == 0;
     return 0;
@@ -549,7 +518,7 @@ static int insert_event(sqlite3 *db, struct record_job *j)
              sqlx_bind_real(st, 6, o->baseline) | sqlx_bind_real(st, 7, o->threshold) |
              sqlx_bind_text(st, 8, o->dedup_key) |
              sqlx_bind_text(st, 9, o->payload && o->url ? o->payload : NULL);
-    if (step_done(st, rc) != 0)
+    if (sqlx_step_done(st, rc) != 0)
         return -1;
     j->event_id = sqlite3_last_insert_rowid(db);
     return 0;
@@ -567,7 +536,7 @@ static int insert_attempt(sqlite3 *db, int64_t event_id, const char *rule, int64
     int rc = sqlite3_bind_int64(st, 1, event_id) | sqlx_bind_text(st, 2, rule) |
              sqlite3_bind_int64(st, 3, attempt) | sqlx_bind_text(st, 4, url) |
              sqlite3_bind_int64(st, 5, next_ns);
-    return step_done(st, rc);
+    return sqlx_step_done(st, rc);
 }
 
 static int record_rows(sqlite3 *db, void *arg)
@@ -590,7 +559,7 @@ int alerts_record(sqlite3 *db, const struct alerts_outcome *o, int64_t *event_id
 {
     struct record_job j = {o, 0, 0};
     *event_id = 0;
-    if (in_savepoint(db, "alerts_record", record_rows, &j, err, errlen) != 0)
+    if (sqlx_savepoint(db, "alerts_record", record_rows, &j, NOT_STORED, err, errlen) != 0)
         return -1;
     *event_id = j.event_id;
     return j.missing ? 1 : 0;
@@ -621,7 +590,7 @@ static int attempt_rows(sqlite3 *db, void *arg)
         return rc == SQLITE_DONE ? 0 : -1; /* gone with its rule */
     }
     int64_t event_id = sqlite3_column_int64(st, 0), attempt = sqlite3_column_int64(st, 2);
-    char *rule = col_dup(st, 1), *url = col_dup(st, 3);
+    char *rule = sqlx_col_dup(st, 1), *url = sqlx_col_dup(st, 3);
     int ok = sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
     if (ok && !a->success && a->retry_at_ns > 0)
@@ -635,7 +604,7 @@ int alerts_attempted(sqlite3 *db, int64_t id, int64_t now_ns, int64_t status, co
                      int success, int64_t retry_at_ns, char *err, size_t errlen)
 {
     struct attempt_job a = {id, now_ns, status, retry_at_ns, error, success};
-    return in_savepoint(db, "alerts_attempt", attempt_rows, &a, err, errlen);
+    return sqlx_savepoint(db, "alerts_attempt", attempt_rows, &a, NOT_STORED, err, errlen);
 }
 
 /* ---- readers of the queue and the history ------------------------------------------------ */

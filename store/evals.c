@@ -37,6 +37,9 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
+/* What a failed savepoint reports before SQLite's reason. */
+#define NOT_STORED "cannot store the evaluation"
+
 static int bad(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -55,13 +58,6 @@ static int no_room(char *err, size_t errlen)
 {
     snprintf(err, errlen, "the answer does not fit its buffer");
     return -1;
-}
-
-/* Column 'i' as a new string, or NULL for SQL NULL. */
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? xstrdup((const char *)t) : NULL;
 }
 
 static int is_lower_hex(const char *s, size_t n)
@@ -545,27 +541,6 @@ static int insert_cases(sqlite3 *db, const struct run_doc *d)
     return ok ? 0 : -1;
 }
 
-/* Run 'write' inside a savepoint: all of it, or none (its error kept). */
-static int in_savepoint(sqlite3 *db, const char *name, int (*write)(sqlite3 *, void *), void *arg,
-                        char *err, size_t errlen)
-{
-    char sql[96];
-    snprintf(sql, sizeof(sql), "SAVEPOINT %s", name);
-    if (sqlx_exec1(db, sql) != 0)
-        return sqlx_fail(db, "cannot start a savepoint", err, errlen);
-    if (write(db, arg) == 0) {
-        snprintf(sql, sizeof(sql), "RELEASE %s", name);
-        if (sqlx_exec1(db, sql) == 0)
-            return 0;
-    }
-    sqlx_fail(db, "cannot store the evaluation", err, errlen);
-    snprintf(sql, sizeof(sql), "ROLLBACK TO %s", name);
-    (void)sqlx_exec1(db, sql); /* the error above is the one to report */
-    snprintf(sql, sizeof(sql), "RELEASE %s", name);
-    (void)sqlx_exec1(db, sql);
-    return -1;
-}
-
 struct save_job {
     const cJSON *rep;
     const struct run_doc *d;
@@ -588,7 +563,7 @@ static int op_save_run(sqlite3 *db, const cJSON *op, struct buf *answer, char *e
     int rc = check_report(rep, d, err, errlen);
     if (rc == 0) {
         struct save_job j = {rep, d, 0};
-        rc = in_savepoint(db, "evals_save_run", save_rows, &j, err, errlen);
+        rc = sqlx_savepoint(db, "evals_save_run", save_rows, &j, NOT_STORED, err, errlen);
         if (rc == 0 && buf_printf(answer,
                                   "{\"ok\":true,\"run_id\":\"%s\",\"cases\":%d,"
                                   "\"replaced\":%s}",
@@ -676,7 +651,8 @@ static int op_cache_put(sqlite3 *db, const cJSON *op, struct buf *answer, char *
         if (check_entry(e, i++, err, errlen))
             return 1;
     }
-    if (n > 0 && in_savepoint(db, "evals_cache_put", cache_rows, (void *)entries, err, errlen))
+    if (n > 0 &&
+        sqlx_savepoint(db, "evals_cache_put", cache_rows, (void *)entries, NOT_STORED, err, errlen))
         return -1;
     if (buf_printf(answer, "{\"ok\":true,\"stored\":%d}", n) != BUF_OK)
         return no_room(err, errlen);
@@ -800,7 +776,7 @@ static int op_online_add(sqlite3 *db, const cJSON *op, struct buf *answer, char 
         rc = bad(err, errlen, "online_add: at most %d online rules; remove one first",
                  EVALS_ONLINE_MAX_RULES);
     if (rc == 0)
-        rc = in_savepoint(db, "evals_online_add", rule_row, &d, err, errlen);
+        rc = sqlx_savepoint(db, "evals_online_add", rule_row, &d, NOT_STORED, err, errlen);
     if (rc == 0) {
         int b = buf_puts(answer, "{\"ok\":true,\"name\":") | buf_json_str(answer, d.name) |
                 buf_printf(answer, ",\"replaced\":%s}", exists ? "true" : "false");
@@ -902,13 +878,13 @@ static void run_read(sqlite3_stmt *st, struct evals_run *r)
 {
     memset(r, 0, sizeof(*r));
     snprintf(r->run_id, sizeof(r->run_id), "%s", (const char *)sqlite3_column_text(st, 0));
-    r->suite = col_dup(st, 1);
+    r->suite = sqlx_col_dup(st, 1);
     r->started_ns = sqlite3_column_int64(st, 2);
     r->finished_ns = sqlite3_column_int64(st, 3);
-    r->verdict = col_dup(st, 4);
+    r->verdict = sqlx_col_dup(st, 4);
     r->interrupted = sqlite3_column_int(st, 5) != 0;
-    r->baseline = col_dup(st, 6);
-    r->candidate = col_dup(st, 7);
+    r->baseline = sqlx_col_dup(st, 6);
+    r->candidate = sqlx_col_dup(st, 7);
     r->baseline_score = sqlx_col_real(st, 8);
     r->candidate_score = sqlx_col_real(st, 9);
     r->diff = sqlx_col_real(st, 10);
@@ -921,7 +897,7 @@ static void run_read(sqlite3_stmt *st, struct evals_run *r)
     r->ties = sqlite3_column_int64(st, 17);
     r->losses = sqlite3_column_int64(st, 18);
     r->cost_usd = sqlx_col_real(st, 19);
-    r->summary = col_dup(st, 20);
+    r->summary = sqlx_col_dup(st, 20);
 }
 
 int evals_list_runs(sqlite3 *db, const char *suite, int limit, evals_run_fn fn, void *ctx)
@@ -1044,16 +1020,16 @@ int evals_online_list(sqlite3 *db, evals_online_fn fn, void *ctx)
         return -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct evals_online_rule r = {.name = col_dup(st, 0),
-                                      .project = col_dup(st, 1),
-                                      .prompt_name = col_dup(st, 2),
+        struct evals_online_rule r = {.name = sqlx_col_dup(st, 0),
+                                      .project = sqlx_col_dup(st, 1),
+                                      .prompt_name = sqlx_col_dup(st, 2),
                                       .prompt_version = sqlite3_column_type(st, 3) == SQLITE_NULL
                                                             ? -1
                                                             : sqlite3_column_int64(st, 3),
                                       .sample = sqlite3_column_double(st, 4),
-                                      .scorers = col_dup(st, 5),
-                                      .upstream = col_dup(st, 6),
-                                      .model = col_dup(st, 7),
+                                      .scorers = sqlx_col_dup(st, 5),
+                                      .upstream = sqlx_col_dup(st, 6),
+                                      .model = sqlx_col_dup(st, 7),
                                       .created_ns = sqlite3_column_int64(st, 8)};
         int stop = fn(ctx, &r);
         evals_online_rule_release(&r);

@@ -13,6 +13,7 @@
 #include "core/jsonx.h"
 #include "core/timeutil.h"
 #include "core/xmem.h"
+#include "store/sqlx.h"
 
 static int bad(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -23,12 +24,6 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
     return 1;
-}
-
-static int store_fail(sqlite3 *db, const char *what, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
-    return -1;
 }
 
 static int is_hex(const char *s, size_t n)
@@ -88,14 +83,6 @@ static int check_row(const cJSON *r, int i, char *err, size_t errlen)
     return 0;
 }
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 static const char insert_sql[] =
     "INSERT OR REPLACE INTO replays(id, created_ns, batch_id, project, orig_trace_id,"
     " orig_span_id, new_trace_id, new_span_id, prompt_name, prompt_version, model, upstream,"
@@ -122,11 +109,11 @@ static int save_scores(sqlite3 *db, sqlite3_stmt *st, const cJSON *r, int64_t no
         sqlite3_bind_text(st, 4, jsonx_str(s, "span_id"), -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 5, jsonx_str(s, "name"), -1, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 6, cJSON_GetObjectItemCaseSensitive(s, "value")->valuedouble);
-        bind_opt(st, 7, jsonx_str(s, "comment"));
+        sqlx_bind_text(st, 7, jsonx_str(s, "comment"));
         sqlite3_bind_int64(st, 8, now);
         free(sid);
         if (sqlite3_step(st) != SQLITE_DONE)
-            return store_fail(db, "cannot store a replay score", err, errlen);
+            return sqlx_fail(db, "cannot store a replay score", err, errlen);
     }
     return 0;
 }
@@ -146,19 +133,19 @@ static int save_row(sqlite3 *db, sqlite3_stmt *st, const cJSON *r, int64_t now, 
     sqlite3_bind_text(st, 1, jsonx_str(r, "id"), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, created);
     for (int i = 0; i < 7; i++)
-        bind_opt(st, 3 + i, jsonx_str(r, cols[i]));
+        sqlx_bind_text(st, 3 + i, jsonx_str(r, cols[i]));
     if (has_version)
         sqlite3_bind_int64(st, 10, version);
     else
         sqlite3_bind_null(st, 10);
-    bind_opt(st, 11, jsonx_str(r, "model"));
-    bind_opt(st, 12, jsonx_str(r, "upstream"));
-    bind_opt(st, 13, jsonx_str(r, "mode"));
-    bind_opt(st, 14, jsonx_str(r, "status"));
+    sqlx_bind_text(st, 11, jsonx_str(r, "model"));
+    sqlx_bind_text(st, 12, jsonx_str(r, "upstream"));
+    sqlx_bind_text(st, 13, jsonx_str(r, "mode"));
+    sqlx_bind_text(st, 14, jsonx_str(r, "status"));
     sqlite3_bind_text(st, 15, summary, -1, SQLITE_TRANSIENT);
     free(summary);
     return sqlite3_step(st) == SQLITE_DONE ? 0
-                                           : store_fail(db, "cannot store a replay", err, errlen);
+                                           : sqlx_fail(db, "cannot store a replay", err, errlen);
 }
 
 int replays_apply(sqlite3 *db, const cJSON *op, struct buf *answer, char *err, size_t errlen)
@@ -178,7 +165,7 @@ int replays_apply(sqlite3 *db, const cJSON *op, struct buf *answer, char *err, s
     int rc = 0;
     if (sqlite3_prepare_v2(db, insert_sql, -1, &ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, score_sql, -1, &sc, NULL) != SQLITE_OK) {
-        rc = store_fail(db, "cannot store replays", err, errlen);
+        rc = sqlx_fail(db, "cannot store replays", err, errlen);
         goto fail;
     }
     int64_t now = time_now_ns();
