@@ -208,3 +208,16 @@ int cli_http_get(const char *url, struct buf *resp, long *status, char *err, siz
     curl_easy_cleanup(h);
     return rc;
 }
+
+void cli_server_error(const struct buf *resp, long status, char *err, size_t errlen)
+{
+    char why[128];
+    cJSON *j = jsonx_parse(buf_str(resp), resp->len, why, sizeof(why));
+    const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+    const char *msg = cJSON_IsObject(e) ? jsonx_str(e, "message") : NULL;
+    if (msg)
+        snprintf(err, errlen, "%s", msg);
+    else
+        snprintf(err, errlen, "the server answered %ld: %.300s", status, buf_str(resp));
+    cJSON_Delete(j);
+}

@@ -76,6 +76,10 @@ int cli_http_post(const char *url, const char *content_type, const char *const *
 /* GET 'url'; like cli_http_post. */
 int cli_http_get(const char *url, struct buf *resp, long *status, char *err, size_t errlen);
 
+/* The message of a server's error answer 'resp' ({"error":{"message":...}})
+ * into 'err', else "the server answered STATUS: <its text>". */
+void cli_server_error(const struct buf *resp, long status, char *err, size_t errlen);
+
 /* Read a whole file (caller frees); NULL with a message when it cannot. */
 char *cli_read_file(const char *path, size_t *len, char *err, size_t errlen);
 

@@ -50,19 +50,6 @@ static const char alert_usage[] =
 
 /* ---- the admin operation ------------------------------------------------------- */
 
-static void server_error(const struct buf *resp, long status, char *err, size_t errlen)
-{
-    char why[128];
-    cJSON *j = jsonx_parse(buf_str(resp), resp->len, why, sizeof(why));
-    const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
-    const char *msg = cJSON_IsObject(e) ? jsonx_str(e, "message") : NULL;
-    if (msg)
-        snprintf(err, errlen, "%s", msg);
-    else
-        snprintf(err, errlen, "the server answered %ld: %.300s", status, buf_str(resp));
-    cJSON_Delete(j);
-}
-
 struct local_op {
     const cJSON *j;
     struct buf answer;
@@ -112,7 +99,7 @@ static int apply_op(const char *db, const cJSON *op, struct buf *out, char *err,
                  ? LT_OK
                  : LT_UNAVAILABLE;
     if (rc == LT_OK && status != 200) {
-        server_error(out, status, err, errlen);
+        cli_server_error(out, status, err, errlen);
         rc = LT_INVALID_INPUT;
     }
     free(text);

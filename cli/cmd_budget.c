@@ -44,20 +44,6 @@ static const char budget_usage[] =
 
 /* ---- talking to the admin API ------------------------------------------ */
 
-/* The message of an error answer {"error":{"message":...}}, else its text. */
-static void server_error(const struct buf *resp, long status, char *err, size_t errlen)
-{
-    char why[128];
-    cJSON *j = jsonx_parse(buf_str(resp), resp->len, why, sizeof(why));
-    const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
-    const char *msg = cJSON_IsObject(e) ? jsonx_str(e, "message") : NULL;
-    if (msg)
-        snprintf(err, errlen, "%s", msg);
-    else
-        snprintf(err, errlen, "the server answered %ld: %.300s", status, buf_str(resp));
-    cJSON_Delete(j);
-}
-
 /* 'method' on the running server at 'url': LT_OK and its answer in 'out',
  * or an error with a message. */
 static int via_server(const char *url, const char *method, const struct buf *body, struct buf *out,
@@ -74,7 +60,7 @@ static int via_server(const char *url, const char *method, const struct buf *bod
         return LT_UNAVAILABLE;
     if (status == 200)
         return LT_OK;
-    server_error(out, status, err, errlen);
+    cli_server_error(out, status, err, errlen);
     return status == 404 ? LT_NOT_FOUND : LT_INVALID_INPUT;
 }
 
