@@ -36,16 +36,8 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 db=$tmp/proxy.db
 
-"$FAKE" --listen 127.0.0.1:0 >"$tmp/fake.out" 2>&1 &
-fake=$!
-fake_url=""
-i=0
-while [ -z "$fake_url" ] && [ $i -lt 200 ]; do
-    fake_url=$(sed -n 's/^fakeup listening on \(http:[^ ]*\).*/\1/p' "$tmp/fake.out")
-    [ -n "$fake_url" ] || sleep 0.05
-    i=$((i + 1))
-done
-[ -n "$fake_url" ] || fail "the fake upstream did not start: $(cat "$tmp/fake.out")"
+fake_start "$FAKE" "$tmp/fake.out" ||
+    fail "the fake upstream did not start: $(cat "$tmp/fake.out")"
 
 if ! serve_start "$LLMTAP" "$db" "$tmp/server.log" --upstream "openai=$fake_url" \
     --upstream "anthropic=$fake_url"; then
