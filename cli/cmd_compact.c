@@ -55,6 +55,8 @@ static int in_process(const char *db, int json)
     struct writer_config cfg;
     writer_config_default(&cfg);
     cfg.compact_keep_hot = -1; /* only the steps asked for here */
+    cfg.text_block_keep = 1;   /* every text packed that fills a block, but the newest: */
+    /* texts take max(id) + 1, so the newest row must stay (store/retention.c) */
     if (writer_start(&w, st, &cfg, err, sizeof(err)) != LT_OK) {
         store_close(st);
         return cli_fail("compact", "%s", err);

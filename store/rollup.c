@@ -57,6 +57,8 @@ struct entry {
 struct rollup_acc {
     struct entry *e;
     size_t n, cap;
+    uint32_t *slots; /* open addressing over 'e': index + 1, 0 empty */
+    size_t nslots;   /* a power of two, at least twice 'cap' (0 before the first entry) */
     sqlite3 *db;
     sqlite3_stmt *up[RK_KINDS];
     int subtracted; /* some span was counted out: rows may have reached zero */
@@ -205,6 +207,8 @@ void rollup_reset(struct rollup_acc *a)
     for (size_t i = 0; i < a->n; i++)
         entry_release(&a->e[i]);
     a->n = 0;
+    if (a->slots)
+        memset(a->slots, 0, a->nslots * sizeof(*a->slots));
 }
 
 void rollup_acc_free(struct rollup_acc *a)
@@ -215,12 +219,48 @@ void rollup_acc_free(struct rollup_acc *a)
     for (int k = 0; k < RK_KINDS; k++)
         sqlite3_finalize(a->up[k]);
     free(a->e);
+    free(a->slots);
     free(a);
 }
 
 static const char *nz(const char *s)
 {
     return s ? s : "";
+}
+
+static int entry_is(const struct entry *e, uint64_t h, enum rollup_kind kind, const char *const *k,
+                    int nk, int64_t slot)
+{
+    int same = e->h == h && e->kind == kind && e->slot == slot;
+    for (int j = 0; same && j < nk; j++)
+        same = strcmp(e->k[j], k[j]) == 0;
+    return same;
+}
+
+/* Put entry 'i' (hash 'h') into the slot table. */
+static void slot_put(struct rollup_acc *a, uint64_t h, size_t i)
+{
+    size_t m = a->nslots - 1;
+    for (size_t s = (size_t)h & m;; s = (s + 1) & m)
+        if (!a->slots[s]) {
+            a->slots[s] = (uint32_t)(i + 1);
+            return;
+        }
+}
+
+/* Make room for one more entry: the array and (at most half full) the
+ * slot table, rebuilt when it grows. */
+static void grow(struct rollup_acc *a)
+{
+    if (a->n < a->cap)
+        return;
+    a->cap = a->cap ? a->cap * 2 : 32;
+    a->e = xrealloc(a->e, a->cap * sizeof(*a->e));
+    free(a->slots);
+    a->nslots = a->cap * 2;
+    a->slots = xcalloc(a->nslots, sizeof(*a->slots));
+    for (size_t i = 0; i < a->n; i++)
+        slot_put(a, a->e[i].h, i);
 }
 
 /* The entry of 'kind' for key strings 'k' and 'slot', made when new. */
@@ -230,25 +270,19 @@ static struct entry *entry_for(struct rollup_acc *a, enum rollup_kind kind, cons
     uint64_t h = (uint64_t)kind * 0x9e3779b97f4a7c15ULL ^ (uint64_t)slot;
     for (int i = 0; i < nk; i++)
         h = ids_hash64(k[i], strlen(k[i]), h + (uint64_t)i);
-    for (size_t i = 0; i < a->n; i++) {
-        struct entry *e = &a->e[i];
-        int same = e->h == h && e->kind == kind && e->slot == slot;
-        for (int j = 0; same && j < nk; j++)
-            same = strcmp(e->k[j], k[j]) == 0;
-        if (same)
-            return e;
-    }
-    if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 32;
-        a->e = xrealloc(a->e, a->cap * sizeof(*a->e));
-    }
-    struct entry *e = &a->e[a->n++];
+    size_t m = a->nslots - 1;
+    for (size_t s = a->nslots ? (size_t)h & m : 0; a->nslots && a->slots[s]; s = (s + 1) & m)
+        if (entry_is(&a->e[a->slots[s] - 1], h, kind, k, nk, slot))
+            return &a->e[a->slots[s] - 1];
+    grow(a);
+    struct entry *e = &a->e[a->n];
     memset(e, 0, sizeof(*e));
     e->kind = kind;
     e->h = h;
     e->slot = slot;
     for (int j = 0; j < nk; j++)
         e->k[j] = xstrdup(k[j]);
+    slot_put(a, h, a->n++);
     return e;
 }
 

@@ -81,7 +81,7 @@ const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
 #define COL_LEVEL 3         /* zstd level of segment columns, beside ingest */
 #define MERGE_LEVEL 9       /* ... of merged segments, in the background */
 #define KEY_BLOOM_BITS 16   /* per row: ~0.05 % false positives */
-#define TRACE_BLOOM_BITS 10 /* per row: ~1 % */
+#define TRACE_BLOOM_BITS 10 /* per distinct trace: ~1 % */
 #define TEXT_BLOOM_BITS 10  /* per distinct text a segment refers to */
 
 /* ---- Bloom filters ---- */
@@ -150,6 +150,9 @@ struct segindex {
     struct seginfo *segs;
     size_t n, cap;
     int64_t hot_rows;
+    size_t *by_max; /* indexes into 'segs', max_start ascending (stale when 'dirty') */
+    size_t by_max_cap;
+    int dirty;
 };
 
 static void seginfo_release(struct seginfo *s)
@@ -163,6 +166,7 @@ static void index_clear(struct segindex *ix)
     for (size_t i = 0; i < ix->n; i++)
         seginfo_release(&ix->segs[i]);
     ix->n = 0;
+    ix->dirty = 1;
 }
 
 static struct seginfo *index_add(struct segindex *ix)
@@ -173,6 +177,7 @@ static struct seginfo *index_add(struct segindex *ix)
     }
     struct seginfo *s = &ix->segs[ix->n++];
     memset(s, 0, sizeof(*s));
+    ix->dirty = 1;
     return s;
 }
 
@@ -252,6 +257,7 @@ void segindex_close(struct segindex *ix)
         return;
     index_clear(ix);
     free(ix->segs);
+    free(ix->by_max);
     free(ix);
 }
 
@@ -422,6 +428,28 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A Bloom filter sized by the distinct values of 'h' (a trace's spans
+ * share one hash: sized per row, a filter spends its bits on repeats). */
+static uint8_t *make_distinct_bloom(const uint64_t *h, size_t n, size_t bits_per_value, size_t *len)
+{
+    uint64_t *u = xmalloc((n ? n : 1) * sizeof(*u));
+    memcpy(u, h, n * sizeof(*u));
+    qsort(u, n, sizeof(*u), cmp_u64);
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        if (d == 0 || u[d - 1] != u[i])
+            u[d++] = u[i];
+    uint8_t *bits = make_bloom(u, d, bits_per_value, len);
+    free(u);
+    return bits;
+}
+
 static uint64_t text_hash(int64_t id)
 {
     uint64_t x = (uint64_t)id * 0x9E3779B97F4A7C15ull;
@@ -511,7 +539,7 @@ static int builder_flush(struct segment_batch *out, struct builder *b, int level
     g->min_start = b->min_start;
     g->max_start = b->max_start;
     g->keys = make_bloom(b->keyh, b->n, KEY_BLOOM_BITS, &g->nkeys);
-    g->traces = make_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, &g->ntraces);
+    g->traces = make_distinct_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, &g->ntraces);
     if (!b->packed)
         g->texts = make_text_bloom(b->tids, b->ntids, &g->ntexts);
     out->rows += g->nrows;
@@ -873,15 +901,49 @@ static int find_in(struct segindex *ix, const struct seginfo *s, const char *tra
     return found;
 }
 
+static int cmp_max_start(const void *a, const void *b, void *ctx)
+{
+    const struct seginfo *segs = ctx;
+    const struct seginfo *x = &segs[*(const size_t *)a], *y = &segs[*(const size_t *)b];
+    if (x->max_start != y->max_start)
+        return x->max_start < y->max_start ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Bring 'by_max' up to date after segments came or went. */
+static void index_order(struct segindex *ix)
+{
+    if (!ix->dirty)
+        return;
+    if (ix->by_max_cap < ix->n) {
+        ix->by_max_cap = ix->cap;
+        free(ix->by_max);
+        ix->by_max = xmalloc(ix->by_max_cap * sizeof(*ix->by_max));
+    }
+    for (size_t i = 0; i < ix->n; i++)
+        ix->by_max[i] = i;
+    qsort_r(ix->by_max, ix->n, sizeof(*ix->by_max), cmp_max_start, ix->segs);
+    ix->dirty = 0;
+}
+
 int segindex_find(struct segindex *ix, const char *project, const char *trace_id,
                   const char *span_id, int64_t start_lo, int64_t start_hi, int64_t *seg,
                   int64_t *row, char *err, size_t errlen)
 {
     uint64_t h = key_hash(trace_id, span_id);
     int k = bloom_probes(KEY_BLOOM_BITS);
-    for (size_t i = ix->n; i-- > 0;) { /* newest first: resends are recent */
-        const struct seginfo *s = &ix->segs[i];
-        if (s->max_start < start_lo || s->min_start > start_hi)
+    index_order(ix);
+    size_t lo = 0, hi = ix->n; /* the first segment ending at or after start_lo */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->segs[ix->by_max[mid]].max_start < start_lo)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t j = ix->n; j-- > lo;) { /* latest first: resends are recent */
+        const struct seginfo *s = &ix->segs[ix->by_max[j]];
+        if (s->min_start > start_hi)
             continue;
         if (strcmp(s->project, project) != 0 || !bloom_has(s->keys, s->nkeys, k, h))
             continue;
@@ -1029,6 +1091,7 @@ static void index_remove(struct segindex *ix, int64_t seg)
             seginfo_release(&ix->segs[i]);
             memmove(&ix->segs[i], &ix->segs[i + 1], (ix->n - i - 1) * sizeof(*ix->segs));
             ix->n--;
+            ix->dirty = 1;
             return;
         }
 }

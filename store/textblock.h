@@ -33,7 +33,7 @@
 
 #include "core/buf.h"
 
-#define TEXTBLOCK_RAW (512u << 10)          /* raw bytes a block aims at */
+#define TEXTBLOCK_RAW (1024u << 10)         /* raw bytes a block aims at */
 #define TEXTBLOCK_KEEP 50000                /* the newest texts stay rows of their own */
 #define TEXTBLOCK_LEVEL 12                  /* ~40 MB/s with a dictionary, beside ingest */
 #define TEXTBLOCK_DICT_MAX (1u << 20)       /* bytes of a block dictionary */

@@ -73,8 +73,8 @@ static void setup(void)
     writer_config_default(&cfg);
     cfg.compact_keep_hot = -1; /* steps run by the test */
     cfg.text_block_keep = 300;
-    cfg.text_block_train_first = 600u << 10; /* a dictionary after the first block or two */
-    cfg.text_block_train_every = 4u << 20;
+    cfg.text_block_train_first = 1200u << 10; /* a dictionary after the first block or two */
+    cfg.text_block_train_every = 16u << 20;
     tu_store_open(&ts, "blocks.db", &cfg);
     db = ts.db;
     w = ts.w;
@@ -115,7 +115,14 @@ static uint64_t digest(const char *where)
 START_TEST(test_blocks_change_no_answer_and_retention_frees_out_of_them)
 {
     char err[256];
-    tu_ingest_spangen(w, 4000, 71, 400, NULL, NULL);
+    tu_ingest_spangen(w, 8000, 71, 400, NULL, NULL);
+    /* the newest text is never freed (ids are never given twice): let it be
+     * another project's, so dropping acme-support leaves none unreferenced */
+    tu_ingest_json(w, "{\"trace_id\":\"7e000000000000000000000000000001\","
+                      "\"span_id\":\"7e00000000000001\",\"project\":\"docs-platform\","
+                      "\"kind\":\"llm\",\"input\":\"the newest text\","
+                      "\"start_ns\":\"1772409600000000000\","
+                      "\"end_ns\":\"1772409601000000000\"}\n");
     uint64_t all = digest(""), others = digest("WHERE project <> 'acme-support'");
     long long texts = tu_ro_int(db, "SELECT count(*) FROM texts");
     long long refund = tu_ro_int(db, "SELECT count(*) FROM spans WHERE search = '\"the refund\"'");
