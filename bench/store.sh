@@ -95,7 +95,10 @@ rm -f "$tmp/raw.ndjson.zst"
 awk -v a="$t" -v b="$(now)" 'BEGIN { printf "zstd_s=%.1f\n", b - a }' >>"$res"
 step_end "b. (A) zstd -19 -T0" "$t"
 
-# c. ours: ingest through the server, compaction running
+# c. ours: ingest through the server, compaction running (after the raw
+# file's and the baseline's dirty pages are on disk, so their writeback does
+# not share the disk with the server's fsyncs)
+sync
 t=$(now)
 db=$tmp/ours.db
 serve_start "$LLMTAP" "$db" "$tmp/server.log" || {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -127,6 +128,40 @@ START_TEST(test_concurrent_submitters_share_commits)
     writer_get_stats(w, &ws);
     ck_assert_uint_le(ws.commits, 200);
     ck_assert_uint_ge(ws.commits, 1);
+}
+END_TEST
+
+/* Checkpoints run beside ingest, and the WAL still starts over: its file
+ * stays a fraction of the pages written through it. */
+START_TEST(test_wal_is_checkpointed_and_starts_over_under_load)
+{
+    char err[256];
+    writer_stop(w);
+    struct writer_config cfg;
+    writer_config_default(&cfg);
+    cfg.checkpoint_pages = 16;
+    ck_assert_int_eq(writer_start(&w, st, &cfg, err, sizeof(err)), LT_OK);
+    pthread_t th[8];
+    struct thr args[8];
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 8; i++) {
+            args[i].first = round * 100000 + i * 10000;
+            pthread_create(&th[i], NULL, submitter, &args[i]);
+        }
+        for (int i = 0; i < 8; i++)
+            pthread_join(th[i], NULL);
+    }
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans"), 4 * 8 * 25 * 20);
+    struct writer_stats ws;
+    writer_get_stats(w, &ws);
+    char *wal = xasprintf("%s-wal", db);
+    struct stat sb;
+    ck_assert_int_eq(stat(wal, &sb), 0);
+    long long wal_pages = (long long)sb.st_size / 4096;
+    free(wal);
+    ck_assert_uint_ge(ws.checkpoints, 3);
+    ck_assert_uint_gt(ws.wal_frames, 400);
+    ck_assert_int_lt(wal_pages, (long long)ws.wal_frames / 3);
 }
 END_TEST
 
@@ -345,6 +380,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_resent_spans_are_stored_once);
     tcase_add_test(tc, test_concurrent_submitters_share_commits);
+    tcase_add_test(tc, test_wal_is_checkpointed_and_starts_over_under_load);
     tcase_add_test(tc, test_merge_records_combine_fields);
     tcase_add_test(tc, test_dedup_key_skips_a_replayed_envelope);
     tcase_add_test(tc, test_log_messages_join_their_span_in_either_order);
