@@ -17,8 +17,9 @@
  * newest has packed TEXTBLOCK_TRAIN_EVERY; a block keeps the dictionary
  * it was packed with. Texts of one store share their boilerplate (system
  * prompts, message framing, the phrases of an app's answers), so a block
- * of half a megabyte with a dictionary compresses about as well as the
- * whole history at zstd -19 (docs/BENCHMARKS.md).
+ * of a megabyte with a dictionary compresses nearly as well as the whole
+ * history at zstd -19 (docs/BENCHMARKS.md). `llmtap compact` packs every
+ * text that fills a block, the newest kept back (new ids are max(id) + 1).
  *
  * Thread-safety: a textblock_view, a batch and a textblock_dicts belong to
  * one thread.

@@ -13,11 +13,7 @@
  * dictionaries) and hands the result to the writer through writer_run.
  * The writer applies a batch only if no hot row was updated in place since
  * the batch's snapshot began (sql.hot_updates against committed_updates),
- * and decides when the WAL is checkpointed, after waking the group that
- * grew it: a third thread, the checkpointer, copies it back on a read-write
- * connection of its own (it never opens a transaction, so it never takes the
- * write lock), so ingest goes on while pages are copied. Should that
- * connection not open, the writer checkpoints itself.
+ * and checkpoints the WAL itself, after waking the group that grew it.
  */
 #include "store/writer.h"
 
@@ -64,13 +60,6 @@ struct writer {
     pthread_t compactor;
     int compactor_started, compactor_stopping;
     pthread_cond_t compact_cv;
-    /* the checkpointer thread, on its own connection */
-    pthread_t ckpt;
-    int ckpt_started, ckpt_stopping, ckpt_due; /* under mu */
-    int ckpt_ran;      /* under mu: it copied the WAL since the WAL last started over */
-    int wal_restarted; /* writer thread: the WAL started over since maybe_checkpoint looked */
-    pthread_cond_t ckpt_cv;
-    sqlite3 *ckpt_db;
     uint64_t committed_updates; /* sql.hot_updates as of the last commit */
     int wal_pages;              /* pages in the WAL after the last commit (wal hook) */
     uint64_t wal_frames;        /* pages written to the WAL (writer thread; see stats) */
@@ -289,115 +278,29 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int pages)
     struct writer *w = ctx; /* the writer thread: it made the commit */
     if (pages > w->wal_pages)
         w->wal_frames += (uint64_t)(pages - w->wal_pages);
-    else if (pages < w->wal_pages) { /* the WAL started over after a checkpoint */
-        w->wal_frames += (uint64_t)pages;
-        w->wal_restarted = 1;
-    }
     w->wal_pages = pages;
     return SQLITE_OK;
 }
 
-/* A PASSIVE checkpoint on 'db': the other connections are readers, which
- * it does not wait for (what they still need is copied next time), and the
- * writer, which it does not block. */
-static void checkpoint_on(struct writer *w, sqlite3 *db)
+/* Copy the WAL back into the database once it is big, between groups. A
+ * PASSIVE checkpoint: the only other connections are readers, which it
+ * does not wait for (what they still need is copied next time). */
+static void maybe_checkpoint(struct writer *w)
 {
+    if (w->wal_pages < w->cfg.checkpoint_pages)
+        return;
     int64_t t0 = time_mono_ns();
-    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int rc =
+        sqlite3_wal_checkpoint_v2(store_db(w->st), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     int64_t took = time_mono_ns() - t0;
+    w->wal_pages = 0;
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-        log_msg(LOG_WARN, "writer", "checkpoint failed: %s", sqlite3_errmsg(db));
+        log_msg(LOG_WARN, "writer", "checkpoint failed: %s", sqlite3_errmsg(store_db(w->st)));
     pthread_mutex_lock(&w->mu);
     w->stats.checkpoints++;
     if (took > w->stats.max_checkpoint_ns)
         w->stats.max_checkpoint_ns = took;
     pthread_mutex_unlock(&w->mu);
-}
-
-/* Have the WAL copied back once it is big, between groups. The
- * checkpointer copies the bulk while ingest goes on; but the WAL starts
- * over only at a write that finds every frame copied, which commits made
- * during that checkpoint prevent. So the next time, the writer copies
- * what is left itself (a few groups' frames), and its next commit starts
- * the WAL over. Without a checkpointer the writer does it all. */
-static void maybe_checkpoint(struct writer *w)
-{
-    int restarted = w->wal_restarted;
-    w->wal_restarted = 0;
-    if (w->ckpt_started) {
-        pthread_mutex_lock(&w->mu);
-        w->ckpt_ran = w->ckpt_ran && !restarted;
-        int busy = w->ckpt_due,
-            delegate = w->wal_pages >= w->cfg.checkpoint_pages && !busy && !w->ckpt_ran;
-        if (delegate) {
-            w->ckpt_due = 1;
-            pthread_cond_signal(&w->ckpt_cv);
-        }
-        pthread_mutex_unlock(&w->mu);
-        if (busy || delegate)
-            return;
-    }
-    if (w->wal_pages < w->cfg.checkpoint_pages)
-        return;
-    checkpoint_on(w, store_db(w->st));
-    w->wal_pages = 0;
-}
-
-static void *checkpointer_main(void *arg)
-{
-    struct writer *w = arg;
-    pthread_mutex_lock(&w->mu);
-    while (!w->ckpt_stopping) {
-        if (!w->ckpt_due) {
-            pthread_cond_wait(&w->ckpt_cv, &w->mu);
-            continue;
-        }
-        pthread_mutex_unlock(&w->mu);
-        checkpoint_on(w, w->ckpt_db);
-        pthread_mutex_lock(&w->mu);
-        w->ckpt_due = 0;
-        w->ckpt_ran = 1;
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
-/* Open the checkpointer's connection and start it; on failure the writer
- * checkpoints itself (logged, not fatal). */
-static void start_checkpointer(struct writer *w)
-{
-    sqlite3 *db = NULL;
-    int rc =
-        sqlite3_open_v2(store_path(w->st), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 5000);
-        sqlite3_wal_autocheckpoint(db, 0); /* it commits nothing; to be sure */
-        w->ckpt_db = db;
-        if (pthread_create(&w->ckpt, NULL, checkpointer_main, w) == 0) {
-            w->ckpt_started = 1;
-            return;
-        }
-        w->ckpt_db = NULL;
-    }
-    log_msg(LOG_WARN, "writer", "no checkpointer thread (%s): the writer checkpoints",
-            db ? sqlite3_errmsg(db) : "out of memory");
-    sqlite3_close(db);
-}
-
-static void stop_checkpointer(struct writer *w)
-{
-    if (!w->ckpt_started)
-        return;
-    pthread_mutex_lock(&w->mu);
-    w->ckpt_stopping = 1;
-    pthread_cond_broadcast(&w->ckpt_cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->ckpt, NULL);
-    w->ckpt_started = 0;
-    sqlite3_close(w->ckpt_db);
-    w->ckpt_db = NULL;
 }
 
 /* ---- the compactor thread ---- */
@@ -1112,7 +1015,6 @@ int writer_start(struct writer **out, struct store *st, const struct writer_conf
     pthread_cond_init(&w->work_cv, NULL);
     pthread_cond_init(&w->done_cv, NULL);
     pthread_cond_init(&w->compact_cv, NULL);
-    pthread_cond_init(&w->ckpt_cv, NULL);
     *out = NULL;
     if (wsql_prepare(&w->sql, store_db(st), err, errlen) != 0)
         goto fail;
@@ -1120,7 +1022,6 @@ int writer_start(struct writer **out, struct store *st, const struct writer_conf
         w->cfg.checkpoint_pages = 8000;
     sqlite3_wal_hook(store_db(st), wal_hook, w); /* replaces the autocheckpoint */
     w->healthy = 1;
-    start_checkpointer(w);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         snprintf(err, errlen, "cannot start the writer thread");
         goto fail;
@@ -1206,14 +1107,12 @@ void writer_stop(struct writer *w)
         pthread_mutex_unlock(&w->mu);
         pthread_join(w->thread, NULL);
     }
-    stop_checkpointer(w);
     if (w->st) /* the hook points at 'w': back to SQLite's own checkpoints */
         sqlite3_wal_autocheckpoint(store_db(w->st), 1000);
     wsql_finalize(&w->sql);
     pthread_cond_destroy(&w->work_cv);
     pthread_cond_destroy(&w->done_cv);
     pthread_cond_destroy(&w->compact_cv);
-    pthread_cond_destroy(&w->ckpt_cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }

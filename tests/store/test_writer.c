@@ -131,8 +131,8 @@ START_TEST(test_concurrent_submitters_share_commits)
 }
 END_TEST
 
-/* Checkpoints run beside ingest, and the WAL still starts over: its file
- * stays a fraction of the pages written through it. */
+/* The writer checkpoints between groups under load, and the WAL starts
+ * over: its file stays a fraction of the pages written through it. */
 START_TEST(test_wal_is_checkpointed_and_starts_over_under_load)
 {
     char err[256];
