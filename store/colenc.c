@@ -64,8 +64,9 @@ struct colenc_writer {
     double *reals;    /* REAL */
     uint32_t *idx;    /* TEXT/BLOB: the dictionary entry of each value */
     struct dict dict;
-    int broken;      /* an internal append failed: colenc_finish fails */
-    ZSTD_CCtx *cctx; /* made by the first colenc_finish, kept for the next */
+    int broken;                      /* an internal append failed: colenc_finish fails */
+    ZSTD_CCtx *cctx;                 /* made by the first colenc_finish, kept for the next */
+    const struct colenc_writer *ref; /* values may point at its rows ('P'), or NULL */
 };
 
 /* A byte string of a decoded text/blob column: 'len' bytes at 'off' in the
@@ -229,6 +230,21 @@ static int64_t dict_intern(struct dict *d, const void *p, size_t n)
     return (int64_t)d->nents++;
 }
 
+/* Index of the entry holding 'p'/'n', or -1. */
+static int64_t dict_find(const struct dict *d, const void *p, size_t n)
+{
+    if (d->nslots == 0)
+        return -1;
+    uint64_t h = hash_bytes(p, n);
+    size_t mask = d->nslots - 1;
+    for (size_t i = (size_t)h & mask; d->slots[i]; i = (i + 1) & mask) {
+        const struct dict_ent *e = &d->ents[d->slots[i] - 1];
+        if (e->hash == h && e->len == n && (n == 0 || memcmp(d->bytes.data + e->off, p, n) == 0))
+            return d->slots[i] - 1;
+    }
+    return -1;
+}
+
 static void dict_reset(struct dict *d)
 {
     buf_reset(&d->bytes);
@@ -276,6 +292,11 @@ static void writer_reset(struct colenc_writer *w)
 size_t colenc_writer_rows(const struct colenc_writer *w)
 {
     return w->rows;
+}
+
+void colenc_writer_set_ref(struct colenc_writer *w, const struct colenc_writer *ref)
+{
+    w->ref = ref;
 }
 
 /* Count one more row; 1 when its value is to be kept, 0 when the row is past
@@ -528,10 +549,79 @@ static int encode_dict(const struct colenc_writer *w, int hex, struct buf *raw)
     return 0;
 }
 
-/* The uncompressed column into 'raw'; -1 when it passes raw's ceiling. */
+/* Is row 'r' of the writer's kept rows NULL? */
+static int writer_null(const struct colenc_writer *w, size_t r)
+{
+    return (w->nulls.data[r / 8] >> (r % 8)) & 1;
+}
+
+/* The row of each of ref's dictionary entries (the last row holding it). */
+static size_t *ref_rows(const struct colenc_writer *ref)
+{
+    size_t *rows = xmalloc((ref->dict.nents ? ref->dict.nents : 1) * sizeof(*rows));
+    for (size_t r = 0, v = 0; r < ref->rows; r++)
+        if (!writer_null(ref, r))
+            rows[ref->idx[v++]] = r;
+    return rows;
+}
+
+/* 'P' after the null bitmap: per non-NULL row r, 0 and the value (hex as
+ * bytes), or zigzag(r - j) + 1 when the value is that of row j of 'ref'. */
+static int encode_refs(const struct colenc_writer *w, struct buf *raw)
+{
+    const struct colenc_writer *ref = w->ref;
+    size_t *rows = ref_rows(ref);
+    int rc = 0;
+    for (size_t r = 0, v = 0; r < w->rows && rc == 0; r++) {
+        if (writer_null(w, r))
+            continue;
+        const struct dict_ent *e = &w->dict.ents[w->idx[v]];
+        int64_t k = dict_find(&ref->dict, w->dict.bytes.data + e->off, e->len);
+        if (k < 0)
+            rc = varint_put(raw, 0) || put_entry(&w->dict, w->idx[v], 1, raw) ? -1 : 0;
+        else
+            rc = varint_put(raw, zigzag((uint64_t)r - (uint64_t)rows[k]) + 1);
+        v++;
+    }
+    free(rows);
+    return rc;
+}
+
+/* Can the column point at ref's rows: hex text, as many rows, both kept? */
+static int refs_fit(const struct colenc_writer *w, char enc)
+{
+    return w->ref && (enc == 'Y' || enc == 'X') && w->ref->rows == w->rows &&
+           w->rows <= COLENC_MAX_ROWS && w->ref->type != COLENC_INT &&
+           w->ref->type != COLENC_REAL && !w->ref->broken;
+}
+
+static int encode_as(const struct colenc_writer *w, char enc, struct buf *raw);
+
+/* The uncompressed column into 'raw'; -1 when it passes raw's ceiling.
+ * With a reference column, 'P' is used when it is the smaller. */
 static int encode(const struct colenc_writer *w, struct buf *raw)
 {
     char enc = choose_enc(w);
+    if (!refs_fit(w, enc))
+        return encode_as(w, enc, raw);
+    struct buf refs;
+    buf_init(&refs, COLENC_MAX_RAW);
+    if (encode_as(w, 'P', &refs) != 0) { /* past the ceiling: the plain form may fit */
+        buf_release(&refs);
+        return encode_as(w, enc, raw);
+    }
+    if (encode_as(w, enc, raw) == 0 && raw->len <= refs.len) {
+        buf_release(&refs);
+        return 0;
+    }
+    buf_reset(raw);
+    int rc = buf_append(raw, refs.data, refs.len) ? -1 : 0;
+    buf_release(&refs);
+    return rc;
+}
+
+static int encode_as(const struct colenc_writer *w, char enc, struct buf *raw)
+{
     if (buf_putc(raw, enc) || varint_put(raw, w->rows) ||
         buf_append(raw, w->nulls.data, w->nulls.len))
         return -1;
@@ -540,6 +630,8 @@ static int encode(const struct colenc_writer *w, struct buf *raw)
         return encode_ints(w, raw);
     case 'R':
         return encode_reals(w, raw);
+    case 'P':
+        return encode_refs(w, raw);
     case 'D':
     case 'd':
     case 'Y':
@@ -608,6 +700,7 @@ static int enc_type(unsigned char enc, enum colenc_type *type)
     case 'S':
     case 'X':
     case 'Y':
+    case 'P':
         *type = COLENC_TEXT;
         return 1;
     case 'd':
@@ -752,8 +845,46 @@ static const char *parse_dict(struct colenc_column *c, struct rd *r, size_t nn, 
     return NULL;
 }
 
+/* 'P': each value is a literal (hex as bytes) or row j of 'ref', copied. */
+static const char *parse_refs(struct colenc_column *c, struct rd *r, size_t nn,
+                              const struct colenc_column *ref)
+{
+    const char *why;
+    uint64_t z;
+    if (!ref || ref->rows != c->rows || (ref->type != COLENC_TEXT && ref->type != COLENC_BLOB))
+        return "a column of references without the column it refers to";
+    if (nn > rd_left(r))
+        return "truncated references";
+    c->ents = xcalloc(nn ? nn : 1, sizeof(*c->ents));
+    c->row_ent = xcalloc(c->rows ? c->rows : 1, sizeof(*c->row_ent));
+    for (size_t i = 0; i < c->rows; i++) {
+        if (row_null(c, i))
+            continue;
+        struct col_ent *e = &c->ents[c->nents];
+        if (rd_varint(r, &z))
+            return "truncated or overlong reference";
+        if (z == 0) {
+            if ((why = parse_entry(c, r, 1, e)) != NULL)
+                return why;
+        } else {
+            uint64_t j = (uint64_t)i - unzigzag(z - 1);
+            if (j >= c->rows || row_null(ref, (size_t)j))
+                return "reference to a row that has no value";
+            size_t len = 0;
+            const char *p = colenc_bytes(ref, (size_t)j, &len);
+            e->off = c->arena.len;
+            e->len = len;
+            if (buf_append(&c->arena, p, len) || buf_putc(&c->arena, '\0'))
+                return "column too large";
+        }
+        c->row_ent[i] = (uint32_t)c->nents++;
+    }
+    return NULL;
+}
+
 /* Fill 'c' from the decompressed column; NULL, or why the bytes are bad. */
-static const char *parse(struct colenc_column *c, const unsigned char *p, size_t len)
+static const char *parse(struct colenc_column *c, const unsigned char *p, size_t len,
+                         const struct colenc_column *ref)
 {
     struct rd r = {p, p + len};
     const char *why;
@@ -771,6 +902,8 @@ static const char *parse(struct colenc_column *c, const unsigned char *p, size_t
         why = parse_ints(c, &r, nn);
     else if (enc == 'R')
         why = parse_reals(c, &r, nn);
+    else if (enc == 'P')
+        why = parse_refs(c, &r, nn, ref);
     else if (enc == 'D' || enc == 'd' || enc == 'Y')
         why = parse_dict(c, &r, nn, enc == 'Y');
     else
@@ -802,6 +935,12 @@ static const char *decompress(const void *blob, size_t len, unsigned char **raw,
 int colenc_decode(const void *blob, size_t len, struct colenc_column **out, char *err,
                   size_t errlen)
 {
+    return colenc_decode_ref(blob, len, NULL, out, err, errlen);
+}
+
+int colenc_decode_ref(const void *blob, size_t len, const struct colenc_column *ref,
+                      struct colenc_column **out, char *err, size_t errlen)
+{
     unsigned char *raw = NULL;
     size_t rawlen = 0;
     struct colenc_column *c = NULL;
@@ -812,7 +951,7 @@ int colenc_decode(const void *blob, size_t len, struct colenc_column **out, char
         goto fail;
     c = xcalloc(1, sizeof(*c));
     buf_init(&c->arena, 0);
-    if ((why = parse(c, raw, rawlen)) != NULL)
+    if ((why = parse(c, raw, rawlen, ref)) != NULL)
         goto fail;
     free(raw);
     *out = c;

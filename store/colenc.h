@@ -14,6 +14,10 @@
  *       'Y', 'X'  the same two for a TEXT column whose every value is
  *            lowercase hex of even length (trace and span ids): each
  *            value stored as its bytes, len(varint) counting bytes
+ *       'P'  hex text that mostly repeats another column of the same
+ *            segment (a parent's span id): per row a varint, 0 followed
+ *            by the value as in 'X', or zigzag(row - j) + 1 for the value
+ *            of row j of that column; decoded with it (colenc_decode_ref)
  *
  * The writer picks 'D' for text/blob columns when it is smaller than 'S'.
  * Decoding checks every length and index against the bytes it has: a
@@ -58,6 +62,11 @@ void colenc_put_row(struct colenc_writer *w, const struct colenc_column *c, size
 /* Rows appended so far. */
 size_t colenc_writer_rows(const struct colenc_writer *w);
 
+/* Let 'w' store a value as a reference to the row of 'ref' that holds it
+ * ('P', when smaller). 'ref' (borrowed) must get the same rows and be
+ * finished after 'w'; its column is then needed to decode 'w''s. */
+void colenc_writer_set_ref(struct colenc_writer *w, const struct colenc_writer *ref);
+
 /* Encode the rows and compress them at zstd 'level', appending the frame
  * to 'out'; the writer is reset (empty, same type) for reuse. Returns 0,
  * or -1 when 'out' hits its ceiling or zstd fails. */
@@ -70,6 +79,11 @@ int colenc_finish(struct colenc_writer *w, int level, struct buf *out)
  * more than COLENC_MAX_ROWS rows. */
 int colenc_decode(const void *blob, size_t len, struct colenc_column **out, char *err,
                   size_t errlen) __attribute__((warn_unused_result));
+/* The same for a column written with a reference ('ref': that column,
+ * decoded; NULL makes a 'P' column an error). */
+int colenc_decode_ref(const void *blob, size_t len, const struct colenc_column *ref,
+                      struct colenc_column **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void colenc_column_free(struct colenc_column *c);
 
 /* Accessors; 'i' < colenc_rows(c) (checked with assert). */

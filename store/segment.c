@@ -313,6 +313,8 @@ static void builder_init(struct builder *b)
     memset(b, 0, sizeof(*b));
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         b->cols[c] = colenc_writer_new(segment_cols[c].type);
+    /* a parent is mostly a span of the same segment: kept as its row */
+    colenc_writer_set_ref(b->cols[SC_PARENT_SPAN_ID], b->cols[SC_SPAN_ID]);
     b->keyh = xmalloc(SEGMENT_MERGE_ROWS * sizeof(*b->keyh));
     b->traceh = xmalloc(SEGMENT_MERGE_ROWS * sizeof(*b->traceh));
 }
@@ -546,7 +548,8 @@ static int builder_flush(struct segment_batch *out, struct builder *b, int level
     b->n = 0;
     b->ntids = 0;
     b->packed = 0;
-    for (int c = 0; c < SEGMENT_NCOLS; c++) {
+    for (int k = 0; k < SEGMENT_NCOLS; k++) { /* the parents before the span ids they use */
+        int c = k == 0 ? SC_PARENT_SPAN_ID : k <= SC_PARENT_SPAN_ID ? k - 1 : k;
         buf_init(&g->cols[c], 0);
         if (colenc_finish(b->cols[c], level, &g->cols[c]) != 0) {
             snprintf(err, errlen, "compaction: cannot encode column %s", segment_cols[c].name);
@@ -825,15 +828,18 @@ int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data
         snprintf(err, errlen, "segment %lld: %s", (long long)seg, sqlite3_errmsg(db));
         goto fail;
     }
+    if (colmask & (1ull << SC_PARENT_SPAN_ID)) /* parents may be rows of the span ids */
+        colmask |= 1ull << SC_SPAN_ID;
     for (int c = 0; c < SEGMENT_NCOLS; c++) {
         if (!(colmask & (1ull << c)))
             continue;
         sqlite3_bind_int64(st, 1, seg);
         sqlite3_bind_int(st, 2, c);
         char why[128] = "the column is missing";
+        const struct colenc_column *ref = c == SC_PARENT_SPAN_ID ? d->cols[SC_SPAN_ID] : NULL;
         int got = sqlite3_step(st) == SQLITE_ROW &&
-                  colenc_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
-                                &d->cols[c], why, sizeof(why)) == 0;
+                  colenc_decode_ref(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+                                    ref, &d->cols[c], why, sizeof(why)) == 0;
         sqlite3_reset(st);
         if (!got || colenc_rows(d->cols[c]) != d->rows) {
             snprintf(err, errlen, "segment %lld column %s: %s", (long long)seg,

@@ -492,6 +492,100 @@ END_TEST
 enum { CONV_COLS = 8 };
 
 /* Every column of CONV_SQL put into a column of 'type'. */
+/* Parent span ids as rows of the span id column ('P'): a parent found
+ * before or after its child, or its own row, a parent not in the segment
+ * (kept as bytes) and NULLs all read back; the column is smaller than
+ * without the reference; it does not decode without its reference, nor
+ * with a reference out of range; a column that is not hex keeps its
+ * usual encoding. */
+START_TEST(test_parents_are_rows_of_the_span_ids)
+{
+    enum { N = 3000 };
+    static char spans[N][17], parents[N][17];
+    struct colenc_writer *sw = colenc_writer_new(COLENC_TEXT);
+    struct colenc_writer *pw = colenc_writer_new(COLENC_TEXT);
+    struct colenc_writer *plain = colenc_writer_new(COLENC_TEXT);
+    colenc_writer_set_ref(pw, sw);
+    for (int i = 0; i < N; i++) {
+        random_hex(spans[i], 16);
+        colenc_put_bytes(sw, spans[i], 16);
+    }
+    for (int i = 0; i < N; i++) {
+        uint64_t r = rng() % 10;
+        if (r < 3) {
+            parents[i][0] = '\0'; /* a root: NULL */
+            colenc_put_null(pw);
+            colenc_put_null(plain);
+            continue;
+        }
+        int j = r < 7 ? i - 1 - (int)(rng() % 40) : r == 7 ? i + 1 + (int)(rng() % 5) : i;
+        if (j < 0 || j >= N || r == 9)
+            random_hex(parents[i], 16); /* not in this segment */
+        else
+            memcpy(parents[i], spans[j], 17);
+        colenc_put_bytes(pw, parents[i], 16);
+        colenc_put_bytes(plain, parents[i], 16);
+    }
+    struct buf pf, sf, qf;
+    finish_into(pw, &pf); /* before its reference, as the segment does */
+    finish_into(sw, &sf);
+    finish_into(plain, &qf);
+    size_t rawlen = 0;
+    unsigned char *raw = raw_of(&pf, &rawlen);
+    ck_assert_int_eq(raw[0], 'P');
+    free(raw);
+    ck_assert_uint_lt(pf.len, qf.len / 2);
+    struct colenc_column *sc = decode_ok(sf.data, sf.len), *pc = NULL;
+    char err[128] = "";
+    ck_assert_int_eq(colenc_decode_ref(pf.data, pf.len, sc, &pc, err, sizeof(err)), 0);
+    ck_assert_uint_eq(colenc_rows(pc), N);
+    for (int i = 0; i < N; i++) {
+        if (!parents[i][0])
+            assert_null_bytes(pc, i);
+        else
+            assert_bytes(pc, i, parents[i], 16);
+    }
+    colenc_column_free(pc);
+    pc = NULL;
+    ck_assert_int_eq(colenc_decode(pf.data, pf.len, &pc, err, sizeof(err)), -1);
+    ck_assert_ptr_null(pc);
+    ck_assert_ptr_nonnull(strstr(err, "without the column"));
+    /* by hand: 3 rows, row 0 refers to row 5 (past the end) */
+    static const unsigned char bad[] = {'P', 3, 0, 11, 1, 1};
+    struct buf bf;
+    frame_of(bad, sizeof(bad), &bf);
+    struct colenc_column *three = NULL;
+    struct colenc_writer *tw = colenc_writer_new(COLENC_TEXT);
+    for (int i = 0; i < 3; i++)
+        colenc_put_bytes(tw, spans[i], 16);
+    three = roundtrip(tw);
+    ck_assert_int_eq(colenc_decode_ref(bf.data, bf.len, three, &pc, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no value"));
+    /* a column that is not hex keeps its encoding even with a reference */
+    colenc_put_bytes(tw, "x", 1);
+    struct colenc_writer *nw = colenc_writer_new(COLENC_TEXT);
+    colenc_writer_set_ref(nw, tw);
+    colenc_put_bytes(nw, "not hex", 7);
+    struct buf nf;
+    finish_into(nw, &nf);
+    raw = raw_of(&nf, &rawlen);
+    ck_assert_int_ne(raw[0], 'P');
+    free(raw);
+    buf_release(&nf);
+    buf_release(&bf);
+    buf_release(&pf);
+    buf_release(&sf);
+    buf_release(&qf);
+    colenc_column_free(sc);
+    colenc_column_free(three);
+    colenc_writer_free(sw);
+    colenc_writer_free(pw);
+    colenc_writer_free(plain);
+    colenc_writer_free(tw);
+    colenc_writer_free(nw);
+}
+END_TEST
+
 static struct colenc_column *put_sql_values(sqlite3 *db, enum colenc_type type)
 {
     sqlite3_stmt *st = NULL;
@@ -1041,6 +1135,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_tampered_writer_output_is_refused);
     tcase_add_test(tc, test_random_byte_flips_fail_or_decode_within_bounds);
     tcase_add_test(tc, test_columns_past_max_rows_are_refused);
+    tcase_add_test(tc, test_parents_are_rows_of_the_span_ids);
     tcase_add_test(tc, test_finish_fails_at_the_output_ceiling_and_leaves_it_unchanged);
     suite_add_tcase(s, tc);
     return s;
