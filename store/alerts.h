@@ -24,7 +24,7 @@
  *
  * Window sums (alerts_sums, alerts_window.c) read the rollups where they
  * cover the window: whole hours of a global / project / model /
- * version_set window from rollup_hourly_c plus the hot rows of those hours
+ * version_set window from rollup_hourly_k plus the hot rows of those hours
  * from span_rows, and the partial hours at either end from the `spans`
  * table with a start_ns range (pushed down: hot rows by index, segments by
  * zone map). The rollups of users and tenants are daily, so a user or

@@ -2,7 +2,7 @@
  * alerts_window: the sums of one rule's window (see alerts.h, "Window
  * sums"). A window [from, to) splits at hour boundaries into
  *   [from, b)  the partial hour before the first whole one: `spans`
- *   [b, c)     whole hours: rollup_hourly_c (compacted) + span_rows (hot)
+ *   [b, c)     whole hours: rollup_hourly_k (compacted) + span_rows (hot)
  *   [c, to)    the partial hour after the last whole one: `spans`
  * (no whole hour: b = c = to). The compacted and hot parts are disjoint,
  * so every span is counted once. The p95 merges the hourly histograms
@@ -37,11 +37,12 @@ static const char *span_filter(enum alerts_scope scope)
     }
 }
 
-/* The same on a rollup_hourly_c row 'c' (the project is the join's). */
+/* The same on a rollup_hourly_k row's key 'k'. */
 static const char *rollup_filter(enum alerts_scope scope)
 {
-    return scope == ALERTS_MODEL         ? " AND c.model = ?7"
-           : scope == ALERTS_VERSION_SET ? " AND c.version_set = ?7"
+    return scope == ALERTS_PROJECT       ? " AND k.project = ?7"
+           : scope == ALERTS_MODEL       ? " AND k.model = ?7"
+           : scope == ALERTS_VERSION_SET ? " AND k.version_set = ?7"
                                          : "";
 }
 
@@ -65,22 +66,17 @@ static char *window_sql(enum alerts_scope scope)
                         " llmtap_hist_quantile(llmtap_hist_sum(h), 0.95) FROM parts",
                         edges);
     } else {
-        const char *pj = scope == ALERTS_PROJECT
-                             ? "SELECT ?7"
-                             : "SELECT min(project) FROM rollup_hourly_c UNION ALL"
-                               " SELECT (SELECT min(project) FROM rollup_hourly_c"
-                               " WHERE project > pj.p) FROM pj WHERE pj.p IS NOT NULL";
         sql =
-            xasprintf("WITH RECURSIVE pj(p) AS (%s), parts(calls, errors, tokens, nusd, h) AS ("
+            xasprintf("WITH parts(calls, errors, tokens, nusd, h) AS ("
                       "SELECT total(c.calls), total(c.errors), total(c.input_tokens) +"
                       " total(c.output_tokens), total(c.cost_nusd), llmtap_hist_sum(c.latency_hist)"
-                      " FROM pj JOIN rollup_hourly_c c ON c.project = pj.p AND c.hour >= ?3"
-                      " AND c.hour < ?4%s"
+                      " FROM rollup_hourly_k c JOIN rollup_keys k ON k.id = c.key_id"
+                      " WHERE c.hour >= ?3 AND c.hour < ?4%s"
                       " UNION ALL SELECT " SPAN_SUMS " FROM span_rows WHERE start_ns >= ?5"
                       " AND start_ns < ?6%s UNION ALL %s)"
                       " SELECT total(calls), total(errors), total(tokens), total(nusd),"
                       " llmtap_hist_quantile(llmtap_hist_sum(h), 0.95) FROM parts",
-                      pj, rollup_filter(scope), f, edges);
+                      rollup_filter(scope), f, edges);
     }
     free(edges);
     return sql;

@@ -402,28 +402,31 @@ static char *spend_sql(enum budget_scope scope, enum source src, int one)
         return xasprintf("SELECT %s, sum(cost_nusd) FROM spans WHERE start_ns >= ?1"
                          " AND start_ns < ?2%s GROUP BY 1",
                          col, fh);
-    static const char *const daily[] = {"rollup_daily_c", "rollup_daily_c", "rollup_daily_tenant_c",
-                                        "rollup_daily_user_c"};
-    const char *table = src == SRC_HOURLY ? "rollup_hourly_c" : daily[scope];
     const char *bucket = src == SRC_HOURLY ? "hour" : "day";
-    char pj[256], fc[64] = "";
-    if (scope == BUDGET_PROJECT && one)
-        snprintf(pj, sizeof(pj), "SELECT ?5");
-    else
-        snprintf(pj, sizeof(pj),
-                 "SELECT min(project) FROM %s UNION ALL SELECT (SELECT min(project) FROM %s"
-                 " WHERE project > pj.p) FROM pj WHERE pj.p IS NOT NULL",
-                 table, table);
-    if (scope >= BUDGET_TENANT && one)
+    if (scope <= BUDGET_PROJECT) /* the keyed rollups: a range of buckets, each key's project */
+        return xasprintf("SELECT k, sum(n) FROM ("
+                         "SELECT %s AS k, sum(c.cost_nusd) AS n FROM %s c%s"
+                         " WHERE c.%s >= ?3 AND c.%s < ?4%s"
+                         " GROUP BY 1 UNION ALL SELECT %s AS k, sum(cost_nusd) AS n FROM span_rows"
+                         " WHERE start_ns >= ?1 AND start_ns < ?2%s GROUP BY 1) GROUP BY 1",
+                         scope == BUDGET_GLOBAL ? "''" : "rk.project",
+                         src == SRC_HOURLY ? "rollup_hourly_k" : "rollup_daily_k",
+                         scope == BUDGET_GLOBAL ? "" : " JOIN rollup_keys rk ON rk.id = c.key_id",
+                         bucket, bucket, one ? " AND rk.project = ?5" : "", col, fh);
+    /* by tenant or user, daily: each project's rows of the day range (a skip scan) */
+    const char *table = scope == BUDGET_TENANT ? "rollup_daily_tenant_c" : "rollup_daily_user_c";
+    char fc[64] = "";
+    if (one)
         snprintf(fc, sizeof(fc), " AND c.%s = ?5", col);
-    return xasprintf("WITH RECURSIVE pj(p) AS (%s)"
+    return xasprintf("WITH RECURSIVE pj(p) AS (SELECT min(project) FROM %s UNION ALL"
+                     " SELECT (SELECT min(project) FROM %s WHERE project > pj.p) FROM pj"
+                     " WHERE pj.p IS NOT NULL)"
                      " SELECT k, sum(n) FROM ("
-                     "SELECT %s%s AS k, sum(c.cost_nusd) AS n FROM pj JOIN %s c"
-                     " ON c.project = pj.p AND c.%s >= ?3 AND c.%s < ?4%s GROUP BY 1"
+                     "SELECT c.%s AS k, sum(c.cost_nusd) AS n FROM pj JOIN %s c"
+                     " ON c.project = pj.p AND c.day >= ?3 AND c.day < ?4%s GROUP BY 1"
                      " UNION ALL SELECT %s AS k, sum(cost_nusd) AS n FROM span_rows"
                      " WHERE start_ns >= ?1 AND start_ns < ?2%s GROUP BY 1) GROUP BY 1",
-                     pj, scope == BUDGET_GLOBAL ? "" : "c.", col, table, bucket, bucket, fc, col,
-                     fh);
+                     table, table, col, table, fc, col, fh);
 }
 
 static int spend_query(sqlite3 *db, enum budget_scope scope, const char *subject, int64_t from,
@@ -491,11 +494,8 @@ int budgets_hourly(sqlite3 *db, int64_t from_hour, size_t nhours, int64_t *nusd,
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         db,
-        "WITH RECURSIVE pj(p) AS (SELECT min(project) FROM rollup_hourly_c UNION ALL"
-        " SELECT (SELECT min(project) FROM rollup_hourly_c WHERE project > pj.p) FROM pj"
-        " WHERE pj.p IS NOT NULL)"
-        " SELECT c.hour, sum(c.cost_nusd) FROM pj JOIN rollup_hourly_c c ON c.project = pj.p"
-        " AND c.hour >= ?1 AND c.hour < ?2 GROUP BY 1"
+        "SELECT hour, sum(cost_nusd) FROM rollup_hourly_k WHERE hour >= ?1 AND hour < ?2"
+        " GROUP BY 1"
         " UNION ALL SELECT start_ns / 3600000000000, sum(cost_nusd) FROM span_rows"
         " WHERE start_ns >= ?3 AND start_ns < ?4 GROUP BY 1",
         -1, &st, NULL);

@@ -61,7 +61,8 @@ struct rollup_acc {
     size_t nslots;   /* a power of two, at least twice 'cap' (0 before the first entry) */
     sqlite3 *db;
     sqlite3_stmt *up[RK_KINDS];
-    int subtracted; /* some span was counted out: rows may have reached zero */
+    sqlite3_stmt *key; /* key_sql */
+    int subtracted;    /* some span was counted out: rows may have reached zero */
 };
 
 /* ---- histograms ---- */
@@ -218,6 +219,7 @@ void rollup_acc_free(struct rollup_acc *a)
     rollup_reset(a);
     for (int k = 0; k < RK_KINDS; k++)
         sqlite3_finalize(a->up[k]);
+    sqlite3_finalize(a->key);
     free(a->e);
     free(a->slots);
     free(a);
@@ -336,17 +338,25 @@ void rollup_add(struct rollup_acc *a, const struct rollup_span *sp, int sign)
         "s") "," ADD("reasoning_tokens") "," ADD("cost_nusd") "," ADD("unpriced") "," ADD("error"  \
                                                                                           "s")
 
+/* The row of 'tab' for bucket ?2 of the key ?1, ?3..?6 (in rollup_keys by
+ * then: key_sql) */
+#define UPSERT_KEYED(tab, t)                                                                       \
+    "INSERT INTO " tab "(key_id, " t ", " SUMS ", latency_hist, ttft_hist) VALUES("                \
+    "(SELECT id FROM rollup_keys WHERE project = ?1 AND model = ?3 AND provider = ?4"              \
+    " AND version_set = ?5 AND status = ?6),"                                                      \
+    " ?2,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"                                                \
+    " ON CONFLICT(" t ", key_id) DO UPDATE SET " ADD_SUMS                                          \
+    ", latency_hist=llmtap_hist_merge(latency_hist, excluded.latency_hist),"                       \
+    " ttft_hist=llmtap_hist_merge(ttft_hist, excluded.ttft_hist)"
+
+/* The key of an hourly or daily entry, made once. */
+static const char key_sql[] =
+    "INSERT INTO rollup_keys(project, model, provider, version_set, status)"
+    " VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING";
+
 static const char *const upsert_sql[RK_KINDS] = {
-    "INSERT INTO rollup_hourly_c(project, hour, model, provider, version_set, status, " SUMS
-    ", latency_hist, ttft_hist) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
-    " ON CONFLICT(project, hour, model, provider, version_set, status) DO UPDATE SET " ADD_SUMS
-    ", latency_hist=llmtap_hist_merge(latency_hist, excluded.latency_hist),"
-    " ttft_hist=llmtap_hist_merge(ttft_hist, excluded.ttft_hist)",
-    "INSERT INTO rollup_daily_c(project, day, model, provider, version_set, status, " SUMS
-    ", latency_hist, ttft_hist) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
-    " ON CONFLICT(project, day, model, provider, version_set, status) DO UPDATE SET " ADD_SUMS
-    ", latency_hist=llmtap_hist_merge(latency_hist, excluded.latency_hist),"
-    " ttft_hist=llmtap_hist_merge(ttft_hist, excluded.ttft_hist)",
+    UPSERT_KEYED("rollup_hourly_k", "hour"),
+    UPSERT_KEYED("rollup_daily_k", "day"),
     "INSERT INTO rollup_daily_user_c(project, day, user_id, " SUMS
     ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
     " ON CONFLICT(project, day, user_id) DO UPDATE SET " ADD_SUMS,
@@ -355,8 +365,21 @@ static const char *const upsert_sql[RK_KINDS] = {
     " ON CONFLICT(project, day, tenant) DO UPDATE SET " ADD_SUMS,
 };
 
+/* Make sure the key of the hourly or daily entry 'e' is in rollup_keys. */
+static int write_key(struct rollup_acc *a, const struct entry *e)
+{
+    for (int j = 0; j < 5; j++)
+        sqlite3_bind_text(a->key, j + 1, e->k[j], -1, SQLITE_STATIC);
+    int rc = sqlite3_step(a->key);
+    sqlite3_reset(a->key);
+    sqlite3_clear_bindings(a->key);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int write_entry(struct rollup_acc *a, struct entry *e, struct buf *tmp)
 {
+    if (is_full(e->kind) && write_key(a, e) != 0)
+        return -1;
     sqlite3_stmt *st = a->up[e->kind];
     int nk = is_full(e->kind) ? 5 : 2, i = 1;
     sqlite3_bind_text(st, i++, e->k[0], -1, SQLITE_STATIC);
@@ -402,9 +425,14 @@ int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
             sqlite3_finalize(a->up[k]);
             a->up[k] = NULL;
         }
+        sqlite3_finalize(a->key);
+        a->key = NULL;
         a->db = db;
     }
-    int rc = 0;
+    int rc = !a->key && sqlite3_prepare_v3(db, key_sql, -1, SQLITE_PREPARE_PERSISTENT, &a->key,
+                                           NULL) != SQLITE_OK
+                 ? -1
+                 : 0;
     for (int k = 0; k < RK_KINDS && rc == 0; k++)
         if (!a->up[k] && sqlite3_prepare_v3(db, upsert_sql[k], -1, SQLITE_PREPARE_PERSISTENT,
                                             &a->up[k], NULL) != SQLITE_OK)
@@ -417,8 +445,8 @@ int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
     buf_release(&tmp);
     if (rc == 0 && a->subtracted) /* a group with no spans left is no group */
         rc = sqlite3_exec(db,
-                          "DELETE FROM rollup_hourly_c WHERE calls = 0;"
-                          "DELETE FROM rollup_daily_c WHERE calls = 0;"
+                          "DELETE FROM rollup_hourly_k WHERE calls = 0;"
+                          "DELETE FROM rollup_daily_k WHERE calls = 0;"
                           "DELETE FROM rollup_daily_user_c WHERE calls = 0;"
                           "DELETE FROM rollup_daily_tenant_c WHERE calls = 0;",
                           NULL, NULL, NULL) == SQLITE_OK

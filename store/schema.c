@@ -418,6 +418,60 @@ static const char v18[] =
     " VALUES ('global-spend-spike', 'spend', 'global', '', 3600, 'anomaly', 5.0,"
     " CAST(strftime('%s', 'now') AS INTEGER) * 1000000000);";
 
-const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,
-                                         v10, v11, v12, v13, v14, v15, v16, v17, v18};
+/* Version 19: the hourly and daily rollups name their key (project, model,
+ * provider, version_set, status: ~160 distinct in a month of traffic, ~90
+ * bytes of text each) by an id in rollup_keys instead of repeating it in
+ * every row; rows are ordered by time bucket, so new hours append. The old
+ * names stay as views (rollup_hourly_c, rollup_daily_c: the compacted
+ * counts), and the public views join the keys themselves. */
+#define RU_K_SUMS                                                                                  \
+    " c.calls, c.input_tokens, c.output_tokens, c.cache_read_tokens, c.cache_write_tokens,"        \
+    " c.reasoning_tokens, c.cost_nusd, c.unpriced, c.errors, c.latency_hist, c.ttft_hist"
+#define RU_K_NAMES " k.project, k.model, k.provider, k.version_set, k.status"
+/* The keyed table 'tab' of the old table 'old' by time bucket 't' */
+#define RU_KEYED(tab, old, t)                                                                      \
+    "CREATE TABLE " tab " (key_id INTEGER NOT NULL, " t " INTEGER NOT NULL," RU_SUMS               \
+    " latency_hist BLOB, ttft_hist BLOB, PRIMARY KEY (" t ", key_id)) WITHOUT ROWID;"              \
+    "INSERT INTO " tab " SELECT k.id, c." t "," RU_K_SUMS " FROM " old " c JOIN rollup_keys k"     \
+    " USING (project, model, provider, version_set, status) ORDER BY 2, 1;"                        \
+    "DROP TABLE " old ";"                                                                          \
+    "CREATE VIEW " old " AS SELECT k.project, c." t ", k.model, k.provider, k.version_set,"        \
+    " k.status," RU_K_SUMS " FROM " tab " c JOIN rollup_keys k ON k.id = c.key_id;"
+/* h and the key k + keyed row c agree on the key of the views by bucket 't' */
+#define RU_K_SAME(t)                                                                               \
+    "k.project = h.project AND k.model = h.model AND k.provider = h.provider AND"                  \
+    " k.version_set = h.version_set AND k.status = h.status"
+/* View 'name' over the keyed table 'tab' by time bucket 't' (selected by 'key') */
+#define RU_KVIEW(name, tab, t, key)                                                                \
+    "CREATE VIEW " name " AS WITH "                                                                \
+    "h(project," t ",model,provider,version_set,status," RU_H_COLS ",latency_hist,ttft_hist) "     \
+    "AS MATERIALIZED (SELECT" key "," RU_COUNT                                                     \
+    ", llmtap_hist((end_ns - start_ns) / 1e6), llmtap_hist(ttft_ms)"                               \
+    " FROM span_rows GROUP BY 1, 2, 3, 4, 5, 6)"                                                   \
+    " SELECT k.project, c." t ", k.model, k.provider, k.version_set, k.status," RU_K_SUMS          \
+    " FROM " tab " c JOIN rollup_keys k ON k.id = c.key_id"                                        \
+    " WHERE NOT EXISTS (SELECT 1 FROM h WHERE h." t " = c." t " AND " RU_K_SAME(                   \
+        t) ")"                                                                                     \
+           " UNION ALL SELECT h.project,h." t                                                      \
+           ",h.model,h.provider,h.version_set,h.status," RU_MERGED                                 \
+           ",llmtap_hist_merge(h.latency_hist, c.latency_hist),llmtap_hist_merge(h.ttft_hist,"     \
+           " c.ttft_hist) FROM h LEFT JOIN rollup_keys k ON " RU_K_SAME(t) " LEFT JOIN " tab " c"  \
+                                                                           " ON c." t " = h." t    \
+                                                                           " AND c.key_id = k.id;"
+static const char v19[] =
+    "CREATE TABLE rollup_keys ("
+    " id INTEGER PRIMARY KEY, project TEXT NOT NULL, model TEXT NOT NULL,"
+    " provider TEXT NOT NULL, version_set TEXT NOT NULL, status TEXT NOT NULL,"
+    " UNIQUE (project, model, provider, version_set, status));"
+    "INSERT INTO rollup_keys(project, model, provider, version_set, status)"
+    " SELECT project, model, provider, version_set, status FROM rollup_hourly_c UNION"
+    " SELECT project, model, provider, version_set, status FROM rollup_daily_c;"
+    "DROP VIEW rollup_hourly;"
+    "DROP VIEW rollup_daily;" RU_KEYED("rollup_hourly_k", "rollup_hourly_c", "hour")
+        RU_KEYED("rollup_daily_k", "rollup_daily_c", "day")
+            RU_KVIEW("rollup_hourly", "rollup_hourly_k", "hour", RU_HOURLY_KEY)
+                RU_KVIEW("rollup_daily", "rollup_daily_k", "day", RU_DAILY_KEY);
+
+const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9, v10,
+                                         v11, v12, v13, v14, v15, v16, v17, v18, v19};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);
