@@ -66,7 +66,8 @@ struct colenc_writer {
     struct dict dict;
     int broken;                      /* an internal append failed: colenc_finish fails */
     ZSTD_CCtx *cctx;                 /* made by the first colenc_finish, kept for the next */
-    const struct colenc_writer *ref; /* values may point at its rows ('P'), or NULL */
+    const struct colenc_writer *ref; /* values may point at its rows ('P', 'W'), or NULL */
+    int window;                      /* an INT column may be written as 'W' */
 };
 
 /* A byte string of a decoded text/blob column: 'len' bytes at 'off' in the
@@ -296,6 +297,12 @@ size_t colenc_writer_rows(const struct colenc_writer *w)
 
 void colenc_writer_set_ref(struct colenc_writer *w, const struct colenc_writer *ref)
 {
+    w->ref = ref;
+}
+
+void colenc_writer_set_window(struct colenc_writer *w, const struct colenc_writer *ref)
+{
+    w->window = 1;
     w->ref = ref;
 }
 
@@ -595,18 +602,103 @@ static int refs_fit(const struct colenc_writer *w, char enc)
            w->ref->type != COLENC_REAL && !w->ref->broken;
 }
 
+/* May the column be written as 'W': INT, a window asked for, and a
+ * reference (if any) of INT with as many rows? */
+static int window_fits(const struct colenc_writer *w)
+{
+    return w->window && w->type == COLENC_INT && w->rows <= COLENC_MAX_ROWS &&
+           (!w->ref || (w->ref->type == COLENC_INT && w->ref->rows == w->rows && !w->ref->broken));
+}
+
 static int encode_as(const struct colenc_writer *w, char enc, struct buf *raw);
+
+/* ---- 'W': each value as a difference from a value nearby ---- */
+
+#define WINDOW_ROWS 4           /* how far back a base may be */
+#define DEXP_LIMIT (1ull << 59) /* a mantissa that still fits dexp's shift */
+#define DEXP_MAX (1ull << 63)   /* the largest magnitude a difference has */
+
+/* The difference 'd' (two's complement) as (mantissa, sign, decimal
+ * exponent): (m << 5 | sign << 4 | e), m * 10^e = |d|, e < 16. Timestamps
+ * of one trace often differ by whole milliseconds. 0 when it does not fit. */
+static int dexp(uint64_t d, uint64_t *code)
+{
+    uint64_t sign = d >> 63, m = sign ? 0 - d : d, e = 0;
+    while (m != 0 && m % 10 == 0 && e < 15) {
+        m /= 10;
+        e++;
+    }
+    if (m >= DEXP_LIMIT)
+        return 0;
+    *code = m << 5 | sign << 4 | e;
+    return 1;
+}
+
+/* Every row's value (0 for NULL rows) of an INT writer. Caller frees. */
+static int64_t *row_values(const struct colenc_writer *w)
+{
+    int64_t *v = xcalloc(w->rows ? w->rows : 1, sizeof(*v));
+    for (size_t r = 0, i = 0; r < w->rows; r++)
+        if (!writer_null(w, r))
+            v[r] = w->ints[i++];
+    return v;
+}
+
+/* The cheapest (tag, code) for row 'r' of 'own' against its own rows
+ * before it and the rows of 'ref' up to it (ref NULL: none); tag = 2k + 1
+ * for own row r - k, 2k for ref row r - k, and 1 for no base: the code is
+ * then zigzag(value), else dexp of the difference. */
+static void window_pick(const struct colenc_writer *w, const int64_t *own, const int64_t *ref,
+                        size_t r, uint64_t *tag, uint64_t *code)
+{
+    size_t best = SIZE_MAX;
+    for (size_t k = 0; k <= WINDOW_ROWS && k <= r; k++)
+        for (int o = 0; o < 2; o++) {
+            uint64_t c;
+            if (o ? k > 0 && writer_null(w, r - k) : !ref || writer_null(w->ref, r - k))
+                continue;
+            if (o && k == 0) /* the value itself, always possible */
+                c = zigzag((uint64_t)own[r]);
+            else if (!dexp((uint64_t)own[r] - (uint64_t)(o ? own[r - k] : ref[r - k]), &c))
+                continue;
+            size_t len = varint_len(2 * k + (uint64_t)o) + varint_len(c);
+            if (len < best) {
+                best = len;
+                *tag = 2 * k + (uint64_t)o;
+                *code = c;
+            }
+        }
+}
+
+/* 'W' after the null bitmap: per non-NULL row, tag and code (window_pick).
+ * -1 when raw's ceiling is hit. */
+static int encode_window(const struct colenc_writer *w, struct buf *raw)
+{
+    int64_t *own = row_values(w), *ref = w->ref ? row_values(w->ref) : NULL;
+    int rc = 0;
+    for (size_t r = 0; r < w->rows && rc == 0; r++) {
+        uint64_t tag = 1, code = 0;
+        if (writer_null(w, r))
+            continue;
+        window_pick(w, own, ref, r, &tag, &code);
+        rc = varint_put(raw, tag) || varint_put(raw, code) ? -1 : 0;
+    }
+    free(own);
+    free(ref);
+    return rc;
+}
 
 /* The uncompressed column into 'raw'; -1 when it passes raw's ceiling.
  * With a reference column, 'P' is used when it is the smaller. */
 static int encode(const struct colenc_writer *w, struct buf *raw)
 {
     char enc = choose_enc(w);
-    if (!refs_fit(w, enc))
+    char alt = window_fits(w) ? 'W' : refs_fit(w, enc) ? 'P' : 0;
+    if (!alt)
         return encode_as(w, enc, raw);
     struct buf refs;
     buf_init(&refs, COLENC_MAX_RAW);
-    if (encode_as(w, 'P', &refs) != 0) { /* past the ceiling: the plain form may fit */
+    if (encode_as(w, alt, &refs) != 0) { /* past the ceiling, or no base: the plain form */
         buf_release(&refs);
         return encode_as(w, enc, raw);
     }
@@ -632,6 +724,8 @@ static int encode_as(const struct colenc_writer *w, char enc, struct buf *raw)
         return encode_reals(w, raw);
     case 'P':
         return encode_refs(w, raw);
+    case 'W':
+        return encode_window(w, raw);
     case 'D':
     case 'd':
     case 'Y':
@@ -691,6 +785,7 @@ static int enc_type(unsigned char enc, enum colenc_type *type)
 {
     switch (enc) {
     case 'I':
+    case 'W':
         *type = COLENC_INT;
         return 1;
     case 'R':
@@ -845,6 +940,51 @@ static const char *parse_dict(struct colenc_column *c, struct rd *r, size_t nn, 
     return NULL;
 }
 
+/* 'W': each value is a base (0, a row before it, or a row of 'ref' up to
+ * it) plus a difference in decimal-exponent form. */
+static const char *parse_window(struct colenc_column *c, struct rd *r, size_t nn,
+                                const struct colenc_column *ref)
+{
+    uint64_t tag, code;
+    if (nn > rd_left(r) / 2) /* a tag and a code per value, a byte each at least */
+        return "truncated differences";
+    c->ints = xcalloc(c->rows ? c->rows : 1, sizeof(*c->ints));
+    for (size_t i = 0; i < c->rows; i++) {
+        if (row_null(c, i))
+            continue;
+        if (rd_varint(r, &tag) || rd_varint(r, &code))
+            return "truncated or overlong difference";
+        uint64_t k = tag >> 1, m = code >> 5, e = code & 15, base = 0;
+        int own = (int)(tag & 1);
+        if (tag == 1) { /* no base: the value */
+            c->ints[i] = to_int64(unzigzag(code));
+            continue;
+        }
+        if (k > i)
+            return "a difference from a row before the first";
+        if (own) {
+            if (row_null(c, i - (size_t)k))
+                return "a difference from a row that has no value";
+            base = (uint64_t)c->ints[i - (size_t)k];
+        } else if (!own) {
+            if (!ref || ref->type != COLENC_INT || ref->rows != c->rows)
+                return "a column of differences without the column it refers to";
+            if (row_null(ref, i - (size_t)k))
+                return "a difference from a row that has no value";
+            base = (uint64_t)ref->ints[i - (size_t)k];
+        }
+        for (; e > 0; e--) {
+            if (m > DEXP_MAX / 10)
+                return "a difference out of range";
+            m *= 10;
+        }
+        if (m > DEXP_MAX)
+            return "a difference out of range";
+        c->ints[i] = to_int64(base + ((code >> 4) & 1 ? 0 - m : m));
+    }
+    return NULL;
+}
+
 /* 'P': each value is a literal (hex as bytes) or row j of 'ref', copied. */
 static const char *parse_refs(struct colenc_column *c, struct rd *r, size_t nn,
                               const struct colenc_column *ref)
@@ -904,6 +1044,8 @@ static const char *parse(struct colenc_column *c, const unsigned char *p, size_t
         why = parse_reals(c, &r, nn);
     else if (enc == 'P')
         why = parse_refs(c, &r, nn, ref);
+    else if (enc == 'W')
+        why = parse_window(c, &r, nn, ref);
     else if (enc == 'D' || enc == 'd' || enc == 'Y')
         why = parse_dict(c, &r, nn, enc == 'Y');
     else

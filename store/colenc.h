@@ -18,8 +18,17 @@
  *            segment (a parent's span id): per row a varint, 0 followed
  *            by the value as in 'X', or zigzag(row - j) + 1 for the value
  *            of row j of that column; decoded with it (colenc_decode_ref)
+ *       'W'  integers near a value of the rows just before (timestamps:
+ *            a span starts and ends whole milliseconds from its trace's
+ *            others): per row tag(varint) code(varint); tag 2k+1 takes
+ *            the base from this column's row r-k (k = 0: base 0), tag 2k
+ *            from row r-k of another INT column (k = 0: the same row, so
+ *            an end is a duration); code = m << 5 | sign << 4 | e for the
+ *            difference sign * m * 10^e (e < 16); decoded with that column
  *
- * The writer picks 'D' for text/blob columns when it is smaller than 'S'.
+ * The writer picks 'D' for text/blob columns when it is smaller than 'S',
+ * and 'P' / 'W' where asked for (colenc_writer_set_ref / _window) when
+ * smaller than the plain form.
  * Decoding checks every length and index against the bytes it has: a
  * corrupt column is an error, never a read out of bounds.
  *
@@ -66,6 +75,12 @@ size_t colenc_writer_rows(const struct colenc_writer *w);
  * ('P', when smaller). 'ref' (borrowed) must get the same rows and be
  * finished after 'w'; its column is then needed to decode 'w''s. */
 void colenc_writer_set_ref(struct colenc_writer *w, const struct colenc_writer *ref);
+
+/* Let INT writer 'w' store each value as its difference from a value of
+ * the four rows before it or of 'ref' (NULL: none; borrowed, INT) up to
+ * the same row ('W', when smaller). 'ref' must get the same rows and be
+ * finished after 'w'; its column is then needed to decode 'w''s. */
+void colenc_writer_set_window(struct colenc_writer *w, const struct colenc_writer *ref);
 
 /* Encode the rows and compress them at zstd 'level', appending the frame
  * to 'out'; the writer is reset (empty, same type) for reuse. Returns 0,

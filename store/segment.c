@@ -308,6 +308,13 @@ struct builder {
     int packed; /* a row keeps its text inline (pre-v2): no text filter */
 };
 
+/* The column whose values column 'c' may be written against (colenc's 'P'
+ * and 'W'), or -1. */
+static int col_ref(int c)
+{
+    return c == SC_PARENT_SPAN_ID ? SC_SPAN_ID : c == SC_END_NS ? SC_START_NS : -1;
+}
+
 static void builder_init(struct builder *b)
 {
     memset(b, 0, sizeof(*b));
@@ -315,6 +322,10 @@ static void builder_init(struct builder *b)
         b->cols[c] = colenc_writer_new(segment_cols[c].type);
     /* a parent is mostly a span of the same segment: kept as its row */
     colenc_writer_set_ref(b->cols[SC_PARENT_SPAN_ID], b->cols[SC_SPAN_ID]);
+    /* a start near the starts before it, an end near its own start or a
+     * time of the spans just before (its trace's, whole ms apart) */
+    colenc_writer_set_window(b->cols[SC_START_NS], NULL);
+    colenc_writer_set_window(b->cols[SC_END_NS], b->cols[SC_START_NS]);
     b->keyh = xmalloc(SEGMENT_MERGE_ROWS * sizeof(*b->keyh));
     b->traceh = xmalloc(SEGMENT_MERGE_ROWS * sizeof(*b->traceh));
 }
@@ -548,8 +559,10 @@ static int builder_flush(struct segment_batch *out, struct builder *b, int level
     b->n = 0;
     b->ntids = 0;
     b->packed = 0;
-    for (int k = 0; k < SEGMENT_NCOLS; k++) { /* the parents before the span ids they use */
-        int c = k == 0 ? SC_PARENT_SPAN_ID : k <= SC_PARENT_SPAN_ID ? k - 1 : k;
+    for (int k = 0; k < 2 * SEGMENT_NCOLS; k++) { /* columns that refer before the others */
+        int c = k % SEGMENT_NCOLS;
+        if ((col_ref(c) >= 0) != (k < SEGMENT_NCOLS))
+            continue;
         buf_init(&g->cols[c], 0);
         if (colenc_finish(b->cols[c], level, &g->cols[c]) != 0) {
             snprintf(err, errlen, "compaction: cannot encode column %s", segment_cols[c].name);
@@ -828,15 +841,17 @@ int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data
         snprintf(err, errlen, "segment %lld: %s", (long long)seg, sqlite3_errmsg(db));
         goto fail;
     }
-    if (colmask & (1ull << SC_PARENT_SPAN_ID)) /* parents may be rows of the span ids */
-        colmask |= 1ull << SC_SPAN_ID;
-    for (int c = 0; c < SEGMENT_NCOLS; c++) {
-        if (!(colmask & (1ull << c)))
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        if ((colmask & (1ull << c)) && col_ref(c) >= 0) /* decoded with the one it refers to */
+            colmask |= 1ull << col_ref(c);
+    for (int k = 0; k < 2 * SEGMENT_NCOLS; k++) { /* the referred to before those referring */
+        int c = k % SEGMENT_NCOLS;
+        if (!(colmask & (1ull << c)) || (col_ref(c) >= 0) != (k >= SEGMENT_NCOLS))
             continue;
         sqlite3_bind_int64(st, 1, seg);
         sqlite3_bind_int(st, 2, c);
         char why[128] = "the column is missing";
-        const struct colenc_column *ref = c == SC_PARENT_SPAN_ID ? d->cols[SC_SPAN_ID] : NULL;
+        const struct colenc_column *ref = col_ref(c) >= 0 ? d->cols[col_ref(c)] : NULL;
         int got = sqlite3_step(st) == SQLITE_ROW &&
                   colenc_decode_ref(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
                                     ref, &d->cols[c], why, sizeof(why)) == 0;

@@ -586,6 +586,114 @@ START_TEST(test_parents_are_rows_of_the_span_ids)
 }
 END_TEST
 
+/* Timestamps as the segment writes them: starts in a window of their own
+ * column, ends against the starts. Spans of a trace start and end whole
+ * milliseconds apart (a child 7 ms after its parent, the parent's end 2 ms
+ * after its last child's), with NULLs on both sides, extremes (INT64_MIN /
+ * MAX, differences that wrap) and a duration of 0: every value reads back,
+ * both columns are 'W' and smaller than 'I'; the ends do not decode
+ * without the starts, nor against a row before the first. */
+START_TEST(test_timestamps_are_differences_from_nearby_rows)
+{
+    enum { N = 4000 };
+    static int64_t start[N], end[N];
+    static int snull[N], enull[N];
+    struct colenc_writer *sw = colenc_writer_new(COLENC_INT);
+    struct colenc_writer *ew = colenc_writer_new(COLENC_INT);
+    struct colenc_writer *ps = colenc_writer_new(COLENC_INT); /* plain 'I' */
+    struct colenc_writer *pe = colenc_writer_new(COLENC_INT);
+    colenc_writer_set_window(sw, NULL);
+    colenc_writer_set_window(ew, sw);
+    int64_t t = 1772409614165001906;
+    for (int i = 0; i < N; i++) {
+        uint64_t r = rng();
+        if (i % 3 == 0) /* a new trace, a random ns later */
+            t += (int64_t)(r % 9000000000ull) + 1;
+        else /* a child, whole ms after the span before */
+            t += (int64_t)(r % 50) * 1000000;
+        start[i] = t;
+        end[i] = i % 3 == 1   ? t + (int64_t)(rng() % 5000000000ull) /* an LLM call */
+                 : i % 3 == 2 ? t + (int64_t)(rng() % 300) * 1000000 /* a tool */
+                              : t;                                   /* a root, fixed below */
+        if (i % 3 == 0 && i > 2) /* the root before: 2 ms after its last child */
+            end[i - 3] = (end[i - 1] > end[i - 2] ? end[i - 1] : end[i - 2]) + 2000000;
+    }
+    end[N - 1] = 0; /* a duration that is not one: far before its start */
+    static const int64_t ext[][2] = {{INT64_MIN, INT64_MAX}, {INT64_MAX, INT64_MIN}, {0, INT64_MIN},
+                                     {-1, INT64_MAX},        {INT64_MAX, INT64_MAX}, {5, 5}};
+    for (size_t k = 0; k < sizeof(ext) / sizeof(ext[0]); k++) {
+        start[100 + k] = ext[k][0];
+        end[100 + k] = ext[k][1];
+    }
+    for (int i = 0; i < N; i++) {
+        snull[i] = i % 97 == 5;
+        enull[i] = i % 89 == 7 || i % 97 == 5;
+        struct colenc_writer *c[4] = {sw, ps, ew, pe};
+        for (int k = 0; k < 4; k++) {
+            int isnull = k < 2 ? snull[i] : enull[i];
+            if (isnull)
+                colenc_put_null(c[k]);
+            else
+                colenc_put_int(c[k], k < 2 ? start[i] : end[i]);
+        }
+    }
+    struct buf ef, sf, pef, psf;
+    finish_into(ew, &ef); /* before its reference, as the segment does */
+    finish_into(sw, &sf);
+    finish_into(ps, &psf);
+    finish_into(pe, &pef);
+    size_t rawlen = 0;
+    unsigned char *raw = raw_of(&ef, &rawlen);
+    ck_assert_int_eq(raw[0], 'W');
+    free(raw);
+    raw = raw_of(&sf, &rawlen);
+    ck_assert_int_eq(raw[0], 'W');
+    free(raw);
+    ck_assert_uint_lt(ef.len, pef.len * 17 / 20); /* a third are random ns durations */
+    ck_assert_uint_lt(sf.len, psf.len);
+    struct colenc_column *sc = decode_ok(sf.data, sf.len), *ec = NULL;
+    char err[128] = "";
+    ck_assert_int_eq(colenc_decode_ref(ef.data, ef.len, sc, &ec, err, sizeof(err)), 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(colenc_is_null(sc, i), snull[i]);
+        ck_assert_int_eq(colenc_is_null(ec, i), enull[i]);
+        if (!snull[i])
+            ck_assert_int_eq(colenc_int(sc, i), start[i]);
+        if (!enull[i])
+            ck_assert_int_eq(colenc_int(ec, i), end[i]);
+    }
+    colenc_column_free(ec);
+    ec = NULL;
+    ck_assert_int_eq(colenc_decode(ef.data, ef.len, &ec, err, sizeof(err)), -1);
+    ck_assert_ptr_null(ec);
+    ck_assert_ptr_nonnull(strstr(err, "without the column"));
+    /* by hand: 2 rows; row 1 is 3 ms after row 0 of its own column; then
+     * row 0 against a row before it, and 10^15 * 2^58 (out of range) */
+    static const unsigned char good[] = {'W', 2, 0, 1, 20, 3, (3 << 5) | 6};
+    static const unsigned char before[] = {'W', 2, 0, 3, 0, 1, 0};
+    static const unsigned char range[] = {'W',  2,    0,    1,    0,    3,    0x8f, 0x80,
+                                          0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    struct buf bf;
+    frame_of(good, sizeof(good), &bf);
+    struct colenc_column *two = decode_ok(bf.data, bf.len);
+    ck_assert_int_eq(colenc_int(two, 0), 10);
+    ck_assert_int_eq(colenc_int(two, 1), 3000010);
+    colenc_column_free(two);
+    ck_assert_int_eq(decode_raw(before, sizeof(before)), -1);
+    ck_assert_int_eq(decode_raw(range, sizeof(range)), -1);
+    buf_release(&bf);
+    buf_release(&ef);
+    buf_release(&sf);
+    buf_release(&pef);
+    buf_release(&psf);
+    colenc_column_free(sc);
+    colenc_writer_free(sw);
+    colenc_writer_free(ew);
+    colenc_writer_free(ps);
+    colenc_writer_free(pe);
+}
+END_TEST
+
 static struct colenc_column *put_sql_values(sqlite3 *db, enum colenc_type type)
 {
     sqlite3_stmt *st = NULL;
@@ -1136,6 +1244,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_random_byte_flips_fail_or_decode_within_bounds);
     tcase_add_test(tc, test_columns_past_max_rows_are_refused);
     tcase_add_test(tc, test_parents_are_rows_of_the_span_ids);
+    tcase_add_test(tc, test_timestamps_are_differences_from_nearby_rows);
     tcase_add_test(tc, test_finish_fails_at_the_output_ceiling_and_leaves_it_unchanged);
     suite_add_tcase(s, tc);
     return s;
