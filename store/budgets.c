@@ -402,31 +402,33 @@ static char *spend_sql(enum budget_scope scope, enum source src, int one)
         return xasprintf("SELECT %s, sum(cost_nusd) FROM spans WHERE start_ns >= ?1"
                          " AND start_ns < ?2%s GROUP BY 1",
                          col, fh);
-    const char *bucket = src == SRC_HOURLY ? "hour" : "day";
-    if (scope <= BUDGET_PROJECT) /* the keyed rollups: a range of buckets, each key's project */
-        return xasprintf("SELECT k, sum(n) FROM ("
-                         "SELECT %s AS k, sum(c.cost_nusd) AS n FROM %s c%s"
-                         " WHERE c.%s >= ?3 AND c.%s < ?4%s"
-                         " GROUP BY 1 UNION ALL SELECT %s AS k, sum(cost_nusd) AS n FROM span_rows"
+    if (scope == BUDGET_TENANT) /* daily, each project's rows of the day range (a skip scan) */
+        return xasprintf("WITH RECURSIVE pj(p) AS (SELECT min(project) FROM rollup_daily_tenant_c"
+                         " UNION ALL SELECT (SELECT min(project) FROM rollup_daily_tenant_c"
+                         " WHERE project > pj.p) FROM pj WHERE pj.p IS NOT NULL)"
+                         " SELECT k, sum(n) FROM ("
+                         "SELECT c.tenant AS k, sum(c.cost_nusd) AS n FROM pj"
+                         " JOIN rollup_daily_tenant_c c ON c.project = pj.p AND c.day >= ?3"
+                         " AND c.day < ?4%s GROUP BY 1"
+                         " UNION ALL SELECT tenant AS k, sum(cost_nusd) AS n FROM span_rows"
                          " WHERE start_ns >= ?1 AND start_ns < ?2%s GROUP BY 1) GROUP BY 1",
-                         scope == BUDGET_GLOBAL ? "''" : "rk.project",
-                         src == SRC_HOURLY ? "rollup_hourly_k" : "rollup_daily_k",
-                         scope == BUDGET_GLOBAL ? "" : " JOIN rollup_keys rk ON rk.id = c.key_id",
-                         bucket, bucket, one ? " AND rk.project = ?5" : "", col, fh);
-    /* by tenant or user, daily: each project's rows of the day range (a skip scan) */
-    const char *table = scope == BUDGET_TENANT ? "rollup_daily_tenant_c" : "rollup_daily_user_c";
-    char fc[64] = "";
-    if (one)
-        snprintf(fc, sizeof(fc), " AND c.%s = ?5", col);
-    return xasprintf("WITH RECURSIVE pj(p) AS (SELECT min(project) FROM %s UNION ALL"
-                     " SELECT (SELECT min(project) FROM %s WHERE project > pj.p) FROM pj"
-                     " WHERE pj.p IS NOT NULL)"
-                     " SELECT k, sum(n) FROM ("
-                     "SELECT c.%s AS k, sum(c.cost_nusd) AS n FROM pj JOIN %s c"
-                     " ON c.project = pj.p AND c.day >= ?3 AND c.day < ?4%s GROUP BY 1"
-                     " UNION ALL SELECT %s AS k, sum(cost_nusd) AS n FROM span_rows"
+                         one ? " AND c.tenant = ?5" : "", fh);
+    /* the keyed rollups: a range of time buckets, each row's key */
+    const char *table = scope == BUDGET_USER ? "rollup_daily_user_k"
+                        : src == SRC_HOURLY  ? "rollup_hourly_k"
+                                             : "rollup_daily_k";
+    const char *keys = scope == BUDGET_USER ? "rollup_users" : "rollup_keys";
+    char join[96] = "";
+    if (scope != BUDGET_GLOBAL)
+        snprintf(join, sizeof(join), " JOIN %s rk ON rk.id = c.key_id", keys);
+    const char *bucket = src == SRC_HOURLY ? "hour" : "day";
+    return xasprintf("SELECT k, sum(n) FROM ("
+                     "SELECT %s%s AS k, sum(c.cost_nusd) AS n FROM %s c%s"
+                     " WHERE c.%s >= ?3 AND c.%s < ?4%s%s%s"
+                     " GROUP BY 1 UNION ALL SELECT %s AS k, sum(cost_nusd) AS n FROM span_rows"
                      " WHERE start_ns >= ?1 AND start_ns < ?2%s GROUP BY 1) GROUP BY 1",
-                     table, table, col, table, fc, col, fh);
+                     scope == BUDGET_GLOBAL ? "" : "rk.", col, table, join, bucket, bucket,
+                     one ? " AND rk." : "", one ? col : "", one ? " = ?5" : "", col, fh);
 }
 
 static int spend_query(sqlite3 *db, enum budget_scope scope, const char *subject, int64_t from,

@@ -61,8 +61,8 @@ struct rollup_acc {
     size_t nslots;   /* a power of two, at least twice 'cap' (0 before the first entry) */
     sqlite3 *db;
     sqlite3_stmt *up[RK_KINDS];
-    sqlite3_stmt *key; /* key_sql */
-    int subtracted;    /* some span was counted out: rows may have reached zero */
+    sqlite3_stmt *key[RK_KINDS]; /* key_sql, where there is one */
+    int subtracted;              /* some span was counted out: rows may have reached zero */
 };
 
 /* ---- histograms ---- */
@@ -217,9 +217,10 @@ void rollup_acc_free(struct rollup_acc *a)
     if (!a)
         return;
     rollup_reset(a);
-    for (int k = 0; k < RK_KINDS; k++)
+    for (int k = 0; k < RK_KINDS; k++) {
         sqlite3_finalize(a->up[k]);
-    sqlite3_finalize(a->key);
+        sqlite3_finalize(a->key[k]);
+    }
     free(a->e);
     free(a->slots);
     free(a);
@@ -349,36 +350,44 @@ void rollup_add(struct rollup_acc *a, const struct rollup_span *sp, int sign)
     ", latency_hist=llmtap_hist_merge(latency_hist, excluded.latency_hist),"                       \
     " ttft_hist=llmtap_hist_merge(ttft_hist, excluded.ttft_hist)"
 
-/* The key of an hourly or daily entry, made once. */
-static const char key_sql[] =
+/* The key of an entry, made once (NULL: the kind names its key itself). */
+static const char *const key_sql[RK_KINDS] = {
     "INSERT INTO rollup_keys(project, model, provider, version_set, status)"
-    " VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING";
+    " VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING",
+    "INSERT INTO rollup_keys(project, model, provider, version_set, status)"
+    " VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING",
+    "INSERT INTO rollup_users(project, user_id) VALUES(?1,?2) ON CONFLICT DO NOTHING",
+    NULL,
+};
 
 static const char *const upsert_sql[RK_KINDS] = {
     UPSERT_KEYED("rollup_hourly_k", "hour"),
     UPSERT_KEYED("rollup_daily_k", "day"),
-    "INSERT INTO rollup_daily_user_c(project, day, user_id, " SUMS
-    ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
-    " ON CONFLICT(project, day, user_id) DO UPDATE SET " ADD_SUMS,
+    "INSERT INTO rollup_daily_user_k(key_id, day, " SUMS ") VALUES("
+    "(SELECT id FROM rollup_users WHERE project = ?1 AND user_id = ?3),"
+    " ?2,?4,?5,?6,?7,?8,?9,?10,?11,?12) ON CONFLICT(day, key_id) DO UPDATE SET " ADD_SUMS,
     "INSERT INTO rollup_daily_tenant_c(project, day, tenant, " SUMS
     ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
     " ON CONFLICT(project, day, tenant) DO UPDATE SET " ADD_SUMS,
 };
 
-/* Make sure the key of the hourly or daily entry 'e' is in rollup_keys. */
+/* Make sure the key of entry 'e' is in its key table (if it has one). */
 static int write_key(struct rollup_acc *a, const struct entry *e)
 {
-    for (int j = 0; j < 5; j++)
-        sqlite3_bind_text(a->key, j + 1, e->k[j], -1, SQLITE_STATIC);
-    int rc = sqlite3_step(a->key);
-    sqlite3_reset(a->key);
-    sqlite3_clear_bindings(a->key);
+    sqlite3_stmt *st = a->key[e->kind];
+    if (!st)
+        return 0;
+    for (int j = 0; j < (is_full(e->kind) ? 5 : 2); j++)
+        sqlite3_bind_text(st, j + 1, e->k[j], -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int write_entry(struct rollup_acc *a, struct entry *e, struct buf *tmp)
 {
-    if (is_full(e->kind) && write_key(a, e) != 0)
+    if (write_key(a, e) != 0)
         return -1;
     sqlite3_stmt *st = a->up[e->kind];
     int nk = is_full(e->kind) ? 5 : 2, i = 1;
@@ -423,16 +432,17 @@ int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
     if (a->db != db) { /* statements belong to one connection */
         for (int k = 0; k < RK_KINDS; k++) {
             sqlite3_finalize(a->up[k]);
-            a->up[k] = NULL;
+            sqlite3_finalize(a->key[k]);
+            a->up[k] = a->key[k] = NULL;
         }
-        sqlite3_finalize(a->key);
-        a->key = NULL;
         a->db = db;
     }
-    int rc = !a->key && sqlite3_prepare_v3(db, key_sql, -1, SQLITE_PREPARE_PERSISTENT, &a->key,
-                                           NULL) != SQLITE_OK
-                 ? -1
-                 : 0;
+    int rc = 0;
+    for (int k = 0; k < RK_KINDS && rc == 0; k++)
+        if (key_sql[k] && !a->key[k] &&
+            sqlite3_prepare_v3(db, key_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &a->key[k], NULL) !=
+                SQLITE_OK)
+            rc = -1;
     for (int k = 0; k < RK_KINDS && rc == 0; k++)
         if (!a->up[k] && sqlite3_prepare_v3(db, upsert_sql[k], -1, SQLITE_PREPARE_PERSISTENT,
                                             &a->up[k], NULL) != SQLITE_OK)
@@ -447,7 +457,7 @@ int rollup_flush(struct rollup_acc *a, sqlite3 *db, char *err, size_t errlen)
         rc = sqlite3_exec(db,
                           "DELETE FROM rollup_hourly_k WHERE calls = 0;"
                           "DELETE FROM rollup_daily_k WHERE calls = 0;"
-                          "DELETE FROM rollup_daily_user_c WHERE calls = 0;"
+                          "DELETE FROM rollup_daily_user_k WHERE calls = 0;"
                           "DELETE FROM rollup_daily_tenant_c WHERE calls = 0;",
                           NULL, NULL, NULL) == SQLITE_OK
                  ? 0

@@ -472,6 +472,36 @@ static const char v19[] =
             RU_KVIEW("rollup_hourly", "rollup_hourly_k", "hour", RU_HOURLY_KEY)
                 RU_KVIEW("rollup_daily", "rollup_daily_k", "day", RU_DAILY_KEY);
 
-const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9, v10,
-                                         v11, v12, v13, v14, v15, v16, v17, v18, v19};
+/* Version 20: the daily rollup by user the same way, its (project, user)
+ * an id in rollup_users. */
+#define RU_K_COUNTS                                                                                \
+    " c.calls, c.input_tokens, c.output_tokens, c.cache_read_tokens, c.cache_write_tokens,"        \
+    " c.reasoning_tokens, c.cost_nusd, c.unpriced, c.errors"
+static const char v20[] =
+    "CREATE TABLE rollup_users ("
+    " id INTEGER PRIMARY KEY, project TEXT NOT NULL, user_id TEXT NOT NULL,"
+    " UNIQUE (project, user_id));"
+    "INSERT INTO rollup_users(project, user_id)"
+    " SELECT DISTINCT project, user_id FROM rollup_daily_user_c;"
+    "CREATE TABLE rollup_daily_user_k (key_id INTEGER NOT NULL, day INTEGER NOT NULL," RU_SUMS
+    " PRIMARY KEY (day, key_id)) WITHOUT ROWID;"
+    "INSERT INTO rollup_daily_user_k SELECT u.id, c.day," RU_K_COUNTS
+    " FROM rollup_daily_user_c c JOIN rollup_users u USING (project, user_id) ORDER BY 2, 1;"
+    "DROP VIEW rollup_daily_user;"
+    "DROP TABLE rollup_daily_user_c;"
+    "CREATE VIEW rollup_daily_user_c AS SELECT u.project, c.day, u.user_id," RU_K_COUNTS
+    " FROM rollup_daily_user_k c JOIN rollup_users u ON u.id = c.key_id;"
+    "CREATE VIEW rollup_daily_user AS WITH h(project,day,user_id," RU_H_COLS ") AS MATERIALIZED ("
+    "SELECT project, start_ns / 86400000000000, user_id," RU_COUNT " FROM span_rows"
+    " WHERE user_id IS NOT NULL GROUP BY 1, 2, 3)"
+    " SELECT u.project, c.day, u.user_id," RU_K_COUNTS
+    " FROM rollup_daily_user_k c JOIN rollup_users u ON u.id = c.key_id"
+    " WHERE NOT EXISTS (SELECT 1 FROM h WHERE h.day = c.day AND h.project = u.project"
+    " AND h.user_id = u.user_id)"
+    " UNION ALL SELECT h.project, h.day, h.user_id," RU_MERGED
+    " FROM h LEFT JOIN rollup_users u ON u.project = h.project AND u.user_id = h.user_id"
+    " LEFT JOIN rollup_daily_user_k c ON c.day = h.day AND c.key_id = u.id;";
+
+const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,  v10,
+                                         v11, v12, v13, v14, v15, v16, v17, v18, v19, v20};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);
