@@ -689,7 +689,7 @@ static int encode_window(const struct colenc_writer *w, struct buf *raw)
 }
 
 /* The uncompressed column into 'raw'; -1 when it passes raw's ceiling.
- * With a reference column, 'P' is used when it is the smaller. */
+ * Where asked for and possible, 'W' or 'P' is used when it is the smaller. */
 static int encode(const struct colenc_writer *w, struct buf *raw)
 {
     char enc = choose_enc(w);
@@ -966,7 +966,7 @@ static const char *parse_window(struct colenc_column *c, struct rd *r, size_t nn
             if (row_null(c, i - (size_t)k))
                 return "a difference from a row that has no value";
             base = (uint64_t)c->ints[i - (size_t)k];
-        } else if (!own) {
+        } else {
             if (!ref || ref->type != COLENC_INT || ref->rows != c->rows)
                 return "a column of differences without the column it refers to";
             if (row_null(ref, i - (size_t)k))

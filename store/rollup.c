@@ -351,11 +351,12 @@ void rollup_add(struct rollup_acc *a, const struct rollup_span *sp, int sign)
     " ttft_hist=llmtap_hist_merge(ttft_hist, excluded.ttft_hist)"
 
 /* The key of an entry, made once (NULL: the kind names its key itself). */
+#define KEY_FULL                                                                                   \
+    "INSERT INTO rollup_keys(project, model, provider, version_set, status)"                       \
+    " VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING"
 static const char *const key_sql[RK_KINDS] = {
-    "INSERT INTO rollup_keys(project, model, provider, version_set, status)"
-    " VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING",
-    "INSERT INTO rollup_keys(project, model, provider, version_set, status)"
-    " VALUES(?1,?2,?3,?4,?5) ON CONFLICT DO NOTHING",
+    KEY_FULL,
+    KEY_FULL,
     "INSERT INTO rollup_users(project, user_id) VALUES(?1,?2) ON CONFLICT DO NOTHING",
     NULL,
 };

@@ -70,6 +70,16 @@ static unsigned char *raw_of(const struct buf *frame, size_t *len)
     return raw;
 }
 
+/* The encoding byte of the column inside 'frame'. */
+static int enc_of(const struct buf *frame)
+{
+    size_t len = 0;
+    unsigned char *raw = raw_of(frame, &len);
+    int enc = raw[0];
+    free(raw);
+    return enc;
+}
+
 /* 'raw' compressed as colenc_finish would, into a fresh 'frame'. */
 static void frame_of(const void *raw, size_t len, struct buf *frame)
 {
@@ -530,10 +540,7 @@ START_TEST(test_parents_are_rows_of_the_span_ids)
     finish_into(pw, &pf); /* before its reference, as the segment does */
     finish_into(sw, &sf);
     finish_into(plain, &qf);
-    size_t rawlen = 0;
-    unsigned char *raw = raw_of(&pf, &rawlen);
-    ck_assert_int_eq(raw[0], 'P');
-    free(raw);
+    ck_assert_int_eq(enc_of(&pf), 'P');
     ck_assert_uint_lt(pf.len, qf.len / 2);
     struct colenc_column *sc = decode_ok(sf.data, sf.len), *pc = NULL;
     char err[128] = "";
@@ -568,9 +575,7 @@ START_TEST(test_parents_are_rows_of_the_span_ids)
     colenc_put_bytes(nw, "not hex", 7);
     struct buf nf;
     finish_into(nw, &nf);
-    raw = raw_of(&nf, &rawlen);
-    ck_assert_int_ne(raw[0], 'P');
-    free(raw);
+    ck_assert_int_ne(enc_of(&nf), 'P');
     buf_release(&nf);
     buf_release(&bf);
     buf_release(&pf);
@@ -642,13 +647,8 @@ START_TEST(test_timestamps_are_differences_from_nearby_rows)
     finish_into(sw, &sf);
     finish_into(ps, &psf);
     finish_into(pe, &pef);
-    size_t rawlen = 0;
-    unsigned char *raw = raw_of(&ef, &rawlen);
-    ck_assert_int_eq(raw[0], 'W');
-    free(raw);
-    raw = raw_of(&sf, &rawlen);
-    ck_assert_int_eq(raw[0], 'W');
-    free(raw);
+    ck_assert_int_eq(enc_of(&ef), 'W');
+    ck_assert_int_eq(enc_of(&sf), 'W');
     ck_assert_uint_lt(ef.len, pef.len * 17 / 20); /* a third are random ns durations */
     ck_assert_uint_lt(sf.len, psf.len);
     struct colenc_column *sc = decode_ok(sf.data, sf.len), *ec = NULL;
