@@ -502,6 +502,20 @@ static const char v20[] =
     " FROM h LEFT JOIN rollup_users u ON u.project = h.project AND u.user_id = h.user_id"
     " LEFT JOIN rollup_daily_user_k c ON c.day = h.day AND c.key_id = u.id;";
 
-const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,  v10,
-                                         v11, v12, v13, v14, v15, v16, v17, v18, v19, v20};
+/* Version 21: a text block says whether it is packed cold (at
+ * TEXTBLOCK_COLD_LEVEL, store/textblock.h), ahead of the body as in v11;
+ * the warm ones are indexed, as the idle compactor takes them in order. */
+static const char v21[] =
+    "CREATE TABLE text_blocks_v21 ("
+    " id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " dict INTEGER NOT NULL DEFAULT 0, raw_len INTEGER NOT NULL DEFAULT 0,"
+    " cold INTEGER NOT NULL DEFAULT 0, body BLOB NOT NULL);"
+    "INSERT INTO text_blocks_v21(id, last_id, count, dict, raw_len, body)"
+    " SELECT id, last_id, count, dict, raw_len, body FROM text_blocks;"
+    "DROP TABLE text_blocks;"
+    "ALTER TABLE text_blocks_v21 RENAME TO text_blocks;"
+    "CREATE INDEX text_blocks_warm ON text_blocks(id) WHERE cold = 0;";
+
+const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,  v10, v11,
+                                         v12, v13, v14, v15, v16, v17, v18, v19, v20, v21};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

@@ -84,6 +84,14 @@ const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
 #define TRACE_BLOOM_BITS 10 /* per distinct trace: ~1 % */
 #define TEXT_BLOOM_BITS 10  /* per distinct text a segment refers to */
 
+#define DAY_NS 86400000000000LL
+
+/* The UTC day of time 'ns' (days since 1970, rounded down). */
+static int64_t utc_day(int64_t ns)
+{
+    return ns / DAY_NS - (ns % DAY_NS < 0);
+}
+
 /* ---- Bloom filters ---- */
 
 static uint64_t key_hash(const char *trace_id, const char *span_id)
@@ -594,6 +602,8 @@ static int build_rows(sqlite3 *db, int64_t last, struct segment_batch *out, char
     struct builder b;
     builder_init(&b);
     b.ru = out->ru;
+    int64_t b_day =
+        0; /* the UTC day of b's rows: a segment holds one (merging and retention go by day) */
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : -1;
     free(sql);
     if (rc == 0)
@@ -601,8 +611,10 @@ static int build_rows(sqlite3 *db, int64_t last, struct segment_batch *out, char
     int step = SQLITE_DONE;
     while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *project = (const char *)sqlite3_column_text(st, SC_PROJECT);
-        if (b.n && strcmp(b.project, project ? project : "") != 0)
+        int64_t day = utc_day(sqlite3_column_int64(st, SC_START_NS));
+        if (b.n && (strcmp(b.project, project ? project : "") != 0 || day != b_day))
             rc = builder_flush(out, &b, COL_LEVEL, err, errlen);
+        b_day = day;
         if (rc == 0 && b.n == 0)
             xstrset(&b.project, project ? project : "");
         if (rc == 0)
@@ -1159,7 +1171,6 @@ int segment_drop(struct segindex *ix, int64_t seg, int64_t *rows, char *err, siz
 /* ---- merging small segments ---- */
 
 #define MERGE_SMALL (SEGMENT_MERGE_ROWS / 2) /* live rows under which a segment is merged */
-#define DAY_NS 86400000000000LL
 
 struct merge_src {
     int64_t id, nrows, tombstones;
@@ -1243,8 +1254,8 @@ static int read_cands(sqlite3 *db, struct cand **out, size_t *n)
         c->tombstones = sqlite3_column_int64(st, 3);
         c->live = c->nrows - c->tombstones;
         int64_t lo = sqlite3_column_int64(st, 4), hi = sqlite3_column_int64(st, 5);
-        c->day = lo / DAY_NS;
-        c->small = c->live < MERGE_SMALL && hi / DAY_NS == c->day;
+        c->day = utc_day(lo);
+        c->small = c->live < MERGE_SMALL && utc_day(hi) == c->day;
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);

@@ -86,8 +86,8 @@ struct segment_colinfo {
 };
 extern const struct segment_colinfo segment_cols[SEGMENT_NCOLS];
 
-#define SEGMENT_MAX_ROWS 8192   /* rows per compaction step (and so per segment) */
-#define SEGMENT_MERGE_ROWS 8192 /* rows of a merged segment, at most */
+#define SEGMENT_MAX_ROWS 8192    /* rows per compaction step (and so per segment) */
+#define SEGMENT_MERGE_ROWS 32768 /* rows of a merged segment, at most */
 
 /* ---- writer side ---- */
 
@@ -144,7 +144,8 @@ int segment_resurrect(struct segindex *ix, int64_t seg, int64_t row, char *err, 
 int segment_drop(struct segindex *ix, int64_t seg, int64_t *rows, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Merging. Compaction makes small segments (a step's rows of one project),
+/* Merging. Compaction makes small segments (a step's rows of one project
+ * and one UTC day: a step that crosses midnight ends one and starts one),
  * which compress worse and cost a zone-map check each; in the background
  * the small segments of one project and one UTC day (so retention still
  * drops whole days) are merged into one of up to SEGMENT_MERGE_ROWS rows,

@@ -44,8 +44,9 @@ struct block_dict {
     int64_t id;
     void *bytes;
     size_t n;
-    ZSTD_DDict *dd; /* made on first decode */
-    ZSTD_CDict *cd; /* made on first encode */
+    ZSTD_DDict *dd;      /* made on first decode */
+    ZSTD_CDict *cd;      /* made on first encode */
+    ZSTD_CDict *cd_cold; /* ... at TEXTBLOCK_COLD_LEVEL (a CDict sets the level) */
 };
 
 struct textblock_dicts {
@@ -79,6 +80,7 @@ void textblock_dicts_free(struct textblock_dicts *d)
     for (size_t i = 0; i < d->n; i++) {
         ZSTD_freeDDict(d->v[i].dd);
         ZSTD_freeCDict(d->v[i].cd);
+        ZSTD_freeCDict(d->v[i].cd_cold);
         free(d->v[i].bytes);
     }
     free(d->v);
@@ -121,6 +123,7 @@ static struct block_dict *dict_get(struct textblock_dicts *d, int64_t id)
         memcpy(got->bytes, sqlite3_column_blob(d->get, 0), got->n);
         got->dd = NULL;
         got->cd = NULL;
+        got->cd_cold = NULL;
     }
     sqlite3_reset(d->get);
     return got;
@@ -134,12 +137,17 @@ static const ZSTD_DDict *dict_ddict(struct textblock_dicts *d, int64_t id)
     return b ? b->dd : NULL;
 }
 
-static const ZSTD_CDict *dict_cdict(struct textblock_dicts *d, int64_t id)
+/* Dictionary 'id' for packing at 'level' (TEXTBLOCK_LEVEL or
+ * TEXTBLOCK_COLD_LEVEL): zstd packs at the level a CDict was made with. */
+static const ZSTD_CDict *dict_cdict(struct textblock_dicts *d, int64_t id, int level)
 {
     struct block_dict *b = dict_get(d, id);
-    if (b && !b->cd)
-        b->cd = ZSTD_createCDict(b->bytes, b->n, TEXTBLOCK_LEVEL);
-    return b ? b->cd : NULL;
+    if (!b)
+        return NULL;
+    ZSTD_CDict **cd = level == TEXTBLOCK_COLD_LEVEL ? &b->cd_cold : &b->cd;
+    if (!*cd)
+        *cd = ZSTD_createCDict(b->bytes, b->n, level);
+    return *cd;
 }
 
 /* ---- a block ---- */
@@ -241,8 +249,9 @@ int textblock_get(const struct textblock_view *v, int64_t id, const char **p, si
     return 1;
 }
 
-int textblock_encode(struct textblock_dicts *d, int64_t dict, const struct textblock_view *v,
-                     struct buf *out)
+/* textblock_encode at zstd level 'level'. */
+static int encode_at(struct textblock_dicts *d, int64_t dict, const struct textblock_view *v,
+                     int level, struct buf *out)
 {
     struct buf raw;
     buf_init(&raw, 0);
@@ -254,12 +263,12 @@ int textblock_encode(struct textblock_dicts *d, int64_t dict, const struct textb
     }
     rc = rc || buf_append(&raw, v->raw.data, v->raw.len);
     size_t bound = ZSTD_compressBound(raw.len);
-    const ZSTD_CDict *cd = dict ? (d ? dict_cdict(d, dict) : NULL) : NULL;
+    const ZSTD_CDict *cd = dict ? (d ? dict_cdict(d, dict, level) : NULL) : NULL;
     ZSTD_CCtx *cc = d ? d->cc : ZSTD_createCCtx();
     if (rc == 0 && cc && (cd || !dict) && buf_reserve(out, bound) == BUF_OK) {
         /* with a checksum: a damaged block fails to decode instead of lying */
         ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
-        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, TEXTBLOCK_LEVEL);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
         ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
         if (cd)
             ZSTD_CCtx_refCDict(cc, cd);
@@ -275,6 +284,12 @@ int textblock_encode(struct textblock_dicts *d, int64_t dict, const struct textb
         ZSTD_freeCCtx(cc);
     buf_release(&raw);
     return rc;
+}
+
+int textblock_encode(struct textblock_dicts *d, int64_t dict, const struct textblock_view *v,
+                     struct buf *out)
+{
+    return encode_at(d, dict, v, TEXTBLOCK_LEVEL, out);
 }
 
 /* ---- moving texts into blocks ---- */
@@ -531,6 +546,97 @@ int textblock_each(sqlite3 *db, struct textblock_dicts *d, int64_t after, textbl
     textblock_view_release(&v);
     sqlite3_finalize(st);
     return rc;
+}
+
+/* ---- packing cold blocks again ---- */
+
+struct textblock_repack {
+    int64_t id;
+    struct buf old, body; /* the block's body as read, and packed cold */
+};
+
+void textblock_repack_free(struct textblock_repack *r)
+{
+    if (!r)
+        return;
+    buf_release(&r->old);
+    buf_release(&r->body);
+    free(r);
+}
+
+size_t textblock_repack_saved(const struct textblock_repack *r)
+{
+    return r ? r->old.len - r->body.len : 0;
+}
+
+/* Pack the block of row 'st' (id, dict, body) cold into 'r'. */
+static int repack_row(struct textblock_dicts *d, sqlite3_stmt *st, struct textblock_repack *r)
+{
+    struct textblock_view v;
+    textblock_view_init(&v);
+    const void *body = sqlite3_column_blob(st, 2);
+    size_t n = (size_t)sqlite3_column_bytes(st, 2);
+    r->id = sqlite3_column_int64(st, 0);
+    int rc = buf_append(&r->old, body, n) == BUF_OK ? decode_row(d, st, &v) : -1;
+    if (rc == 0)
+        rc = encode_at(d, sqlite3_column_int64(st, 1), &v, TEXTBLOCK_COLD_LEVEL, &r->body);
+    if (rc == 0 && r->body.len > r->old.len) { /* keep the smaller: it is cold either way */
+        buf_reset(&r->body);
+        rc = buf_append(&r->body, body, n) == BUF_OK ? 0 : -1;
+    }
+    textblock_view_release(&v);
+    return rc;
+}
+
+int textblock_repack_build(sqlite3 *db, struct textblock_dicts *d, struct textblock_repack **out,
+                           char *err, size_t errlen)
+{
+    *out = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT id, dict, body FROM text_blocks WHERE cold = 0"
+                                " ORDER BY id LIMIT 1",
+                                -1, &st, NULL) == SQLITE_OK
+                 ? 0
+                 : -1;
+    int step = rc == 0 ? sqlite3_step(st) : SQLITE_ERROR;
+    if (step == SQLITE_ROW) {
+        struct textblock_repack *r = xcalloc(1, sizeof(*r));
+        buf_init(&r->old, 0);
+        buf_init(&r->body, 0);
+        rc = repack_row(d, st, r);
+        if (rc == 0)
+            *out = r;
+        else
+            textblock_repack_free(r);
+    } else if (step != SQLITE_DONE) {
+        rc = -1;
+    }
+    if (rc)
+        snprintf(err, errlen, "text blocks: cannot pack block again: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int textblock_repack_apply(sqlite3 *db, const struct textblock_repack *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "UPDATE text_blocks SET body = ?1, cold = 1"
+                                " WHERE id = ?2 AND cold = 0 AND body = ?3",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_blob64(st, 1, r->body.data, r->body.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, r->id);
+        sqlite3_bind_blob64(st, 3, r->old.data, r->old.len, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "text blocks: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return sqlite3_changes(db) == 1 ? 0 : 1; /* 1: rewritten or dropped meanwhile */
 }
 
 /* ---- dictionaries ---- */

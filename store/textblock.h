@@ -37,6 +37,7 @@
 #define TEXTBLOCK_RAW (1024u << 10)         /* raw bytes a block aims at */
 #define TEXTBLOCK_KEEP 50000                /* the newest texts stay rows of their own */
 #define TEXTBLOCK_LEVEL 12                  /* ~40 MB/s with a dictionary, beside ingest */
+#define TEXTBLOCK_COLD_LEVEL 19             /* ~2.5 MB/s, ~10 % fewer bytes: when idle */
 #define TEXTBLOCK_DICT_MAX (1u << 20)       /* bytes of a block dictionary */
 #define TEXTBLOCK_TRAIN_SAMPLES (32u << 20) /* bytes of text it is trained on */
 #define TEXTBLOCK_TRAIN_FIRST (32ull << 20) /* see above */
@@ -116,6 +117,25 @@ int textblock_remove(sqlite3 *db, const int64_t *ids, size_t n, uint8_t *found, 
 typedef int (*textblock_fn)(void *ctx, int64_t id, const char *p, size_t len);
 int textblock_each(sqlite3 *db, struct textblock_dicts *d, int64_t after, textblock_fn fn,
                    void *ctx);
+
+/* ---- packing cold blocks again ----
+ *
+ * Blocks are packed at TEXTBLOCK_LEVEL beside ingest. When the server is
+ * idle (and in `llmtap compact`) each is packed once more, at
+ * TEXTBLOCK_COLD_LEVEL with the dictionary it has, and marked cold
+ * (text_blocks.cold); a block rewritten later (retention) is warm again.
+ * In two halves like the packing: textblock_repack_build reads the oldest
+ * warm block through 'db' (any connection; 'd' a cache on it) and packs it
+ * (*out NULL when every block is cold); textblock_repack_apply (writer)
+ * stores it unless the block changed since: 0, 1 (nothing written), -1. */
+struct textblock_repack;
+int textblock_repack_build(sqlite3 *db, struct textblock_dicts *d, struct textblock_repack **out,
+                           char *err, size_t errlen) __attribute__((warn_unused_result));
+int textblock_repack_apply(sqlite3 *db, const struct textblock_repack *r, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Bytes the cold body saves. */
+size_t textblock_repack_saved(const struct textblock_repack *r);
+void textblock_repack_free(struct textblock_repack *r); /* accepts NULL */
 
 /* ---- dictionaries ---- */
 

@@ -64,6 +64,7 @@ struct writer {
     int wal_pages;              /* pages in the WAL after the last commit (wal hook) */
     uint64_t wal_frames;        /* pages written to the WAL (writer thread; see stats) */
     int64_t last_commit_at;     /* monotonic time of the last commit */
+    int64_t last_ingest_at;     /* ... of the last one with spans */
     struct writer_stats stats;
     struct writer_sql sql; /* writer thread only */
 };
@@ -77,6 +78,7 @@ void writer_config_default(struct writer_config *cfg)
     cfg->compact_batch = 2048;
     cfg->checkpoint_pages = 2000;
     cfg->text_block_keep = TEXTBLOCK_KEEP;
+    cfg->text_block_cold_idle_ns = 10 * 1000000000LL;
     cfg->text_block_train_first = TEXTBLOCK_TRAIN_FIRST;
     cfg->text_block_train_every = TEXTBLOCK_TRAIN_EVERY;
 }
@@ -198,6 +200,9 @@ static void commit_group(struct writer *w, struct item *group)
     }
     w->stats.last_commit_ns = took;
     w->last_commit_at = time_mono_ns();
+    for (struct item *it = group; it; it = it->next)
+        if (it->batch)
+            w->last_ingest_at = w->last_commit_at;
     w->stats.hot_rows = segindex_hot_rows(w->sql.segs); /* mirrored for other threads */
     w->stats.segments = segindex_segments(w->sql.segs);
     w->stats.wal_frames = w->wal_frames;
@@ -472,6 +477,52 @@ static int64_t block_once(struct writer *w, struct store *ro)
     return rc ? -1 : c.moved;
 }
 
+/* ---- packing cold text blocks again, when idle ---- */
+
+struct repack_call {
+    struct writer *w;
+    struct textblock_repack *r; /* built by the compactor, or NULL: built here */
+    int64_t done;               /* blocks packed cold (0: none was warm) */
+};
+
+static int repack_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
+{
+    struct repack_call *c = ctx;
+    struct textblock_repack *own = NULL;
+    if (!c->r && textblock_repack_build(db, texts_reader_block_dicts(store_texts(c->w->st)), &own,
+                                        err, errlen) != 0)
+        return -1;
+    const struct textblock_repack *r = c->r ? c->r : own;
+    int rc = r ? textblock_repack_apply(db, r, err, errlen) : 0;
+    c->done = r && rc >= 0; /* 1: the block changed meanwhile; the next call takes it again */
+    textblock_repack_free(own);
+    if (c->done && sqlite3_exec(db, "PRAGMA incremental_vacuum(64)", NULL, NULL, NULL) != SQLITE_OK)
+        rc = -1;
+    if (rc < 0 && !*err)
+        snprintf(err, errlen, "text blocks: %s", sqlite3_errmsg(db));
+    return rc < 0 ? -1 : 0;
+}
+
+/* In the compactor thread: pack the oldest warm block cold on 'ro' and
+ * have the writer store it. Returns 1, 0 when none is warm, or -1. */
+static int64_t repack_once(struct writer *w, struct store *ro)
+{
+    char err[256] = "";
+    struct repack_call c = {.w = w};
+    sqlite3 *db = store_db(ro);
+    int rc = exec(db, "BEGIN") == SQLITE_OK
+                 ? textblock_repack_build(db, texts_reader_block_dicts(store_texts(ro)), &c.r, err,
+                                          sizeof(err))
+                 : -1;
+    exec(db, "COMMIT");
+    if (rc == 0 && c.r)
+        rc = writer_run(w, repack_fn, &c, err, sizeof(err)) == LT_OK ? 0 : -1;
+    textblock_repack_free(c.r);
+    if (rc)
+        log_msg(LOG_ERROR, "writer", "%s", *err ? err : "text blocks: packing cold failed");
+    return rc ? -1 : c.done;
+}
+
 /* ---- merging small segments, beside the writer ---- */
 
 struct merge_call {
@@ -609,6 +660,9 @@ int writer_catch_up(struct writer *w, int64_t *moved, int64_t *indexed, char *er
         rc = writer_run(w, block_fn, &blocks, err, errlen);
     while (rc == LT_OK && (rc = writer_merge_step(w, &step, err, errlen)) == LT_OK && step > 0)
         ;
+    struct repack_call cold = {.w = w, .done = 1};
+    while (rc == LT_OK && cold.done > 0)
+        rc = writer_run(w, repack_fn, &cold, err, errlen);
     return rc;
 }
 
@@ -893,6 +947,15 @@ static void maybe_train(struct writer *w, sqlite3 *ro, int64_t *next_ns, struct 
 #define BACKGROUND_SHARE 3
 #define INGEST_RECENT_NS 200000000LL /* a commit this recent: spans are flowing */
 
+/* No spans committed in the last 'ns'? */
+static int idle_for(struct writer *w, int64_t ns)
+{
+    pthread_mutex_lock(&w->mu);
+    int idle = time_mono_ns() - w->last_ingest_at >= ns;
+    pthread_mutex_unlock(&w->mu);
+    return idle;
+}
+
 /* Wait up to 'ns' on compact_cv (caller holds w->mu). */
 static void wait_ns(struct writer *w, int64_t ns)
 {
@@ -952,6 +1015,8 @@ static void *compactor_main(void *arg)
             }
             if (done == 0)
                 done = merge_once(w, ro);
+            if (done == 0 && idle_for(w, w->cfg.text_block_cold_idle_ns))
+                done = repack_once(w, ro);
             int64_t took = time_mono_ns() - t0;
             pthread_mutex_lock(&w->mu);
             if (done > 0 && !w->compactor_stopping &&

@@ -60,6 +60,9 @@ struct writer_config {
     /* Raw bytes in blocks before their first dictionary is trained, and
      * packed with the newest before the next (textblock_train). */
     uint64_t text_block_train_first, text_block_train_every;
+    /* No spans for this long: the compactor packs blocks cold, one at a
+     * time (textblock_repack_build; `llmtap compact` packs all of them). */
+    int64_t text_block_cold_idle_ns;
 };
 
 /* Upper bounds (seconds) of the commit-time histogram's buckets; one more

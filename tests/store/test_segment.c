@@ -466,6 +466,33 @@ START_TEST(test_small_segments_merge_and_change_no_answer)
 }
 END_TEST
 
+/* A compaction step that crosses midnight makes a segment of each day, so
+ * the day's small segments still merge into one. */
+START_TEST(test_a_step_across_midnight_makes_a_segment_per_day)
+{
+    int created = 0, dups = 0;
+    tu_ingest_spangen_at(w, 3000, 34, 500, DAY0 + DAY_NS - 400000000000LL, &created, &dups);
+    ck_assert_int_eq(created, 3000);
+    struct snap before, after;
+    snapshot(all_rows, &before);
+    compact_all(0);
+    ck_assert_int_gt(ro_int("SELECT count(*) FROM segments WHERE min_start >= 1772409600000000000"
+                            " + 86400000000000"),
+                     0);
+    ck_assert_int_gt(ro_int("SELECT count(*) FROM segments WHERE max_start < 1772409600000000000"
+                            " + 86400000000000"),
+                     0);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segments WHERE min_start / 86400000000000 <>"
+                            " max_start / 86400000000000"),
+                     0);
+    ck_assert_int_eq(ro_int("SELECT sum(nrows) FROM segments"), 3000);
+    snapshot(all_rows, &after);
+    expect_same(&before, &after);
+    snap_free(&before);
+    snap_free(&after);
+}
+END_TEST
+
 START_TEST(test_a_merge_built_before_a_source_changed_writes_nothing)
 {
     int created = 0, dups = 0;
@@ -677,6 +704,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_a_resent_compacted_span_stores_nothing);
     tcase_add_test(tc, test_a_merge_into_a_compacted_span_updates_it);
     tcase_add_test(tc, test_small_segments_merge_and_change_no_answer);
+    tcase_add_test(tc, test_a_step_across_midnight_makes_a_segment_per_day);
     tcase_add_test(tc, test_a_merge_built_before_a_source_changed_writes_nothing);
     tcase_add_test(tc, test_a_log_message_after_compaction_still_joins_its_span);
     tcase_add_test(tc, test_a_corrupt_segment_is_an_sql_error);

@@ -3,11 +3,13 @@
  * not add up; on a store, packing older texts into blocks changes no
  * span's input or output, search and check still agree, and retention
  * frees texts out of blocks (a block left empty goes) with every
- * reference still resolving.
+ * reference still resolving; a block packed cold again reads the same,
+ * takes fewer bytes, and is not stored over a block changed meanwhile.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/xmem.h"
@@ -171,6 +173,177 @@ START_TEST(test_blocks_change_no_answer_and_retention_frees_out_of_them)
 }
 END_TEST
 
+/* ---- packing cold ---- */
+
+struct put_body {
+    int64_t id, dict;
+    const struct buf *body;
+};
+
+/* Writer: block 'id' gets 'body' (packed with 'dict'), warm. */
+static int put_body_fn(sqlite3 *wdb, void *ctx, char *err, size_t errlen)
+{
+    const struct put_body *p = ctx;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(wdb,
+                                "UPDATE text_blocks SET body = ?1, dict = ?2, cold = 0"
+                                " WHERE id = ?3",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_blob64(st, 1, p->body->data, p->body->len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, p->dict);
+        sqlite3_bind_int64(st, 3, p->id);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "%s", sqlite3_errmsg(wdb));
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+struct apply_call {
+    const struct textblock_repack *r;
+    int got;
+};
+
+static int apply_fn(sqlite3 *wdb, void *ctx, char *err, size_t errlen)
+{
+    struct apply_call *c = ctx;
+    c->got = textblock_repack_apply(wdb, c->r, err, errlen);
+    return c->got < 0 ? -1 : 0;
+}
+
+/* Block 'id' packed again at the warm level with dictionary 'dict' (0 or
+ * its own), stored warm; returns its byte count. */
+static size_t make_warm(struct store *ro, int64_t id, int64_t dict)
+{
+    char err[256];
+    sqlite3 *rdb = store_db(ro);
+    struct textblock_dicts *d = textblock_dicts_open(rdb);
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(rdb, "SELECT dict, body FROM text_blocks WHERE id = ?1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    struct textblock_view v;
+    textblock_view_init(&v);
+    ck_assert_int_eq(textblock_decode(d, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+                                      (size_t)sqlite3_column_bytes(st, 1), id, &v),
+                     0);
+    if (dict < 0)
+        dict = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    struct buf body;
+    buf_init(&body, 0);
+    ck_assert_int_eq(textblock_encode(d, dict, &v, &body), 0);
+    struct put_body p = {id, dict, &body};
+    ck_assert_int_eq(writer_run(w, put_body_fn, &p, err, sizeof(err)), LT_OK);
+    size_t n = body.len;
+    buf_release(&body);
+    textblock_view_release(&v);
+    textblock_dicts_free(d);
+    return n;
+}
+
+/* The oldest warm block, packed cold through a fresh read connection
+ * (NULL when every block is cold). */
+static struct textblock_repack *build_cold(void)
+{
+    char err[256];
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    struct textblock_dicts *d = textblock_dicts_open(store_db(ro));
+    struct textblock_repack *r = NULL;
+    ck_assert_int_eq(textblock_repack_build(store_db(ro), d, &r, err, sizeof(err)), 0);
+    textblock_dicts_free(d);
+    store_close(ro);
+    return r;
+}
+
+static int apply_cold(const struct textblock_repack *r)
+{
+    char err[256];
+    struct apply_call c = {r, -1};
+    ck_assert_int_eq(writer_run(w, apply_fn, &c, err, sizeof(err)), LT_OK);
+    return c.got;
+}
+
+START_TEST(test_blocks_packed_cold_read_the_same_in_fewer_bytes)
+{
+    char err[256];
+    tu_ingest_spangen(w, 8000, 72, 400, NULL, NULL);
+    uint64_t all = digest("");
+    int64_t moved, indexed;
+    ck_assert_int_eq(writer_catch_up(w, &moved, &indexed, err, sizeof(err)), LT_OK);
+    /* `llmtap compact` leaves every block cold */
+    ck_assert_int_gt(tu_ro_int(db, "SELECT count(*) FROM text_blocks WHERE dict = 1"), 1);
+    ck_assert_int_eq(tu_ro_int(db, "SELECT count(*) FROM text_blocks WHERE cold = 0"), 0);
+    ck_assert(build_cold() == NULL);
+    ck_assert(digest("") == all);
+    /* one block warm again, as the compactor packs it beside ingest */
+    int64_t id = tu_ro_int(db, "SELECT max(id) FROM text_blocks WHERE dict = 1");
+    struct store *ro = NULL;
+    ck_assert_int_eq(store_open(&ro, db, STORE_READONLY, err, sizeof(err)), STORE_OK);
+    size_t warm = make_warm(ro, id, -1);
+    struct textblock_repack *r = build_cold();
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_gt(textblock_repack_saved(r), warm / 50); /* 2 % at least */
+    ck_assert_int_eq(apply_cold(r), 0);
+    ck_assert_int_eq(tu_ro_int(db, "SELECT count(*) FROM text_blocks WHERE cold = 0"), 0);
+    ck_assert_uint_eq((size_t)tu_ro_int(db, "SELECT length(body) FROM text_blocks"
+                                            " WHERE id = (SELECT max(id) FROM text_blocks"
+                                            " WHERE dict = 1)"),
+                      warm - textblock_repack_saved(r));
+    ck_assert_int_eq(apply_cold(r), 1); /* cold already: nothing written */
+    textblock_repack_free(r);
+    ck_assert(digest("") == all);
+    /* a block rewritten between the build and the apply is left as it is */
+    make_warm(ro, id, -1);
+    r = build_cold();
+    ck_assert_ptr_nonnull(r);
+    make_warm(ro, id, 0); /* the same texts, without the dictionary */
+    ck_assert_int_eq(apply_cold(r), 1);
+    textblock_repack_free(r);
+    ck_assert_int_eq(tu_ro_int(db, "SELECT dict FROM text_blocks WHERE id = (SELECT max(id)"
+                                   " FROM text_blocks WHERE dict = 0 AND cold = 0)"),
+                     0);
+    ck_assert_int_eq(tu_ro_int(db, "SELECT count(*) FROM text_blocks WHERE cold = 0"), 1);
+    store_close(ro);
+    ck_assert(digest("") == all);
+    tu_expect_whole_store(db);
+}
+END_TEST
+
+/* With the compactor thread on, blocks are packed cold once no spans
+ * have come for text_block_cold_idle_ns. */
+START_TEST(test_an_idle_compactor_packs_blocks_cold)
+{
+    tu_store_close(&ts);
+    struct writer_config cfg;
+    writer_config_default(&cfg);
+    cfg.compact_keep_hot = 0;
+    cfg.compact_batch = 1000;
+    cfg.text_block_keep = 300;
+    cfg.text_block_train_first = 1200u << 10;
+    cfg.text_block_cold_idle_ns = 300 * 1000000LL;
+    tu_store_open(&ts, "idle.db", &cfg);
+    db = ts.db;
+    w = ts.w;
+    tu_ingest_spangen(w, 6000, 73, 400, NULL, NULL);
+    uint64_t all = digest("");
+    long long blocks = 0, warm = -1;
+    for (int i = 0; i < 600 && !(blocks > 2 && warm == 0); i++) {
+        nanosleep(&(struct timespec){0, 100000000L}, NULL);
+        blocks = tu_ro_int(db, "SELECT count(*) FROM text_blocks");
+        warm = tu_ro_int(db, "SELECT count(*) FROM text_blocks WHERE cold = 0");
+    }
+    ck_assert_int_gt(blocks, 2);
+    ck_assert_int_eq(warm, 0);
+    ck_assert(digest("") == all);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("textblock");
@@ -181,6 +354,8 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_blocks_change_no_answer_and_retention_frees_out_of_them);
+    tcase_add_test(tc, test_blocks_packed_cold_read_the_same_in_fewer_bytes);
+    tcase_add_test(tc, test_an_idle_compactor_packs_blocks_cold);
     suite_add_tcase(s, tc);
     return s;
 }
