@@ -106,10 +106,15 @@ static int64_t pct(const int64_t *v, size_t n, double p)
 
 /* ---- workload ---------------------------------------------------------------- */
 
-static struct batch *make_batches(const struct opts *o, int *nbatches, size_t *total)
+/* All bodies live end to end in one allocation (*arena, freed by the
+ * caller): ten thousand separate ones of ~300 KB are as many mappings, and
+ * where the kernel samples page accesses (DAMON, as here) walking those
+ * took most of a core away from the server (docs/BENCHMARKS.md). */
+static struct batch *make_batches(const struct opts *o, int *nbatches, size_t *total, char **arena)
 {
     int n = (int)((o->spans + o->batch - 1) / o->batch);
     struct batch *b = xcalloc((size_t)n, sizeof(*b));
+    size_t *at = xcalloc((size_t)n, sizeof(*at));
     struct spangen *g = spangen_new(o->seed, 1772409600000000000LL);
     if (o->days > 0) /* the same spans as `spangen --count N --days D` */
         spangen_set_pace(g, spangen_pace_for_days(o->days, (uint64_t)o->spans));
@@ -118,6 +123,7 @@ static struct batch *make_batches(const struct opts *o, int *nbatches, size_t *t
     long made = 0;
     *total = 0;
     for (int i = 0; i < n; i++) {
+        at[i] = body.len;
         int rc = buf_puts(&body, "{\"spans\":[");
         for (int k = 0; k < o->batch && made < o->spans; k++, made++) {
             if (k > 0)
@@ -129,10 +135,13 @@ static struct batch *make_batches(const struct opts *o, int *nbatches, size_t *t
             fprintf(stderr, "bench: cannot build batch %d\n", i);
             exit(1);
         }
-        *total += body.len;
-        b[i].body = buf_take(&body, &b[i].len);
+        b[i].len = body.len - at[i];
+        *total += b[i].len;
     }
-    buf_release(&body);
+    *arena = buf_take(&body, NULL);
+    for (int i = 0; i < n; i++)
+        b[i].body = *arena + at[i];
+    free(at);
     spangen_free(g);
     *nbatches = n;
     return b;
@@ -598,7 +607,8 @@ int main(int argc, char **argv)
     struct run r = {.o = &o};
     size_t total = 0;
     int64_t t = now_ns();
-    r.batches = make_batches(&o, &r.nbatches, &total);
+    char *arena = NULL;
+    r.batches = make_batches(&o, &r.nbatches, &total, &arena);
     fprintf(stderr, "bench: generated %ld spans (%.1f MB) in %.1f s\n", o.spans,
             (double)total / 1e6, (double)(now_ns() - t) / 1e9);
     if (o.baselines) {
@@ -611,8 +621,7 @@ int main(int argc, char **argv)
         r.lat_ns[i] = -1;
     int rc = run_load(&r);
     report(&r, &bl, total);
-    for (int i = 0; i < r.nbatches; i++)
-        free(r.batches[i].body);
+    free(arena);
     free(r.batches);
     free(r.lat_ns);
     return rc != 0 || atomic_load(&r.failed_batches) > 0 ? 1 : 0;
