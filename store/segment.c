@@ -602,8 +602,8 @@ static int build_rows(sqlite3 *db, int64_t last, struct segment_batch *out, char
     struct builder b;
     builder_init(&b);
     b.ru = out->ru;
-    int64_t b_day =
-        0; /* the UTC day of b's rows: a segment holds one (merging and retention go by day) */
+    /* the UTC day of b's rows: a segment holds one (merging and retention go by day) */
+    int64_t b_day = 0;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : -1;
     free(sql);
     if (rc == 0)
