@@ -90,10 +90,14 @@ struct colenc_column {
     struct buf arena; /* every entry's bytes, each followed by a NUL */
 };
 
-/* A bounded reader over the decompressed column. */
+/* A bounded reader over the decompressed column, and the rows whose values
+ * are kept ('want': bit i%8 of byte i/8; NULL = all). Rows from 'upto' on
+ * are not read at all. */
 struct rd {
     const unsigned char *p;
     const unsigned char *end;
+    const unsigned char *want;
+    size_t upto;
 };
 
 /* ---- shared helpers ---- */
@@ -781,6 +785,33 @@ static int row_null(const struct colenc_column *c, size_t i)
     return (c->nulls[i / 8] >> (i % 8)) & 1;
 }
 
+static int row_wanted(const struct rd *r, size_t i)
+{
+    return !r->want || ((r->want[i / 8] >> (i % 8)) & 1);
+}
+
+/* Past the next len+bytes value; its bytes at *v, *n of them. */
+static const char *next_entry(struct rd *r, const unsigned char **v, size_t *n)
+{
+    uint64_t len;
+    if (rd_varint(r, &len))
+        return "truncated or overlong length";
+    if (len > rd_left(r))
+        return "value runs past the end of the column";
+    *v = r->p;
+    *n = (size_t)len;
+    r->p += len;
+    return NULL;
+}
+
+/* Past a len+bytes value without keeping it. */
+static const char *skip_entry(struct rd *r)
+{
+    const unsigned char *v;
+    size_t n;
+    return next_entry(r, &v, &n);
+}
+
 static int enc_type(unsigned char enc, enum colenc_type *type)
 {
     switch (enc) {
@@ -838,7 +869,7 @@ static const char *parse_ints(struct colenc_column *c, struct rd *r, size_t nn)
     if (nn > rd_left(r)) /* every value takes a byte at least */
         return "truncated integers";
     c->ints = xcalloc(c->rows, sizeof(*c->ints));
-    for (size_t i = 0; i < c->rows; i++) {
+    for (size_t i = 0; i < r->upto; i++) {
         if (row_null(c, i))
             continue;
         if (rd_varint(r, &z))
@@ -854,7 +885,7 @@ static const char *parse_reals(struct colenc_column *c, struct rd *r, size_t nn)
     if (nn > rd_left(r) / 8)
         return "truncated reals";
     c->reals = xcalloc(c->rows, sizeof(*c->reals));
-    for (size_t i = 0; i < c->rows; i++) {
+    for (size_t i = 0; i < r->upto; i++) {
         uint64_t u = 0;
         if (row_null(c, i))
             continue;
@@ -902,9 +933,14 @@ static const char *parse_plain(struct colenc_column *c, struct rd *r, size_t nn,
         return "truncated values";
     c->ents = xcalloc(nn, sizeof(*c->ents));
     c->row_ent = xcalloc(c->rows, sizeof(*c->row_ent));
-    for (size_t i = 0; i < c->rows; i++) {
+    for (size_t i = 0; i < r->upto; i++) {
         if (row_null(c, i))
             continue;
+        if (!row_wanted(r, i)) {
+            if ((why = skip_entry(r)) != NULL)
+                return why;
+            continue;
+        }
         if ((why = parse_entry(c, r, hex, &c->ents[c->nents])) != NULL)
             return why;
         c->row_ent[i] = (uint32_t)c->nents++;
@@ -912,32 +948,61 @@ static const char *parse_plain(struct colenc_column *c, struct rd *r, size_t nn,
     return NULL;
 }
 
-/* The writer never keeps an entry no row uses, so ndict <= nn. */
+/* The dictionary's entries that the wanted rows use, into the arena; the
+ * others stay empty. 'at' holds where each entry starts in the column. */
+static const char *keep_used(struct colenc_column *c, struct rd *r, const unsigned char *const *at,
+                             int hex)
+{
+    unsigned char *used = xcalloc(c->nents ? c->nents : 1, 1);
+    const char *why = NULL;
+    for (size_t i = 0; i < r->upto; i++)
+        if (!row_null(c, i) && row_wanted(r, i))
+            used[c->row_ent[i]] = 1;
+    for (size_t k = 0; k < c->nents && !why; k++)
+        if (used[k]) {
+            struct rd e = {at[k], r->end, NULL, 0};
+            why = parse_entry(c, &e, hex, &c->ents[k]);
+        }
+    free(used);
+    return why;
+}
+
+/* The writer never keeps an entry no row uses, so ndict <= nn. With a
+ * selection, the entries are copied after the indexes say which are used. */
 static const char *parse_dict(struct colenc_column *c, struct rd *r, size_t nn, int hex)
 {
     uint64_t ndict, k;
-    const char *why;
+    const char *why = NULL;
+    const unsigned char **at = NULL;
     if (rd_varint(r, &ndict))
         return "truncated dictionary size";
     if (ndict > nn || ndict > rd_left(r))
         return "dictionary larger than its column";
     c->ents = xcalloc((size_t)ndict, sizeof(*c->ents));
-    for (; c->nents < ndict; c->nents++)
-        if ((why = parse_entry(c, r, hex, &c->ents[c->nents])) != NULL)
-            return why;
-    if (nn > rd_left(r))
-        return "truncated dictionary indexes";
-    c->row_ent = xcalloc(c->rows, sizeof(*c->row_ent));
-    for (size_t i = 0; i < c->rows; i++) {
+    if (r->want)
+        at = xcalloc((size_t)ndict ? (size_t)ndict : 1, sizeof(*at));
+    for (; c->nents < ndict && !why; c->nents++) {
+        if (at)
+            at[c->nents] = r->p;
+        why = at ? skip_entry(r) : parse_entry(c, r, hex, &c->ents[c->nents]);
+    }
+    if (!why && nn > rd_left(r))
+        why = "truncated dictionary indexes";
+    c->row_ent = why ? NULL : xcalloc(c->rows, sizeof(*c->row_ent));
+    for (size_t i = 0; i < r->upto && !why; i++) {
         if (row_null(c, i))
             continue;
         if (rd_varint(r, &k))
-            return "truncated or overlong dictionary index";
-        if (k >= ndict)
-            return "dictionary index out of range";
-        c->row_ent[i] = (uint32_t)k;
+            why = "truncated or overlong dictionary index";
+        else if (k >= ndict)
+            why = "dictionary index out of range";
+        else
+            c->row_ent[i] = (uint32_t)k;
     }
-    return NULL;
+    if (!why && at)
+        why = keep_used(c, r, at, hex);
+    free(at);
+    return why;
 }
 
 /* 'W': each value is a base (0, a row before it, or a row of 'ref' up to
@@ -949,7 +1014,7 @@ static const char *parse_window(struct colenc_column *c, struct rd *r, size_t nn
     if (nn > rd_left(r) / 2) /* a tag and a code per value, a byte each at least */
         return "truncated differences";
     c->ints = xcalloc(c->rows ? c->rows : 1, sizeof(*c->ints));
-    for (size_t i = 0; i < c->rows; i++) {
+    for (size_t i = 0; i < r->upto; i++) {
         if (row_null(c, i))
             continue;
         if (rd_varint(r, &tag) || rd_varint(r, &code))
@@ -997,12 +1062,17 @@ static const char *parse_refs(struct colenc_column *c, struct rd *r, size_t nn,
         return "truncated references";
     c->ents = xcalloc(nn ? nn : 1, sizeof(*c->ents));
     c->row_ent = xcalloc(c->rows ? c->rows : 1, sizeof(*c->row_ent));
-    for (size_t i = 0; i < c->rows; i++) {
+    for (size_t i = 0; i < r->upto; i++) {
         if (row_null(c, i))
             continue;
         struct col_ent *e = &c->ents[c->nents];
         if (rd_varint(r, &z))
             return "truncated or overlong reference";
+        if (!row_wanted(r, i)) {
+            if (z == 0 && (why = skip_entry(r)) != NULL)
+                return why;
+            continue;
+        }
         if (z == 0) {
             if ((why = parse_entry(c, r, 1, e)) != NULL)
                 return why;
@@ -1022,52 +1092,118 @@ static const char *parse_refs(struct colenc_column *c, struct rd *r, size_t nn,
     return NULL;
 }
 
-/* Fill 'c' from the decompressed column; NULL, or why the bytes are bad. */
-static const char *parse(struct colenc_column *c, const unsigned char *p, size_t len,
-                         const struct colenc_column *ref)
+/* Rows not wanted read as NULL from here on (no padding bit is set). */
+static void drop_unwanted(struct colenc_column *c, const unsigned char *want)
 {
-    struct rd r = {p, p + len};
+    for (size_t b = 0; b < (c->rows + 7) / 8; b++)
+        c->nulls[b] |= (unsigned char)~want[b];
+    if (c->rows % 8)
+        c->nulls[c->rows / 8] &= (unsigned char)((1u << (c->rows % 8)) - 1);
+}
+
+/* Rows to read: up to the last wanted one. */
+static size_t rows_to_read(size_t rows, const unsigned char *want)
+{
+    if (!want)
+        return rows;
+    size_t b = (rows + 7) / 8;
+    while (b > 0 && !want[b - 1])
+        b--;
+    size_t n = b * 8 < rows ? b * 8 : rows;
+    while (n > 0 && !((want[(n - 1) / 8] >> ((n - 1) % 8)) & 1))
+        n--;
+    return n;
+}
+
+/* Fill 'c' from the decompressed column behind 'r' (its 'want' set); NULL,
+ * or why the bytes are bad. With a selection, the rows past the last one
+ * wanted are neither read nor checked. */
+static const char *parse(struct colenc_column *c, struct rd *r, const struct colenc_column *ref,
+                         size_t want_rows)
+{
     const char *why;
     size_t nn;
     unsigned char enc;
 
-    if (len == 0)
+    if (rd_left(r) == 0)
         return "empty column";
-    enc = *r.p++;
+    enc = *r->p++;
     if (!enc_type(enc, &c->type))
         return "unknown column encoding";
-    if ((why = parse_nulls(c, &r, &nn)) != NULL)
+    if ((why = parse_nulls(c, r, &nn)) != NULL)
         return why;
+    if (r->want && c->rows != want_rows)
+        return "wrong row count";
+    r->upto = rows_to_read(c->rows, r->want);
     if (enc == 'I')
-        why = parse_ints(c, &r, nn);
+        why = parse_ints(c, r, nn);
     else if (enc == 'R')
-        why = parse_reals(c, &r, nn);
+        why = parse_reals(c, r, nn);
     else if (enc == 'P')
-        why = parse_refs(c, &r, nn, ref);
+        why = parse_refs(c, r, nn, ref);
     else if (enc == 'W')
-        why = parse_window(c, &r, nn, ref);
+        why = parse_window(c, r, nn, ref);
     else if (enc == 'D' || enc == 'd' || enc == 'Y')
-        why = parse_dict(c, &r, nn, enc == 'Y');
+        why = parse_dict(c, r, nn, enc == 'Y');
     else
-        why = parse_plain(c, &r, nn, enc == 'X');
+        why = parse_plain(c, r, nn, enc == 'X');
     if (why)
         return why;
-    return r.p == r.end ? NULL : "bytes after the last value";
+    if (r->upto == c->rows && r->p != r->end)
+        return "bytes after the last value";
+    if (r->want)
+        drop_unwanted(c, r->want);
+    return NULL;
 }
 
-/* The one zstd frame of 'blob' into '*raw' (caller frees, also on error). */
-static const char *decompress(const void *blob, size_t len, unsigned char **raw, size_t *rawlen)
+/* The content size of the one zstd frame that is all of 'blob'. */
+static const char *frame_size(const void *blob, size_t len, size_t *size)
 {
-    unsigned long long size = ZSTD_getFrameContentSize(blob, len);
-    size_t got;
-    if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
+    unsigned long long n = ZSTD_getFrameContentSize(blob, len);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN)
         return "not a zstd frame with its content size";
-    if (size > COLENC_MAX_RAW)
+    if (n > COLENC_MAX_RAW)
         return "column larger than 64 MiB";
     if (ZSTD_findFrameCompressedSize(blob, len) != len)
         return "truncated zstd frame or bytes after it";
-    *raw = xmalloc((size_t)size);
-    got = ZSTD_decompress(*raw, (size_t)size, blob, len);
+    *size = (size_t)n;
+    return NULL;
+}
+
+struct colenc_dctx {
+    ZSTD_DCtx *z;
+};
+
+struct colenc_dctx *colenc_dctx_new(void)
+{
+    struct colenc_dctx *d = xcalloc(1, sizeof(*d));
+    if (!(d->z = ZSTD_createDCtx())) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void colenc_dctx_free(struct colenc_dctx *d)
+{
+    if (!d)
+        return;
+    ZSTD_freeDCtx(d->z);
+    free(d);
+}
+
+/* The one zstd frame of 'blob' into '*raw' (caller frees, also on error),
+ * with 'dctx' or, when it is NULL, a context made for the call. */
+static const char *decompress(struct colenc_dctx *dctx, const void *blob, size_t len,
+                              unsigned char **raw, size_t *rawlen)
+{
+    size_t size = 0;
+    const char *why = frame_size(blob, len, &size);
+    if (why)
+        return why;
+    *raw = xmalloc(size ? size : 1);
+    size_t got = dctx ? ZSTD_decompressDCtx(dctx->z, *raw, size, blob, len)
+                      : ZSTD_decompress(*raw, size, blob, len);
     if (ZSTD_isError(got) || got != size)
         return "corrupt zstd frame";
     *rawlen = got;
@@ -1083,17 +1219,25 @@ int colenc_decode(const void *blob, size_t len, struct colenc_column **out, char
 int colenc_decode_ref(const void *blob, size_t len, const struct colenc_column *ref,
                       struct colenc_column **out, char *err, size_t errlen)
 {
+    return colenc_decode_rows(NULL, blob, len, ref, NULL, 0, out, err, errlen);
+}
+
+int colenc_decode_rows(struct colenc_dctx *dctx, const void *blob, size_t len,
+                       const struct colenc_column *ref, const unsigned char *want, size_t want_rows,
+                       struct colenc_column **out, char *err, size_t errlen)
+{
     unsigned char *raw = NULL;
     size_t rawlen = 0;
     struct colenc_column *c = NULL;
     const char *why;
 
     *out = NULL;
-    if ((why = decompress(blob, len, &raw, &rawlen)) != NULL)
+    if ((why = decompress(dctx, blob, len, &raw, &rawlen)) != NULL)
         goto fail;
     c = xcalloc(1, sizeof(*c));
     buf_init(&c->arena, 0);
-    if ((why = parse(c, raw, rawlen, ref)) != NULL)
+    struct rd r = {raw, raw + rawlen, want, 0};
+    if ((why = parse(c, &r, ref, want_rows)) != NULL)
         goto fail;
     free(raw);
     *out = c;
@@ -1104,6 +1248,142 @@ fail:
     colenc_column_free(c);
     free(raw);
     return -1;
+}
+
+/* ---- matching one value without decoding ---- */
+
+/* What the entries of a column are compared with: the value, or for a hex
+ * column the bytes it spells ('ok' = 0: no entry can equal it). */
+struct needle {
+    unsigned char *bytes; /* owned, for a hex column */
+    const unsigned char *p;
+    size_t n;
+    int ok;
+};
+
+static int hex_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static void needle_init(struct needle *k, const void *value, size_t n, int hex)
+{
+    const unsigned char *v = value;
+    *k = (struct needle){NULL, v, n, 1};
+    if (!hex)
+        return;
+    k->ok = n % 2 == 0;
+    k->bytes = xmalloc(n / 2 + 1);
+    for (size_t i = 0; i < n / 2 && k->ok; i++) {
+        int hi = hex_digit(v[2 * i]), lo = hex_digit(v[2 * i + 1]);
+        k->ok = hi >= 0 && lo >= 0;
+        k->bytes[i] = (unsigned char)(hi << 4 | (lo & 15));
+    }
+    k->p = k->bytes;
+    k->n = n / 2;
+}
+
+/* The next len+bytes value; *eq: is it the needle? */
+static const char *match_entry(struct rd *r, const struct needle *k, int *eq)
+{
+    const unsigned char *v;
+    size_t n;
+    const char *why = next_entry(r, &v, &n);
+    *eq = !why && k->ok && n == k->n && memcmp(v, k->p, n) == 0;
+    return why;
+}
+
+static void set_row(unsigned char *rows, size_t i, size_t *matched)
+{
+    rows[i / 8] |= (unsigned char)(1u << (i % 8));
+    (*matched)++;
+}
+
+static const char *match_plain(const struct colenc_column *c, struct rd *r, const struct needle *k,
+                               unsigned char *rows, size_t *matched)
+{
+    const char *why;
+    int eq;
+    for (size_t i = 0; i < c->rows; i++) {
+        if (row_null(c, i))
+            continue;
+        if ((why = match_entry(r, k, &eq)) != NULL)
+            return why;
+        if (eq)
+            set_row(rows, i, matched);
+    }
+    return NULL;
+}
+
+static const char *match_dict(const struct colenc_column *c, struct rd *r, size_t nn,
+                              const struct needle *k, unsigned char *rows, size_t *matched)
+{
+    uint64_t ndict, idx, hit = UINT64_MAX;
+    const char *why;
+    int eq;
+    if (rd_varint(r, &ndict))
+        return "truncated dictionary size";
+    if (ndict > nn || ndict > rd_left(r))
+        return "dictionary larger than its column";
+    for (uint64_t e = 0; e < ndict; e++) {
+        if ((why = match_entry(r, k, &eq)) != NULL)
+            return why;
+        if (eq && hit == UINT64_MAX)
+            hit = e;
+    }
+    for (size_t i = 0; i < c->rows; i++) {
+        if (row_null(c, i))
+            continue;
+        if (rd_varint(r, &idx))
+            return "truncated or overlong dictionary index";
+        if (idx >= ndict)
+            return "dictionary index out of range";
+        if (idx == hit)
+            set_row(rows, i, matched);
+    }
+    return NULL;
+}
+
+int colenc_match(struct colenc_dctx *dctx, const void *blob, size_t len, const void *value,
+                 size_t n, unsigned char *rows, size_t nrows, size_t *matched, char *err,
+                 size_t errlen)
+{
+    unsigned char *raw = NULL;
+    size_t rawlen = 0, nn = 0;
+    struct colenc_column c = {0};
+    struct needle k = {0};
+    const char *why;
+    int rc = -1;
+    *matched = 0;
+    if ((why = decompress(dctx, blob, len, &raw, &rawlen)) != NULL)
+        goto done;
+    struct rd r = {raw, raw + rawlen, NULL, 0};
+    unsigned char enc = rawlen ? *r.p++ : 0;
+    if (!strchr("DSXYds", enc) || !enc) { /* numbers, references: decoded instead */
+        rc = 1;
+        goto done;
+    }
+    c.type = enc == 'd' || enc == 's' ? COLENC_BLOB : COLENC_TEXT;
+    if ((why = parse_nulls(&c, &r, &nn)) != NULL)
+        goto done;
+    if (c.rows != nrows) {
+        why = "wrong row count";
+        goto done;
+    }
+    needle_init(&k, value, n, enc == 'X' || enc == 'Y');
+    memset(rows, 0, (nrows + 7) / 8);
+    why = strchr("DYd", enc) ? match_dict(&c, &r, nn, &k, rows, matched)
+                             : match_plain(&c, &r, &k, rows, matched);
+    if (!why && r.p != r.end)
+        why = "bytes after the last value";
+    rc = why ? -1 : 0;
+done:
+    if (rc < 0 && err && errlen)
+        snprintf(err, errlen, "%s", why);
+    free(k.bytes);
+    free(c.nulls);
+    free(raw);
+    return rc;
 }
 
 void colenc_column_free(struct colenc_column *c)

@@ -99,6 +99,35 @@ int colenc_decode(const void *blob, size_t len, struct colenc_column **out, char
 int colenc_decode_ref(const void *blob, size_t len, const struct colenc_column *ref,
                       struct colenc_column **out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* A zstd decompression context kept for many columns (NULL from
+ * colenc_dctx_new when out of memory; colenc_dctx_free accepts NULL). One
+ * thread at a time. */
+struct colenc_dctx;
+struct colenc_dctx *colenc_dctx_new(void);
+void colenc_dctx_free(struct colenc_dctx *d);
+
+/* The same with 'dctx' (NULL: a context made for the call), keeping only
+ * the rows set in 'want' (a bitmap of 'want_rows' rows, bit i%8 of byte
+ * i/8, borrowed; NULL keeps all): every other row reads as NULL, its text
+ * is stepped over, never copied, and the rows past the last one wanted are
+ * not read at all (nor checked: colenc_decode checks every byte). A column
+ * with other than 'want_rows' rows is an error. 'ref' must be decoded with
+ * every row a kept row refers to. */
+int colenc_decode_rows(struct colenc_dctx *dctx, const void *blob, size_t len,
+                       const struct colenc_column *ref, const unsigned char *want, size_t want_rows,
+                       struct colenc_column **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Which rows of the text or blob column in 'blob' hold exactly the 'n'
+ * bytes of 'value' (borrowed), found without decoding the column: bit i
+ * of 'rows' (a bitmap of 'nrows' rows, overwritten) is set for each, and
+ * *matched counts them. Returns 0; 1 when the column is not one this can
+ * match ('P', or numbers: decode it); -1 with a message when its bytes are
+ * bad or it has other than 'nrows' rows. A hex column ('X', 'Y') compares
+ * the bytes 'value' spells, so only lowercase hex can match there, as in
+ * the decoded column. */
+int colenc_match(struct colenc_dctx *dctx, const void *blob, size_t len, const void *value,
+                 size_t n, unsigned char *rows, size_t nrows, size_t *matched, char *err,
+                 size_t errlen) __attribute__((warn_unused_result));
 void colenc_column_free(struct colenc_column *c);
 
 /* Accessors; 'i' < colenc_rows(c) (checked with assert). */

@@ -516,6 +516,25 @@ static const char v21[] =
     "ALTER TABLE text_blocks_v21 RENAME TO text_blocks;"
     "CREATE INDEX text_blocks_warm ON text_blocks(id) WHERE cold = 0;";
 
+/* Version 22: a segment's Bloom filters after its other columns, the trace
+ * filter first and the key filter last. SQLite walks the overflow pages of
+ * every column before the one it reads, so a trace lookup used to page
+ * through each segment's key filter (~21 KB) to reach its trace filter,
+ * and a compaction step through both to read the tombstone count. */
+static const char v22[] =
+    "CREATE TABLE segments_v22 ("
+    " id INTEGER PRIMARY KEY, project TEXT NOT NULL, nrows INTEGER NOT NULL,"
+    " min_start INTEGER NOT NULL, max_start INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+    " tombstones INTEGER NOT NULL DEFAULT 0, created_ns INTEGER NOT NULL,"
+    " trace_bloom BLOB NOT NULL, text_bloom BLOB, key_bloom BLOB NOT NULL);"
+    "INSERT INTO segments_v22(id, project, nrows, min_start, max_start, bytes, tombstones,"
+    " created_ns, trace_bloom, text_bloom, key_bloom)"
+    " SELECT id, project, nrows, min_start, max_start, bytes, tombstones, created_ns,"
+    " trace_bloom, text_bloom, key_bloom FROM segments;"
+    "DROP TABLE segments;"
+    "ALTER TABLE segments_v22 RENAME TO segments;"
+    "CREATE INDEX segments_by_max_start ON segments(max_start);";
+
 const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,  v10, v11,
-                                         v12, v13, v14, v15, v16, v17, v18, v19, v20, v21};
+                                         v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

@@ -2,9 +2,9 @@
  * segment: compaction of hot rows into columnar segments, and reading them
  * back (see segment.h).
  *
- * Tables (schema v3):
- *   segments(id, project, nrows, min_start, max_start, key_bloom,
- *            trace_bloom, bytes, tombstones, created_ns)
+ * Tables (schema v3; v8 added text_bloom, v22 put the filters last):
+ *   segments(id, project, nrows, min_start, max_start, bytes, tombstones,
+ *            created_ns, trace_bloom, text_bloom, key_bloom)
  *   segment_cols(segment_id, col, data)       one colenc frame per column
  *   segment_tombstones(segment_id, row)       rows moved back to span_rows
  *
@@ -78,11 +78,18 @@ const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
     {"output_refs", COLENC_BLOB},
 };
 
-#define COL_LEVEL 3         /* zstd level of segment columns, beside ingest */
-#define MERGE_LEVEL 9       /* ... of merged segments, in the background */
-#define KEY_BLOOM_BITS 16   /* per row: ~0.05 % false positives */
+#define COL_LEVEL 3   /* zstd level of segment columns, beside ingest */
+#define MERGE_LEVEL 9 /* ... of merged segments, in the background */
+/* Bloom filters: bits per row (or per distinct value), and probes. A
+ * filter's size comes from its stored length, but the probes must stay
+ * what they were when it was written: the key filter had 16 bits per row
+ * and the text filter 10 until 2026-12-03, with these same probes. */
+#define KEY_BLOOM_BITS 12   /* per row: ~0.4 % false positives */
+#define KEY_BLOOM_PROBES 11 /* (0.05 % at 16 bits) */
 #define TRACE_BLOOM_BITS 10 /* per distinct trace: ~1 % */
-#define TEXT_BLOOM_BITS 10  /* per distinct text a segment refers to */
+#define TRACE_BLOOM_PROBES 7
+#define TEXT_BLOOM_BITS 8   /* per distinct text a segment refers to: ~2.3 % */
+#define TEXT_BLOOM_PROBES 7 /* (0.8 % at 10 bits) */
 
 #define DAY_NS 86400000000000LL
 
@@ -104,11 +111,6 @@ static uint64_t key_hash(const char *trace_id, const char *span_id)
 static uint64_t trace_hash(const char *trace_id)
 {
     return ids_hash64(trace_id, strlen(trace_id), 0x7ace);
-}
-
-static int bloom_probes(size_t bits_per_row)
-{
-    return bits_per_row >= 16 ? 11 : 7;
 }
 
 static void bloom_add(uint8_t *bits, size_t nbytes, int k, uint64_t h)
@@ -141,7 +143,7 @@ static size_t bloom_bytes(size_t rows, size_t bits_per_row)
 
 int segment_bloom_maybe(const void *bloom, size_t n, const char *trace_id)
 {
-    return bloom_has(bloom, n, bloom_probes(TRACE_BLOOM_BITS), trace_hash(trace_id));
+    return bloom_has(bloom, n, TRACE_BLOOM_PROBES, trace_hash(trace_id));
 }
 
 /* ---- the writer's index ---- */
@@ -434,12 +436,13 @@ static void builder_add(struct builder *b, sqlite3_stmt *st)
     count_stmt_row(b->ru, st);
 }
 
-static uint8_t *make_bloom(const uint64_t *h, size_t n, size_t bits_per_row, size_t *len)
+static uint8_t *make_bloom(const uint64_t *h, size_t n, size_t bits_per_row, int probes,
+                           size_t *len)
 {
     *len = bloom_bytes(n, bits_per_row);
     uint8_t *bits = xcalloc(1, *len);
     for (size_t i = 0; i < n; i++)
-        bloom_add(bits, *len, bloom_probes(bits_per_row), h[i]);
+        bloom_add(bits, *len, probes, h[i]);
     return bits;
 }
 
@@ -457,7 +460,8 @@ static int cmp_u64(const void *a, const void *b)
 
 /* A Bloom filter sized by the distinct values of 'h' (a trace's spans
  * share one hash: sized per row, a filter spends its bits on repeats). */
-static uint8_t *make_distinct_bloom(const uint64_t *h, size_t n, size_t bits_per_value, size_t *len)
+static uint8_t *make_distinct_bloom(const uint64_t *h, size_t n, size_t bits_per_value, int probes,
+                                    size_t *len)
 {
     uint64_t *u = xmalloc((n ? n : 1) * sizeof(*u));
     memcpy(u, h, n * sizeof(*u));
@@ -466,7 +470,7 @@ static uint8_t *make_distinct_bloom(const uint64_t *h, size_t n, size_t bits_per
     for (size_t i = 0; i < n; i++)
         if (d == 0 || u[d - 1] != u[i])
             u[d++] = u[i];
-    uint8_t *bits = make_bloom(u, d, bits_per_value, len);
+    uint8_t *bits = make_bloom(u, d, bits_per_value, probes, len);
     free(u);
     return bits;
 }
@@ -494,7 +498,7 @@ static uint8_t *make_text_bloom(int64_t *ids, size_t n, size_t *len)
     for (int i = 0; i < 8; i++)
         out[i] = (uint8_t)(max >> (8 * i));
     for (size_t i = 0; i < d; i++)
-        bloom_add(out + 8, nbits, bloom_probes(TEXT_BLOOM_BITS), text_hash(ids[i]));
+        bloom_add(out + 8, nbits, TEXT_BLOOM_PROBES, text_hash(ids[i]));
     return out;
 }
 
@@ -513,8 +517,7 @@ int segment_texts_maybe(const void *bloom, size_t n, int64_t id)
 {
     if (!bloom || n < 9)
         return 1;
-    return bloom_has((const uint8_t *)bloom + 8, n - 8, bloom_probes(TEXT_BLOOM_BITS),
-                     text_hash(id));
+    return bloom_has((const uint8_t *)bloom + 8, n - 8, TEXT_BLOOM_PROBES, text_hash(id));
 }
 
 static void built_release(struct built *g)
@@ -559,8 +562,9 @@ static int builder_flush(struct segment_batch *out, struct builder *b, int level
     g->nrows = (int64_t)b->n;
     g->min_start = b->min_start;
     g->max_start = b->max_start;
-    g->keys = make_bloom(b->keyh, b->n, KEY_BLOOM_BITS, &g->nkeys);
-    g->traces = make_distinct_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, &g->ntraces);
+    g->keys = make_bloom(b->keyh, b->n, KEY_BLOOM_BITS, KEY_BLOOM_PROBES, &g->nkeys);
+    g->traces =
+        make_distinct_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, TRACE_BLOOM_PROBES, &g->ntraces);
     if (!b->packed)
         g->texts = make_text_bloom(b->tids, b->ntids, &g->ntexts);
     out->rows += g->nrows;
@@ -787,7 +791,11 @@ int segment_compact(struct segindex *ix, int max_rows, int *moved, char *err, si
 /* ---- reading ---- */
 
 struct segment_data {
+    int64_t id;
     size_t rows;
+    uint64_t partial;         /* columns decoded with a selection of rows */
+    unsigned char *kept;      /* that selection (bitmap), NULL: every row */
+    struct colenc_dctx *dctx; /* for all its columns; made by the first */
     struct colenc_column *cols[SEGMENT_NCOLS];
     uint8_t *deleted; /* bitmap, NULL when no tombstones */
 };
@@ -834,56 +842,182 @@ static int segment_counts(sqlite3 *db, int64_t seg, int64_t *rows, int64_t *tomb
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data **out, char *err,
-                 size_t errlen)
+/* The decompression context of 'd' (NULL if none can be made: each column
+ * then makes its own). */
+static struct colenc_dctx *data_dctx(struct segment_data *d)
+{
+    if (!d->dctx)
+        d->dctx = colenc_dctx_new();
+    return d->dctx;
+}
+
+/* Decode column 'c' of 'd' keeping the rows of 'want' (NULL: all). */
+static int load_col(sqlite3_stmt *st, struct segment_data *d, int c, const unsigned char *want,
+                    char *err, size_t errlen)
+{
+    sqlite3_bind_int64(st, 1, d->id);
+    sqlite3_bind_int(st, 2, c);
+    char why[128] = "the column is missing";
+    const struct colenc_column *ref = col_ref(c) >= 0 ? d->cols[col_ref(c)] : NULL;
+    int got = sqlite3_step(st) == SQLITE_ROW &&
+              colenc_decode_rows(data_dctx(d), sqlite3_column_blob(st, 0),
+                                 (size_t)sqlite3_column_bytes(st, 0), ref, want, d->rows,
+                                 &d->cols[c], why, sizeof(why)) == 0;
+    sqlite3_reset(st);
+    if (!got || colenc_rows(d->cols[c]) != d->rows) {
+        snprintf(err, errlen, "segment %lld column %s: %s", (long long)d->id, segment_cols[c].name,
+                 got ? "wrong row count" : why);
+        return -1;
+    }
+    return 0;
+}
+
+int segment_load_more(sqlite3 *db, struct segment_data *d, uint64_t colmask,
+                      const unsigned char *want, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t whole = 0; /* referred to by another column: every row kept */
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        if ((colmask & (1ull << c)) && col_ref(c) >= 0)
+            whole |= 1ull << col_ref(c);
+    colmask |= whole;
+    for (int c = 0; c < SEGMENT_NCOLS; c++)
+        if ((whole & d->partial & (1ull << c))) { /* decoded again, whole */
+            colenc_column_free(d->cols[c]);
+            d->cols[c] = NULL;
+            d->partial &= ~(1ull << c);
+        }
+    if (sqlite3_prepare_v2(db, "SELECT data FROM segment_cols WHERE segment_id=?1 AND col=?2", -1,
+                           &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "segment %lld: %s", (long long)d->id, sqlite3_errmsg(db));
+        return -1;
+    }
+    if (want) { /* the rows kept are those kept so far and in 'want' */
+        size_t nb = d->rows / 8 + 1;
+        if (!d->kept) {
+            d->kept = xmalloc(nb);
+            memset(d->kept, 0xff, nb);
+        }
+        for (size_t b = 0; b < (d->rows + 7) / 8; b++)
+            d->kept[b] &= want[b];
+    }
+    int rc = 0;
+    for (int k = 0; k < 2 * SEGMENT_NCOLS && rc == 0; k++) { /* the referred to first */
+        int c = k % SEGMENT_NCOLS;
+        if (!(colmask & (1ull << c)) || (col_ref(c) >= 0) != (k >= SEGMENT_NCOLS) || d->cols[c])
+            continue;
+        const unsigned char *w = (whole & (1ull << c)) ? NULL : want;
+        rc = load_col(st, d, c, w, err, errlen);
+        d->partial |= w ? 1ull << c : 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int segment_open(sqlite3 *db, int64_t seg, struct segment_data **out, char *err, size_t errlen)
 {
     struct segment_data *d = xcalloc(1, sizeof(*d));
-    sqlite3_stmt *st = NULL;
     *out = NULL;
     int64_t rows = 0, tombstones = 0;
     int found = segment_counts(db, seg, &rows, &tombstones);
     if (found <= 0) {
         snprintf(err, errlen, found ? "segment %lld: %s" : "segment %lld is missing",
                  (long long)seg, sqlite3_errmsg(db));
-        goto fail;
+        segment_data_free(d);
+        return -1;
     }
+    d->id = seg;
     d->rows = (size_t)rows;
-    if (sqlite3_prepare_v2(db, "SELECT data FROM segment_cols WHERE segment_id=?1 AND col=?2", -1,
-                           &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "segment %lld: %s", (long long)seg, sqlite3_errmsg(db));
-        goto fail;
+    if (tombstones > 0 && load_tombstones(db, seg, d, err, errlen)) {
+        segment_data_free(d);
+        return -1;
     }
-    for (int c = 0; c < SEGMENT_NCOLS; c++)
-        if ((colmask & (1ull << c)) && col_ref(c) >= 0) /* decoded with the one it refers to */
-            colmask |= 1ull << col_ref(c);
-    for (int k = 0; k < 2 * SEGMENT_NCOLS; k++) { /* the referred to before those referring */
-        int c = k % SEGMENT_NCOLS;
-        if (!(colmask & (1ull << c)) || (col_ref(c) >= 0) != (k >= SEGMENT_NCOLS))
-            continue;
-        sqlite3_bind_int64(st, 1, seg);
-        sqlite3_bind_int(st, 2, c);
-        char why[128] = "the column is missing";
-        const struct colenc_column *ref = col_ref(c) >= 0 ? d->cols[col_ref(c)] : NULL;
-        int got = sqlite3_step(st) == SQLITE_ROW &&
-                  colenc_decode_ref(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
-                                    ref, &d->cols[c], why, sizeof(why)) == 0;
-        sqlite3_reset(st);
-        if (!got || colenc_rows(d->cols[c]) != d->rows) {
-            snprintf(err, errlen, "segment %lld column %s: %s", (long long)seg,
-                     segment_cols[c].name, got ? "wrong row count" : why);
-            goto fail;
-        }
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    if (tombstones > 0 && load_tombstones(db, seg, d, err, errlen))
-        goto fail;
     *out = d;
     return 0;
-fail:
-    sqlite3_finalize(st);
-    segment_data_free(d);
+}
+
+int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data **out, char *err,
+                 size_t errlen)
+{
+    if (segment_open(db, seg, out, err, errlen))
+        return -1;
+    if (segment_load_more(db, *out, colmask, NULL, err, errlen) == 0)
+        return 0;
+    segment_data_free(*out);
+    *out = NULL;
     return -1;
+}
+
+/* AND into 'rows' the rows of the decoded column 'col' equal to 'value'. */
+static void match_decoded(const struct segment_data *d, int col, const char *value,
+                          unsigned char *rows)
+{
+    size_t n = strlen(value);
+    for (size_t i = 0; i < d->rows; i++) {
+        size_t len = 0;
+        const char *b = (rows[i / 8] >> (i % 8)) & 1 ? colenc_bytes(d->cols[col], i, &len) : NULL;
+        if (!b || len != n || memcmp(b, value, n) != 0)
+            rows[i / 8] &= (unsigned char)~(1u << (i % 8));
+    }
+}
+
+/* The stored column 'col' of 'd' matched against 'value' into 'got': 0,
+ * 1 when its encoding cannot be matched stored, or -1. */
+static int match_stored(sqlite3 *db, struct segment_data *d, int col, const char *value,
+                        unsigned char *got, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    char why[128] = "the column is missing";
+    size_t matched = 0;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT data FROM segment_cols WHERE segment_id=?1 AND col=?2", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, d->id);
+        sqlite3_bind_int(st, 2, col);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            rc = colenc_match(data_dctx(d), sqlite3_column_blob(st, 0),
+                              (size_t)sqlite3_column_bytes(st, 0), value, strlen(value), got,
+                              d->rows, &matched, why, sizeof(why));
+    } else {
+        snprintf(why, sizeof(why), "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    if (rc < 0)
+        snprintf(err, errlen, "segment %lld column %s: %s", (long long)d->id,
+                 segment_cols[col].name, why);
+    return rc;
+}
+
+int64_t segment_match(sqlite3 *db, struct segment_data *d, int col, const char *value,
+                      unsigned char *rows, char *err, size_t errlen)
+{
+    size_t nb = d->rows / 8 + 1;
+    int rc = 1;
+    if (!d->cols[col] || (d->partial & (1ull << col))) {
+        unsigned char *got = xcalloc(nb, 1);
+        rc = match_stored(db, d, col, value, got, err, errlen);
+        for (size_t b = 0; rc == 0 && b < nb; b++)
+            rows[b] &= got[b];
+        free(got);
+        if (rc < 0)
+            return -1;
+    }
+    if (rc == 1) { /* decoded whole, then compared */
+        if (d->partial & (1ull << col)) {
+            colenc_column_free(d->cols[col]);
+            d->cols[col] = NULL;
+            d->partial &= ~(1ull << col);
+        }
+        if (segment_load_more(db, d, 1ull << col, NULL, err, errlen))
+            return -1;
+        match_decoded(d, col, value, rows);
+    }
+    for (size_t i = d->rows; i < nb * 8; i++) /* no bit past the last row */
+        rows[i / 8] &= (unsigned char)~(1u << (i % 8));
+    int64_t left = 0;
+    for (size_t b = 0; b < nb; b++)
+        left += __builtin_popcount(rows[b]);
+    return left;
 }
 
 void segment_data_free(struct segment_data *d)
@@ -893,6 +1027,8 @@ void segment_data_free(struct segment_data *d)
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         colenc_column_free(d->cols[c]);
     free(d->deleted);
+    free(d->kept);
+    colenc_dctx_free(d->dctx);
     free(d);
 }
 
@@ -909,6 +1045,12 @@ const struct colenc_column *segment_data_col(const struct segment_data *d, int c
 int segment_data_deleted(const struct segment_data *d, size_t row)
 {
     return d->deleted && row < d->rows && (d->deleted[row / 8] & (1u << (row % 8)));
+}
+
+int segment_data_kept(const struct segment_data *d, size_t row)
+{
+    return row < d->rows && !segment_data_deleted(d, row) &&
+           (!d->kept || (d->kept[row / 8] & (1u << (row % 8))));
 }
 
 /* ---- finding and resurrecting compacted spans ---- */
@@ -964,7 +1106,7 @@ int segindex_find(struct segindex *ix, const char *project, const char *trace_id
                   int64_t *row, char *err, size_t errlen)
 {
     uint64_t h = key_hash(trace_id, span_id);
-    int k = bloom_probes(KEY_BLOOM_BITS);
+    int k = KEY_BLOOM_PROBES;
     index_order(ix);
     size_t lo = 0, hi = ix->n; /* the first segment ending at or after start_lo */
     while (lo < hi) {

@@ -185,12 +185,36 @@ struct segment_data;
  * corrupt column). */
 int segment_load(sqlite3 *db, int64_t seg, uint64_t colmask, struct segment_data **out, char *err,
                  size_t errlen) __attribute__((warn_unused_result));
+/* Segment 'seg' with its row count and tombstones but no column yet
+ * (segment_load_more and segment_match add them); as segment_load. */
+int segment_open(sqlite3 *db, int64_t seg, struct segment_data **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Decode the columns of 'colmask' that 'd' does not have yet, keeping only
+ * the values of the rows set in 'want' (a bitmap of segment_data_rows(d)
+ * rows, bit i%8 of byte i/8, borrowed; NULL: all); the other rows of those
+ * columns read as NULL, and segment_data_kept says no for them from now
+ * on. A column another refers to is decoded whole. 0, or -1 with a
+ * message; on failure 'd' may hold some of them. */
+int segment_load_more(sqlite3 *db, struct segment_data *d, uint64_t colmask,
+                      const unsigned char *want, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Clear the bits of 'rows' (a bitmap as above) whose row of the text
+ * column 'col' is not exactly 'value' (NUL-terminated). The stored column
+ * is matched without decoding it where its encoding allows (colenc_match),
+ * else it is decoded into 'd', whole. Returns how many bits are left set,
+ * or -1 with a message. */
+int64_t segment_match(sqlite3 *db, struct segment_data *d, int col, const char *value,
+                      unsigned char *rows, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void segment_data_free(struct segment_data *d);
 size_t segment_data_rows(const struct segment_data *d);
 /* Column 'col' (borrowed; NULL when it was not loaded). */
 const struct colenc_column *segment_data_col(const struct segment_data *d, int col);
 /* 1 when row 'row' was moved back to the hot table. */
 int segment_data_deleted(const struct segment_data *d, size_t row);
+/* 1 when row 'row' is neither deleted nor left out by a selection
+ * (segment_load_more): its loaded columns hold its values. */
+int segment_data_kept(const struct segment_data *d, size_t row);
 
 /* Could the segment whose trace Bloom filter is 'bloom' ('n' bytes) hold
  * 'trace_id'? 0 means certainly not. */

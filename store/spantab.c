@@ -416,12 +416,6 @@ static int prepare(struct cursor *c, sqlite3 *db)
     return SQLITE_OK;
 }
 
-static int str_is(const struct colenc_column *col, size_t row, const char *want)
-{
-    const char *v = colenc_bytes(col, row, NULL);
-    return v && strcmp(v, want) == 0;
-}
-
 static int is_null(struct cursor *c, int p);
 static const void *bytes_of(struct cursor *c, int p, size_t *len);
 
@@ -455,29 +449,9 @@ static int search_passes(struct cursor *c)
  * filter? 1, 0, or a negative SQLite error code (from the search). */
 static int row_passes(struct cursor *c, size_t row);
 
-/* Does row 'row' of 'd' pass the filter's plain parts (all but the search)? */
-static int filter_passes(const struct cursor *c, const struct segment_data *d, size_t row)
-{
-    if (segment_data_deleted(d, row))
-        return 0;
-    if (c->f.trace && !str_is(segment_data_col(d, SC_TRACE_ID), row, c->f.trace))
-        return 0;
-    if (c->f.span && !str_is(segment_data_col(d, SC_SPAN_ID), row, c->f.span))
-        return 0;
-    if (c->f.lo != INT64_MIN || c->f.hi != INT64_MAX) {
-        int64_t t = colenc_int(segment_data_col(d, SC_START_NS), row);
-        if (t < c->f.lo || t > c->f.hi)
-            return 0;
-    }
-    for (int k = 0; k < NEQ; k++)
-        if (c->f.eq[k] && !str_is(segment_data_col(d, eq_phys[k]), row, c->f.eq[k]))
-            return 0;
-    return 1;
-}
-
 static int row_passes(struct cursor *c, size_t row)
 {
-    if (!filter_passes(c, c->seg, row))
+    if (!segment_data_kept(c->seg, row))
         return 0;
     return c->search ? search_passes(c) : 1;
 }
@@ -507,58 +481,79 @@ static int step_segments(struct cursor *c, int64_t *id, int64_t *max_start, int 
     }
 }
 
-/* The stored columns the plain filter reads. */
-static uint64_t filter_mask(const struct cursor *c)
+static int has_range(const struct cursor *c)
 {
-    uint64_t mask = c->f.trace ? BIT(SC_TRACE_ID) : 0;
-    mask |= c->f.span ? BIT(SC_SPAN_ID) : 0;
-    mask |= (c->f.lo != INT64_MIN || c->f.hi != INT64_MAX || c->desc) ? BIT(SC_START_NS) : 0;
-    for (int k = 0; k < NEQ; k++)
-        mask |= c->f.eq[k] ? BIT(eq_phys[k]) : 0;
-    return mask;
+    return c->f.lo != INT64_MIN || c->f.hi != INT64_MAX;
 }
 
-static int has_eq(const struct cursor *c)
+/* The rows of 'd' that pass the plain filter (all but the search) into the
+ * bitmap 'pass': the text equalities matched on the stored columns, then
+ * the time range on the start times (decoded whole: the ends refer to
+ * them). Returns how many pass, or -1 with a message. */
+static int64_t filter_rows(const struct cursor *c, sqlite3 *db, struct segment_data *d,
+                           unsigned char *pass, char *err, size_t errlen)
 {
-    for (int k = 0; k < NEQ; k++)
-        if (c->f.eq[k])
-            return 1;
-    return 0;
+    size_t n = segment_data_rows(d);
+    int64_t left = 0;
+    for (size_t r = 0; r < n; r++)
+        if (!segment_data_deleted(d, r)) {
+            pass[r / 8] |= (unsigned char)(1u << (r % 8));
+            left++;
+        }
+    const char *val[2 + NEQ] = {c->f.trace, c->f.span};
+    int col[2 + NEQ] = {SC_TRACE_ID, SC_SPAN_ID};
+    for (int k = 0; k < NEQ; k++) {
+        val[2 + k] = c->f.eq[k];
+        col[2 + k] = eq_phys[k];
+    }
+    for (int k = 0; k < 2 + NEQ && left > 0; k++)
+        if (val[k])
+            left = segment_match(db, d, col[k], val[k], pass, err, errlen);
+    if (left <= 0 || !(has_range(c) || c->desc))
+        return left;
+    if (segment_load_more(db, d, BIT(SC_START_NS), NULL, err, errlen))
+        return -1;
+    const struct colenc_column *start = segment_data_col(d, SC_START_NS);
+    for (size_t r = 0; r < n && has_range(c); r++) {
+        int64_t t = colenc_int(start, r);
+        if ((pass[r / 8] >> (r % 8)) & 1 && (t < c->f.lo || t > c->f.hi)) {
+            pass[r / 8] &= (unsigned char)~(1u << (r % 8));
+            left--;
+        }
+    }
+    return left;
 }
 
-/* Does any row of 'd' pass the plain filter? */
-static int any_passes(const struct cursor *c, const struct segment_data *d)
-{
-    for (size_t r = 0; r < segment_data_rows(d); r++)
-        if (filter_passes(c, d, r))
-            return 1;
-    return 0;
-}
-
-/* Decode the columns the query and the filter need of segment 'id';
- * *out = NULL when it is skipped. With an equality filter, when the query
- * reads more than the filter, the filter's columns are decoded alone first
- * and a segment where no row passes is skipped: a selective filter (one
- * session, a rare model) then never decodes what the query reads (texts,
- * ids) of most segments. Otherwise the row scan itself finds no row. */
+/* Decode the columns the query needs of segment 'id', only for the rows
+ * that pass the plain filter; *out = NULL when it is skipped, as no row
+ * passes. A selective filter (one trace, one session, a rare model) then
+ * never copies out the texts and ids of the rows it does not return, nor
+ * decodes more than the matched column of a segment where none passes (a
+ * false positive of the trace Bloom filter). */
 static int load_segment(struct cursor *c, int64_t id, struct segment_data **out)
 {
     struct vtab *v = (struct vtab *)c->base.pVtab;
-    uint64_t fmask = filter_mask(c);
-    int first = has_eq(c) && (c->phys & ~fmask) != 0;
     char err[256];
     *out = NULL;
-    if (first) {
-        struct segment_data *d = NULL;
-        if (segment_load(v->db, id, fmask, &d, err, sizeof(err)))
-            return set_error(c, SQLITE_CORRUPT, err);
-        int pass = any_passes(c, d);
-        segment_data_free(d);
-        if (!pass)
-            return SQLITE_OK;
-    }
-    if (segment_load(v->db, id, c->phys | fmask, out, err, sizeof(err)))
+    struct segment_data *d = NULL;
+    if (segment_open(v->db, id, &d, err, sizeof(err)))
         return set_error(c, SQLITE_CORRUPT, err);
+    size_t n = segment_data_rows(d);
+    unsigned char *pass = xcalloc(n / 8 + 1, 1);
+    int64_t left = filter_rows(c, v->db, d, pass, err, sizeof(err));
+    int rc = left < 0 ? -1 : 0;
+    if (left > 0) /* when every row passes there is no selection to keep */
+        rc =
+            segment_load_more(v->db, d, c->phys, (size_t)left == n ? NULL : pass, err, sizeof(err));
+    free(pass);
+    if (rc) {
+        segment_data_free(d);
+        return set_error(c, SQLITE_CORRUPT, err);
+    }
+    if (left == 0)
+        segment_data_free(d);
+    else
+        *out = d;
     return SQLITE_OK;
 }
 

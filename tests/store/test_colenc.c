@@ -5,6 +5,7 @@
  * SQLite values convert as SQLite converts them, and corrupt or truncated
  * columns are refused without reading out of bounds.
  */
+#include <ctype.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -1218,6 +1219,219 @@ START_TEST(test_finish_fails_at_the_output_ceiling_and_leaves_it_unchanged)
 }
 END_TEST
 
+/* Row 'i' of 'a' and 'b' are the same value (type, NULL, bytes). */
+static void assert_same_row(const struct colenc_column *a, const struct colenc_column *b, size_t i)
+{
+    ck_assert_int_eq(colenc_col_type(a), colenc_col_type(b));
+    ck_assert_int_eq(colenc_is_null(a, i), colenc_is_null(b, i));
+    if (colenc_is_null(a, i))
+        return;
+    if (colenc_col_type(a) == COLENC_INT)
+        ck_assert(colenc_int(a, i) == colenc_int(b, i));
+    else if (colenc_col_type(a) == COLENC_REAL)
+        ck_assert(memcmp(&(double){colenc_real(a, i)}, &(double){colenc_real(b, i)}, 8) == 0);
+    else {
+        size_t na = 0, nb = 0;
+        const char *pa = colenc_bytes(a, i, &na), *pb = colenc_bytes(b, i, &nb);
+        ck_assert_uint_eq(na, nb);
+        ck_assert(memcmp(pa, pb, na) == 0);
+    }
+}
+
+enum { SEL_N = 2000, SEL_COLS = 10 };
+
+/* One column of each encoding over SEL_N rows, with NULLs; cols[8] ('P')
+ * refers to cols[7] and cols[9] ('W') to cols[0] (itself 'W' or 'I'). */
+static void selection_columns(struct buf *frames)
+{
+    static const enum colenc_type types[SEL_COLS] = {
+        COLENC_INT,  COLENC_REAL, COLENC_TEXT, COLENC_TEXT, COLENC_BLOB,
+        COLENC_BLOB, COLENC_TEXT, COLENC_TEXT, COLENC_TEXT, COLENC_INT};
+    struct colenc_writer *w[SEL_COLS];
+    for (int k = 0; k < SEL_COLS; k++)
+        w[k] = colenc_writer_new(types[k]);
+    colenc_writer_set_ref(w[8], w[7]);
+    colenc_writer_set_window(w[0], NULL);
+    colenc_writer_set_window(w[9], w[0]);
+    int64_t t = 1772409614165001906;
+    static char spans[SEL_N][17];
+    char trace[33] = "", hex[17], words[40];
+    for (int i = 0; i < SEL_N; i++) {
+        uint64_t r = rng();
+        t += (int64_t)(r % 50) * 1000000;
+        colenc_put_int(w[0], t);
+        random_hex(spans[i], 16);
+        colenc_put_bytes(w[7], spans[i], 16); /* 'X' */
+        if (i % 11 == 3) {
+            for (int k = 1; k < SEL_COLS; k++)
+                if (k != 7)
+                    colenc_put_null(w[k]);
+            continue;
+        }
+        colenc_put_real(w[1], (double)(r % 1000) / 7);
+        snprintf(words, sizeof(words), "model-%d", (int)(r % 5)); /* 'D' */
+        colenc_put_bytes(w[2], words, strlen(words));
+        snprintf(words, sizeof(words), "text %llu", (unsigned long long)rng()); /* 'S' */
+        colenc_put_bytes(w[3], words, strlen(words));
+        colenc_put_bytes(w[4], words, (size_t)(r % 3)); /* 'd' */
+        colenc_put_bytes(w[5], words, strlen(words));   /* 's' */
+        if (i % 4 == 0)
+            random_hex(trace, 32);
+        colenc_put_bytes(w[6], trace, 32); /* 'Y': four rows a trace */
+        if (i > 0 && r % 4) {              /* a parent: a row before, or one not here */
+            size_t j = (size_t)i - 1 - (size_t)(rng() % (i < 20 ? (uint64_t)i : 20));
+            random_hex(hex, 16);
+            colenc_put_bytes(w[8], r % 4 == 3 ? hex : spans[j], 16);
+        } else {
+            colenc_put_null(w[8]);
+        }
+        colenc_put_int(w[9], t + (int64_t)(r % 300) * 1000000);
+    }
+    for (int k = SEL_COLS; k-- > 0;) /* those referring before their references */
+        finish_into(w[k], &frames[k]);
+    for (int k = 0; k < SEL_COLS; k++)
+        colenc_writer_free(w[k]);
+}
+
+/* Decoding with a selection of rows keeps exactly the selected values of
+ * every encoding; the other rows read as NULL; a selection of another row
+ * count is refused. */
+START_TEST(test_a_selection_of_rows_keeps_those_and_no_others)
+{
+    struct buf frames[SEL_COLS];
+    selection_columns(frames);
+    char err[128] = "";
+    struct colenc_column *full[SEL_COLS] = {0};
+    for (int k = 0; k < SEL_COLS; k++) {
+        const struct colenc_column *ref = k == 8 ? full[7] : k == 9 ? full[0] : NULL;
+        ck_assert_int_eq(
+            colenc_decode_ref(frames[k].data, frames[k].len, ref, &full[k], err, sizeof(err)), 0);
+    }
+    int seen_enc[256] = {0};
+    for (int k = 0; k < SEL_COLS; k++)
+        seen_enc[enc_of(&frames[k])] = 1;
+    for (const char *e = "RDSdsXYPW"; *e; e++)
+        ck_assert_msg(seen_enc[(unsigned char)*e], "no column encoded '%c'", *e);
+    static unsigned char want[SEL_N / 8 + 1];
+    struct colenc_dctx *dctx = colenc_dctx_new(); /* one for all of them */
+    ck_assert_ptr_nonnull(dctx);
+    for (int pass = 0; pass < 3; pass++) { /* a few rows, a run of rows, none */
+        memset(want, 0, sizeof(want));
+        for (int i = 0; i < SEL_N && pass < 2; i++)
+            if (pass == 0 ? rng() % 50 == 0 : (i >= 700 && i < 760))
+                want[i / 8] |= (unsigned char)(1u << (i % 8));
+        for (int k = 0; k < SEL_COLS; k++) {
+            struct colenc_column *c = NULL;
+            const struct colenc_column *ref = k == 8 ? full[7] : k == 9 ? full[0] : NULL;
+            ck_assert_int_eq(colenc_decode_rows(dctx, frames[k].data, frames[k].len, ref, want,
+                                                SEL_N, &c, err, sizeof(err)),
+                             0);
+            ck_assert_uint_eq(colenc_rows(c), SEL_N);
+            for (size_t i = 0; i < SEL_N; i++) {
+                if (want[i / 8] & (1u << (i % 8)))
+                    assert_same_row(full[k], c, i);
+                else
+                    ck_assert(colenc_is_null(c, i));
+            }
+            colenc_column_free(c);
+        }
+    }
+    struct colenc_column *c = NULL;
+    ck_assert_int_eq(colenc_decode_rows(dctx, frames[2].data, frames[2].len, NULL, want, SEL_N - 1,
+                                        &c, err, sizeof(err)),
+                     -1);
+    ck_assert_ptr_null(c);
+    ck_assert_ptr_nonnull(strstr(err, "row count"));
+    for (int k = 0; k < SEL_COLS; k++) {
+        colenc_column_free(full[k]);
+        buf_release(&frames[k]);
+    }
+    colenc_dctx_free(dctx);
+}
+END_TEST
+
+/* Matching a value on the stored column finds exactly the rows the
+ * decoded column holds it in, for every text encoding; a hex column finds
+ * nothing for a value that is not lowercase hex; numbers and references
+ * are left to decoding; a wrong row count is refused. */
+START_TEST(test_matching_a_stored_column_finds_the_rows_that_hold_the_value)
+{
+    struct buf frames[SEL_COLS];
+    selection_columns(frames);
+    char err[128] = "";
+    static unsigned char rows[SEL_N / 8 + 1];
+    for (int k = 0; k < SEL_COLS; k++) {
+        struct colenc_column *c = NULL;
+        const struct colenc_column *ref = NULL;
+        struct colenc_column *r7 = NULL, *r0 = NULL;
+        if (k == 8 || k == 9) {
+            int rk = k == 8 ? 7 : 0;
+            ck_assert_int_eq(colenc_decode(frames[rk].data, frames[rk].len, k == 8 ? &r7 : &r0, err,
+                                           sizeof(err)),
+                             0);
+            ref = k == 8 ? r7 : r0;
+        }
+        ck_assert_int_eq(
+            colenc_decode_ref(frames[k].data, frames[k].len, ref, &c, err, sizeof(err)), 0);
+        size_t matched = 0;
+        int enc = enc_of(&frames[k]);
+        if (!strchr("DSXYds", enc)) {
+            ck_assert_int_eq(colenc_match(NULL, frames[k].data, frames[k].len, "x", 1, rows, SEL_N,
+                                          &matched, err, sizeof(err)),
+                             1);
+        } else {
+            for (size_t probe = 17; probe < SEL_N; probe += 613) { /* values of a few rows */
+                size_t n = 0;
+                const char *v = colenc_bytes(c, probe, &n);
+                if (!v)
+                    continue;
+                char *want = xstrndup(v, n);
+                ck_assert_int_eq(colenc_match(NULL, frames[k].data, frames[k].len, want, n, rows,
+                                              SEL_N, &matched, err, sizeof(err)),
+                                 0);
+                size_t expect = 0;
+                for (size_t i = 0; i < SEL_N; i++) {
+                    size_t m = 0;
+                    const char *b = colenc_bytes(c, i, &m);
+                    int eq = b && m == n && memcmp(b, want, n) == 0;
+                    expect += (size_t)eq;
+                    ck_assert_int_eq(eq, (rows[i / 8] >> (i % 8)) & 1);
+                }
+                ck_assert_uint_eq(matched, expect);
+                ck_assert_uint_ge(matched, 1);
+                free(want);
+            }
+            if (enc == 'X' || enc == 'Y') {
+                const char *v = colenc_bytes(c, 0, NULL);
+                char *upper = xstrdup(v);
+                for (char *q = upper; *q; q++)
+                    *q = (char)toupper((unsigned char)*q);
+                ck_assert_int_eq(colenc_match(NULL, frames[k].data, frames[k].len, upper,
+                                              strlen(upper), rows, SEL_N, &matched, err,
+                                              sizeof(err)),
+                                 0);
+                ck_assert_uint_eq(matched, strcmp(upper, v) ? 0 : matched);
+                ck_assert_int_eq(colenc_match(NULL, frames[k].data, frames[k].len, v + 1,
+                                              strlen(v) - 1, rows, SEL_N, &matched, err,
+                                              sizeof(err)),
+                                 0);
+                ck_assert_uint_eq(matched, 0);
+                free(upper);
+            }
+            ck_assert_int_eq(colenc_match(NULL, frames[k].data, frames[k].len, "x", 1, rows,
+                                          SEL_N + 1, &matched, err, sizeof(err)),
+                             -1);
+            ck_assert_ptr_nonnull(strstr(err, "row count"));
+        }
+        colenc_column_free(c);
+        colenc_column_free(r7);
+        colenc_column_free(r0);
+    }
+    for (int k = 0; k < SEL_COLS; k++)
+        buf_release(&frames[k]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("colenc");
@@ -1246,6 +1460,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_parents_are_rows_of_the_span_ids);
     tcase_add_test(tc, test_timestamps_are_differences_from_nearby_rows);
     tcase_add_test(tc, test_finish_fails_at_the_output_ceiling_and_leaves_it_unchanged);
+    tcase_add_test(tc, test_a_selection_of_rows_keeps_those_and_no_others);
+    tcase_add_test(tc, test_matching_a_stored_column_finds_the_rows_that_hold_the_value);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -124,11 +124,22 @@ static char *dir, *db;
 static struct store *st;
 static struct writer *w;
 
-static void start(void)
+/* The writer with its compactor thread, or without it ('quiet'): a test
+ * that trains its own dictionary must not race one the compactor trains. */
+static void start_writer(int quiet)
 {
     char err[256];
+    struct writer_config cfg;
+    writer_config_default(&cfg);
+    if (quiet)
+        cfg.compact_keep_hot = -1;
     ck_assert_int_eq(store_open(&st, db, STORE_READWRITE, err, sizeof(err)), STORE_OK);
-    ck_assert_int_eq(writer_start(&w, st, NULL, err, sizeof(err)), LT_OK);
+    ck_assert_int_eq(writer_start(&w, st, &cfg, err, sizeof(err)), LT_OK);
+}
+
+static void start(void)
+{
+    start_writer(0);
 }
 
 static void stop(void)
@@ -429,6 +440,8 @@ static long long count_dict(int64_t id)
 
 START_TEST(test_a_trained_dictionary_packs_new_texts_and_old_ones_keep_theirs)
 {
+    stop();
+    start_writer(1);
     ingest_chats(0, 600); /* packed without a dictionary */
     char err[256];
     struct store *rs = NULL;
@@ -460,7 +473,7 @@ START_TEST(test_a_trained_dictionary_packs_new_texts_and_old_ones_keep_theirs)
         expect_chat(i);
     /* after a restart the dictionary is loaded again and still used */
     stop();
-    start();
+    start_writer(1);
     ck_assert(texts_has_dict(writer_texts(w), "p"));
     ingest_chats(1200, 10);
     ck_assert_int_eq(count_dict(dc.id), 610);
