@@ -1277,7 +1277,7 @@ static void needle_init(struct needle *k, const void *value, size_t n, int hex)
     for (size_t i = 0; i < n / 2 && k->ok; i++) {
         int hi = hex_digit(v[2 * i]), lo = hex_digit(v[2 * i + 1]);
         k->ok = hi >= 0 && lo >= 0;
-        k->bytes[i] = (unsigned char)(hi << 4 | (lo & 15));
+        k->bytes[i] = k->ok ? (unsigned char)(hi << 4 | lo) : 0;
     }
     k->p = k->bytes;
     k->n = n / 2;
