@@ -535,6 +535,15 @@ static const char v22[] =
     "ALTER TABLE segments_v22 RENAME TO segments;"
     "CREATE INDEX segments_by_max_start ON segments(max_start);";
 
-const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,  v10, v11,
-                                         v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22};
+/* Version 23: a segment's column frames in one blob (store/segbody.h),
+ * not a row each: a leaf page holding the first parts of a few large rows
+ * of random sizes was a third empty. */
+static const char v23[] =
+    "CREATE TABLE segment_body (segment_id INTEGER PRIMARY KEY, body BLOB NOT NULL);"
+    "INSERT INTO segment_body(segment_id, body)"
+    " SELECT segment_id, llmtap_segment_pack(col, data) FROM segment_cols GROUP BY segment_id;"
+    "DROP TABLE segment_cols;";
+
+const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,  v10, v11, v12,
+                                         v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

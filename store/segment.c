@@ -5,7 +5,8 @@
  * Tables (schema v3; v8 added text_bloom, v22 put the filters last):
  *   segments(id, project, nrows, min_start, max_start, bytes, tombstones,
  *            created_ns, trace_bloom, text_bloom, key_bloom)
- *   segment_cols(segment_id, col, data)       one colenc frame per column
+ *   segment_body(segment_id, body)            every colenc frame (v23, segbody.h;
+ *                                             before: segment_cols, a row each)
  *   segment_tombstones(segment_id, row)       rows moved back to span_rows
  *
  * Invariants:
@@ -27,6 +28,7 @@
 #include "core/timeutil.h"
 #include "core/xmem.h"
 #include "store/rollup.h"
+#include "store/segbody.h"
 #include "store/texts.h"
 
 const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
@@ -675,7 +677,7 @@ static int exec_bound(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
 }
 
 /* Write one built segment; its id in *id. */
-static int write_built(sqlite3 *db, sqlite3_stmt *seg, sqlite3_stmt *col, const struct built *g,
+static int write_built(sqlite3 *db, sqlite3_stmt *seg, sqlite3_stmt *body, const struct built *g,
                        int64_t *id, char *err, size_t errlen)
 {
     int64_t bytes = (int64_t)(g->nkeys + g->ntraces + g->ntexts);
@@ -693,15 +695,24 @@ static int write_built(sqlite3 *db, sqlite3_stmt *seg, sqlite3_stmt *col, const 
     if (exec_bound(db, seg, err, errlen))
         return -1;
     *id = sqlite3_last_insert_rowid(db);
+    const void *frames[SEGMENT_NCOLS];
+    size_t lens[SEGMENT_NCOLS];
     for (int c = 0; c < SEGMENT_NCOLS; c++) {
-        sqlite3_bind_int64(col, 1, *id);
-        sqlite3_bind_int(col, 2, c);
-        sqlite3_bind_blob64(col, 3, g->cols[c].data ? g->cols[c].data : "", g->cols[c].len,
-                            SQLITE_STATIC);
-        if (exec_bound(db, col, err, errlen))
-            return -1;
+        frames[c] = g->cols[c].data;
+        lens[c] = g->cols[c].len;
     }
-    return 0;
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = segbody_build(frames, lens, SEGMENT_NCOLS, &b);
+    if (rc == 0) {
+        sqlite3_bind_int64(body, 1, *id);
+        sqlite3_bind_blob64(body, 2, b.data ? b.data : "", b.len, SQLITE_STATIC);
+        rc = exec_bound(db, body, err, errlen);
+    } else {
+        snprintf(err, errlen, "segment write: out of memory");
+    }
+    buf_release(&b);
+    return rc ? -1 : 0;
 }
 
 /* Mirror a written segment in the index (takes the project and keys). */
@@ -730,8 +741,8 @@ static int write_segments(sqlite3 *db, const struct segment_batch *b, int64_t *i
                            " trace_bloom, bytes, created_ns, text_bloom)"
                            " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
                            -1, &seg, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO segment_cols(segment_id, col, data) VALUES(?1,?2,?3)",
-                           -1, &col, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, "INSERT INTO segment_body(segment_id, body) VALUES(?1,?2)", -1, &col,
+                           NULL) != SQLITE_OK) {
         snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(db));
         goto done;
     }
@@ -851,19 +862,20 @@ static struct colenc_dctx *data_dctx(struct segment_data *d)
     return d->dctx;
 }
 
-/* Decode column 'c' of 'd' keeping the rows of 'want' (NULL: all). */
-static int load_col(sqlite3_stmt *st, struct segment_data *d, int c, const unsigned char *want,
-                    char *err, size_t errlen)
+/* Decode column 'c' of 'd', read through 'br', keeping the rows of 'want'
+ * (NULL: all). */
+static int load_col(struct segbody_reader *br, struct segment_data *d, int c,
+                    const unsigned char *want, char *err, size_t errlen)
 {
-    sqlite3_bind_int64(st, 1, d->id);
-    sqlite3_bind_int(st, 2, c);
     char why[128] = "the column is missing";
     const struct colenc_column *ref = col_ref(c) >= 0 ? d->cols[col_ref(c)] : NULL;
-    int got = sqlite3_step(st) == SQLITE_ROW &&
-              colenc_decode_rows(data_dctx(d), sqlite3_column_blob(st, 0),
-                                 (size_t)sqlite3_column_bytes(st, 0), ref, want, d->rows,
-                                 &d->cols[c], why, sizeof(why)) == 0;
-    sqlite3_reset(st);
+    const void *p = NULL;
+    size_t n = 0;
+    int rc = segbody_frame(br, c, &p, &n, why, sizeof(why));
+    int got = rc == 0 && colenc_decode_rows(data_dctx(d), p, n, ref, want, d->rows, &d->cols[c],
+                                            why, sizeof(why)) == 0;
+    if (rc == 1)
+        snprintf(why, sizeof(why), "the column is missing");
     if (!got || colenc_rows(d->cols[c]) != d->rows) {
         snprintf(err, errlen, "segment %lld column %s: %s", (long long)d->id, segment_cols[c].name,
                  got ? "wrong row count" : why);
@@ -875,7 +887,7 @@ static int load_col(sqlite3_stmt *st, struct segment_data *d, int c, const unsig
 int segment_load_more(sqlite3 *db, struct segment_data *d, uint64_t colmask,
                       const unsigned char *want, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
+    struct segbody_reader *br = NULL;
     uint64_t whole = 0; /* referred to by another column: every row kept */
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         if ((colmask & (1ull << c)) && col_ref(c) >= 0)
@@ -887,11 +899,6 @@ int segment_load_more(sqlite3 *db, struct segment_data *d, uint64_t colmask,
             d->cols[c] = NULL;
             d->partial &= ~(1ull << c);
         }
-    if (sqlite3_prepare_v2(db, "SELECT data FROM segment_cols WHERE segment_id=?1 AND col=?2", -1,
-                           &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "segment %lld: %s", (long long)d->id, sqlite3_errmsg(db));
-        return -1;
-    }
     if (want) { /* the rows kept are those kept so far and in 'want' */
         size_t nb = d->rows / 8 + 1;
         if (!d->kept) {
@@ -906,11 +913,13 @@ int segment_load_more(sqlite3 *db, struct segment_data *d, uint64_t colmask,
         int c = k % SEGMENT_NCOLS;
         if (!(colmask & (1ull << c)) || (col_ref(c) >= 0) != (k >= SEGMENT_NCOLS) || d->cols[c])
             continue;
+        if (!br && segbody_open(db, d->id, &br, err, errlen)) /* the first one to load */
+            return -1;
         const unsigned char *w = (whole & (1ull << c)) ? NULL : want;
-        rc = load_col(st, d, c, w, err, errlen);
+        rc = load_col(br, d, c, w, err, errlen);
         d->partial |= w ? 1ull << c : 0;
     }
-    sqlite3_finalize(st);
+    segbody_reader_free(br);
     return rc;
 }
 
@@ -966,22 +975,19 @@ static void match_decoded(const struct segment_data *d, int col, const char *val
 static int match_stored(sqlite3 *db, struct segment_data *d, int col, const char *value,
                         unsigned char *got, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
+    struct segbody_reader *br = NULL;
     char why[128] = "the column is missing";
-    size_t matched = 0;
-    int rc = -1;
-    if (sqlite3_prepare_v2(db, "SELECT data FROM segment_cols WHERE segment_id=?1 AND col=?2", -1,
-                           &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, d->id);
-        sqlite3_bind_int(st, 2, col);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            rc = colenc_match(data_dctx(d), sqlite3_column_blob(st, 0),
-                              (size_t)sqlite3_column_bytes(st, 0), value, strlen(value), got,
-                              d->rows, &matched, why, sizeof(why));
-    } else {
-        snprintf(why, sizeof(why), "%s", sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
+    size_t matched = 0, n = 0;
+    const void *p = NULL;
+    if (segbody_open(db, d->id, &br, err, errlen))
+        return -1;
+    int rc = segbody_frame(br, col, &p, &n, why, sizeof(why));
+    if (rc == 0)
+        rc = colenc_match(data_dctx(d), p, n, value, strlen(value), got, d->rows, &matched, why,
+                          sizeof(why));
+    else if (rc == 1)
+        rc = -1; /* a missing column is an error, as when it is decoded */
+    segbody_reader_free(br);
     if (rc < 0)
         snprintf(err, errlen, "segment %lld column %s: %s", (long long)d->id,
                  segment_cols[col].name, why);
@@ -1274,7 +1280,7 @@ static void index_remove(struct segindex *ix, int64_t seg)
 /* Delete segment 'seg''s rows from the three tables. 0, or -1. */
 static int delete_segment(sqlite3 *db, int64_t seg, char *err, size_t errlen)
 {
-    static const char *const del[] = {"DELETE FROM segment_cols WHERE segment_id=?1",
+    static const char *const del[] = {"DELETE FROM segment_body WHERE segment_id=?1",
                                       "DELETE FROM segment_tombstones WHERE segment_id=?1",
                                       "DELETE FROM segments WHERE id=?1"};
     for (size_t i = 0; i < 3; i++) {

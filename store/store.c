@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/xmem.h"
 #include "store/schema.h"
+#include "store/segbody.h"
 #include "store/textpack.h"
 #include "store/rollup.h"
 #include "store/fts.h"
@@ -159,7 +160,7 @@ int store_open(struct store **out, const char *path, enum store_mode mode, char 
     sqlite3_busy_timeout(st->db, 5000);
     if (textpack_register(st->db) != SQLITE_OK || texts_register(st->db, &st->texts) != SQLITE_OK ||
         spantab_register(st->db, st->texts) != SQLITE_OK || rollup_register(st->db) != SQLITE_OK ||
-        fts_register(st->db) != SQLITE_OK) {
+        segbody_register(st->db) != SQLITE_OK || fts_register(st->db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot register SQL functions on '%s'", path);
         rc = STORE_ERR_SQL;
         goto fail;

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "core/xmem.h"
+#include "store/segbody.h"
 #include "tests/support/srv.h"
 #include "tests/support/testutil.h"
 
@@ -174,6 +175,7 @@ static void raw_exec(const char *sql)
 {
     sqlite3 *h = NULL;
     ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(segbody_register(h), SQLITE_OK); /* to damage one column of a segment */
     ck_assert_msg(sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(h));
     sqlite3_close(h);
 }
@@ -199,8 +201,8 @@ START_TEST(test_check_passes_a_whole_store_and_names_what_is_broken)
     free(out);
     /* a text that spans refer to goes missing; a segment column is damaged */
     raw_exec("DELETE FROM texts WHERE id = (SELECT min(id) FROM texts)");
-    raw_exec("UPDATE segment_cols SET data = x'28b52ffd' WHERE col = 12 AND segment_id = "
-             "(SELECT max(id) FROM segments)"); /* the other segment: its refs still read */
+    raw_exec("UPDATE segment_body SET body = llmtap_segment_set_frame(body, 12, x'28b52ffd')"
+             " WHERE segment_id = (SELECT max(id) FROM segments)"); /* the other: refs still read */
     ck_assert_int_eq(llmtap(&out, "check --db '%s'", db), 1);
     ck_assert_msg(strstr(out, "is referred to but missing"), "got: %s", out);
     ck_assert_msg(strstr(out, "column model"), "got: %s", out);

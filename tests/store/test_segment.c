@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/ids.h"
 #include "core/xmem.h"
+#include "store/segbody.h"
 #include "store/segment.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -579,7 +580,10 @@ START_TEST(test_a_corrupt_segment_is_an_sql_error)
     stop();
     sqlite3 *raw = NULL;
     ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(raw, "UPDATE segment_cols SET data=x'28b52ffd2000' WHERE col=12",
+    ck_assert_int_eq(segbody_register(raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw,
+                                  "UPDATE segment_body SET body ="
+                                  " llmtap_segment_set_frame(body, 12, x'28b52ffd2000')",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(raw);
