@@ -106,7 +106,7 @@ struct colenc_dctx;
 struct colenc_dctx *colenc_dctx_new(void);
 void colenc_dctx_free(struct colenc_dctx *d);
 
-/* The same with 'dctx' (NULL: a context made for the call), keeping only
+/* colenc_decode_ref with 'dctx' (NULL: a context made for the call), keeping only
  * the rows set in 'want' (a bitmap of 'want_rows' rows, bit i%8 of byte
  * i/8, borrowed; NULL keeps all): every other row reads as NULL, its text
  * is stepped over, never copied, and the rows past the last one wanted are

@@ -734,25 +734,25 @@ static void index_take(struct segindex *ix, struct built *g, int64_t id)
 static int write_segments(sqlite3 *db, const struct segment_batch *b, int64_t *ids, char *err,
                           size_t errlen)
 {
-    sqlite3_stmt *seg = NULL, *col = NULL;
+    sqlite3_stmt *seg = NULL, *body = NULL;
     int rc = -1;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
                            " trace_bloom, bytes, created_ns, text_bloom)"
                            " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
                            -1, &seg, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO segment_body(segment_id, body) VALUES(?1,?2)", -1, &col,
-                           NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, "INSERT INTO segment_body(segment_id, body) VALUES(?1,?2)", -1,
+                           &body, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "segment write: %s", sqlite3_errmsg(db));
         goto done;
     }
     for (size_t i = 0; i < b->n; i++)
-        if (write_built(db, seg, col, &b->segs[i], &ids[i], err, errlen))
+        if (write_built(db, seg, body, &b->segs[i], &ids[i], err, errlen))
             goto done;
     rc = 0;
 done:
     sqlite3_finalize(seg);
-    sqlite3_finalize(col);
+    sqlite3_finalize(body);
     return rc;
 }
 
