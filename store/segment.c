@@ -874,8 +874,6 @@ static int load_col(struct segbody_reader *br, struct segment_data *d, int c,
     int rc = segbody_frame(br, c, &p, &n, why, sizeof(why));
     int got = rc == 0 && colenc_decode_rows(data_dctx(d), p, n, ref, want, d->rows, &d->cols[c],
                                             why, sizeof(why)) == 0;
-    if (rc == 1)
-        snprintf(why, sizeof(why), "the column is missing");
     if (!got || colenc_rows(d->cols[c]) != d->rows) {
         snprintf(err, errlen, "segment %lld column %s: %s", (long long)d->id, segment_cols[c].name,
                  got ? "wrong row count" : why);

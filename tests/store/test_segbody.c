@@ -30,16 +30,22 @@ static void sample(const void *frames[NCOLS], size_t lens[NCOLS], char *big)
     lens[5] = 9000;
 }
 
+/* The sample's frames built into a fresh body 'b' (caller releases). */
+static void sample_body(const void *frames[NCOLS], size_t lens[NCOLS], char *big, struct buf *b)
+{
+    sample(frames, lens, big);
+    buf_init(b, 0);
+    ck_assert_int_eq(segbody_build(frames, lens, NCOLS, b), 0);
+}
+
 START_TEST(test_a_body_locates_every_frame_and_says_which_are_missing)
 {
     const void *frames[NCOLS];
     size_t lens[NCOLS], off, len;
     static char big[9000];
     char err[128];
-    sample(frames, lens, big);
     struct buf b;
-    buf_init(&b, 0);
-    ck_assert_int_eq(segbody_build(frames, lens, NCOLS, &b), 0);
+    sample_body(frames, lens, big, &b);
     for (int c = 0; c < NCOLS; c++) {
         int rc = segbody_locate(b.data, b.len, b.len, c, &off, &len, err, sizeof(err));
         if (!frames[c] || !lens[c]) { /* missing, or empty: no column */
@@ -65,10 +71,8 @@ START_TEST(test_bad_bodies_are_refused_with_a_message)
     size_t lens[NCOLS], off, len;
     static char big[9000];
     char err[128];
-    sample(frames, lens, big);
     struct buf b;
-    buf_init(&b, 0);
-    ck_assert_int_eq(segbody_build(frames, lens, NCOLS, &b), 0);
+    sample_body(frames, lens, big, &b);
     /* every truncation: the lengths no longer add up */
     for (size_t n = 0; n < b.len; n += n < 64 ? 1 : 997) {
         err[0] = '\0';
