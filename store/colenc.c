@@ -447,6 +447,76 @@ void colenc_put_row(struct colenc_writer *w, const struct colenc_column *c, size
 
 /* ---- writer: encoding ---- */
 
+/* ---- reals as decimals ('F') ---- */
+
+#define DEC_MAX_EXP 9                 /* digits after the point 'F' can hold */
+#define DEC_MAX_MANT 9007199254740992.0 /* 2^53: every integer below is a double */
+
+static const double dec_pow10[DEC_MAX_EXP + 1] = {1e0, 1e1, 1e2, 1e3, 1e4,
+                                                  1e5, 1e6, 1e7, 1e8, 1e9};
+
+/* The integer m with v == m / 10^e exactly (the division the reader does,
+ * correctly rounded: m and 10^e are both exact doubles), in *m; 0 when v
+ * is no such number (NaN, infinite, -0.0, too many digits or too large). */
+static int dec_mantissa(double v, int e, int64_t *m)
+{
+    double s = v * dec_pow10[e];
+    if (!isfinite(s) || fabs(s) >= DEC_MAX_MANT)
+        return 0;
+    double r = nearbyint(s);
+    if (r == 0 && signbit(v))
+        return 0;
+    if (r / dec_pow10[e] != v)
+        return 0;
+    *m = (int64_t)r;
+    return 1;
+}
+
+/* The fewest digits after the point (0..DEC_MAX_EXP) that spell every value
+ * of REAL writer 'w' exactly, or -1 when some value needs more. Each value
+ * is tried from the exponent the values before it needed. */
+static int dec_exponent(const struct colenc_writer *w)
+{
+    int e = 0;
+    int64_t m;
+    for (size_t i = 0; i < w->nvals; i++) {
+        while (!dec_mantissa(w->reals[i], e, &m))
+            if (++e > DEC_MAX_EXP)
+                return -1;
+    }
+    /* a value spelled at a smaller exponent may not survive a larger one */
+    for (size_t i = 0; i < w->nvals; i++)
+        if (!dec_mantissa(w->reals[i], e, &m))
+            return -1;
+    return e;
+}
+
+/* Bytes of the 'F' payload at exponent 'e' (every value spells there). */
+static uint64_t dec_size(const struct colenc_writer *w, int e)
+{
+    uint64_t n = 1;
+    int64_t m = 0;
+    for (size_t i = 0; i < w->nvals; i++) {
+        (void)dec_mantissa(w->reals[i], e, &m);
+        n += varint_len(zigzag((uint64_t)m));
+    }
+    return n;
+}
+
+static int encode_decimals(const struct colenc_writer *w, struct buf *raw)
+{
+    int e = dec_exponent(w);
+    if (e < 0 || buf_putc(raw, (char)e))
+        return -1;
+    for (size_t i = 0; i < w->nvals; i++) {
+        int64_t m = 0;
+        (void)dec_mantissa(w->reals[i], e, &m);
+        if (varint_put(raw, zigzag((uint64_t)m)))
+            return -1;
+    }
+    return 0;
+}
+
 /* 'D' when the dictionary layout is strictly smaller than the plain one. */
 /* Is every entry of 'd' lowercase hex of even length (ids, hashes)? An
  * empty column is not. */
@@ -472,8 +542,10 @@ static char choose_enc(const struct colenc_writer *w)
 {
     if (w->type == COLENC_INT)
         return 'I';
-    if (w->type == COLENC_REAL)
-        return 'R';
+    if (w->type == COLENC_REAL) {
+        int e = dec_exponent(w);
+        return e >= 0 && dec_size(w, e) < 8 * (uint64_t)w->nvals ? 'F' : 'R';
+    }
     const struct dict *d = &w->dict;
     int hex = w->type == COLENC_TEXT && all_hex(d);
     uint64_t plain = 0, dict = varint_len(d->nents);
@@ -493,14 +565,15 @@ static char choose_enc(const struct colenc_writer *w)
     return w->type == COLENC_BLOB ? (char)(enc - 'A' + 'a') : enc;
 }
 
-static int encode_ints(const struct colenc_writer *w, struct buf *raw)
+/* 'I' (delta from the value before) or, 'absolute', 'J' (each as is). */
+static int encode_ints(const struct colenc_writer *w, int absolute, struct buf *raw)
 {
     uint64_t prev = 0;
     for (size_t i = 0; i < w->nvals; i++) {
         uint64_t v = (uint64_t)w->ints[i];
         if (varint_put(raw, zigzag(v - prev)))
             return -1;
-        prev = v;
+        prev = absolute ? 0 : v;
     }
     return 0;
 }
@@ -692,28 +765,105 @@ static int encode_window(const struct colenc_writer *w, struct buf *raw)
     return rc;
 }
 
-/* The uncompressed column into 'raw'; -1 when it passes raw's ceiling.
- * Where asked for and possible, 'W' or 'P' is used when it is the smaller. */
-static int encode(const struct colenc_writer *w, struct buf *raw)
+/* ---- 'v': blobs that are lists of varints (text refs) ---- */
+
+#define LIST_MAX_VALUE (UINT64_MAX >> 1) /* a list value 'v' can hold */
+
+/* Is the 'n'-byte 'p' a tag byte, a count and that many varints, each in
+ * its shortest form and at most LIST_MAX_VALUE, with nothing after? */
+static int is_list(const unsigned char *p, size_t n)
 {
-    char enc = choose_enc(w);
-    char alt = window_fits(w) ? 'W' : refs_fit(w, enc) ? 'P' : 0;
-    if (!alt)
-        return encode_as(w, enc, raw);
-    struct buf refs;
-    buf_init(&refs, COLENC_MAX_RAW);
-    if (encode_as(w, alt, &refs) != 0) { /* past the ceiling, or no base: the plain form */
-        buf_release(&refs);
-        return encode_as(w, enc, raw);
-    }
-    if (encode_as(w, enc, raw) == 0 && raw->len <= refs.len) {
-        buf_release(&refs);
+    const unsigned char *end = p + n, *at;
+    uint64_t count, v;
+    if (n < 2)
         return 0;
+    p++;
+    at = p;
+    if (varint_get(&p, end, &count) || (size_t)(p - at) != varint_len(count) ||
+        count > (size_t)(end - p))
+        return 0;
+    for (uint64_t k = 0; k < count; k++) {
+        at = p;
+        if (varint_get(&p, end, &v) || (size_t)(p - at) != varint_len(v) || v > LIST_MAX_VALUE)
+            return 0;
     }
-    buf_reset(raw);
-    int rc = buf_append(raw, refs.data, refs.len) ? -1 : 0;
-    buf_release(&refs);
-    return rc;
+    return p == end;
+}
+
+/* May BLOB writer 'w' be written as 'v': every value a list? */
+static int lists_fit(const struct colenc_writer *w)
+{
+    if (w->type != COLENC_BLOB || w->dict.nents == 0)
+        return 0;
+    for (size_t k = 0; k < w->dict.nents; k++) {
+        const struct dict_ent *e = &w->dict.ents[k];
+        if (!is_list((const unsigned char *)w->dict.bytes.data + e->off, e->len))
+            return 0;
+    }
+    return 1;
+}
+
+/* A list value as 'v' stores it, given the largest value before it in
+ * the column (*top, updated): above *top, 2 * (v - *top) + 1 (new texts
+ * get the next ids, so a byte); else 2 * v, as it was (history resent:
+ * the same bytes as the rows before, which zstd finds). */
+static uint64_t list_code(uint64_t v, uint64_t *top)
+{
+    if (v <= *top)
+        return v << 1;
+    uint64_t z = (v - *top) << 1 | 1;
+    *top = v;
+    return z;
+}
+
+static int encode_lists(const struct colenc_writer *w, struct buf *raw)
+{
+    uint64_t top = 0, count, v;
+    for (size_t i = 0; i < w->nvals; i++) {
+        const struct dict_ent *e = &w->dict.ents[w->idx[i]];
+        const unsigned char *p = (const unsigned char *)w->dict.bytes.data + e->off,
+                            *end = p + e->len;
+        /* lists_fit checked every value: a failure here is no list after all */
+        if (buf_putc(raw, (char)*p++) || varint_get(&p, end, &count) || varint_put(raw, count))
+            return -1;
+        for (uint64_t k = 0; k < count; k++)
+            if (varint_get(&p, end, &v) || varint_put(raw, list_code(v, &top)))
+                return -1;
+    }
+    return 0;
+}
+
+/* The other form of a text/blob encoding (dictionary or plain), or 0. */
+static char other_form(char enc)
+{
+    static const char pairs[] = "DSdsYX";
+    const char *p = strchr(pairs, enc);
+    if (!enc || !p)
+        return 0;
+    size_t i = (size_t)(p - pairs);
+    return pairs[i ^ 1];
+}
+
+/* The encodings worth trying for 'w' into 'out' (at most 3), the one the
+ * rest fall back on first: the smaller raw form, the other form of a
+ * text/blob column (a dictionary's indexes can compress worse than the
+ * values they replace), and 'W' / 'P' where asked for. */
+static int candidates(const struct colenc_writer *w, char *out)
+{
+    int n = 0;
+    char enc = choose_enc(w);
+    out[n++] = enc;
+    if (other_form(enc))
+        out[n++] = other_form(enc);
+    if (enc == 'I') /* counts and costs: a delta is no smaller than the value */
+        out[n++] = 'J';
+    if (lists_fit(w))
+        out[n++] = 'v';
+    if (window_fits(w))
+        out[n++] = 'W';
+    else if (refs_fit(w, enc))
+        out[n++] = 'P';
+    return n;
 }
 
 static int encode_as(const struct colenc_writer *w, char enc, struct buf *raw)
@@ -723,9 +873,14 @@ static int encode_as(const struct colenc_writer *w, char enc, struct buf *raw)
         return -1;
     switch (enc) {
     case 'I':
-        return encode_ints(w, raw);
+    case 'J':
+        return encode_ints(w, enc == 'J', raw);
     case 'R':
         return encode_reals(w, raw);
+    case 'F':
+        return encode_decimals(w, raw);
+    case 'v':
+        return encode_lists(w, raw);
     case 'P':
         return encode_refs(w, raw);
     case 'W':
@@ -739,29 +894,67 @@ static int encode_as(const struct colenc_writer *w, char enc, struct buf *raw)
     }
 }
 
-/* The frame goes to 'out' in one append, so on failure 'out' is unchanged;
+/* Compress 'raw' at 'level' into 'frame' (replaced). 0, or -1. */
+static int compress_raw(struct colenc_writer *w, const struct buf *raw, int level,
+                        struct buf *frame)
+{
+    buf_reset(frame);
+    size_t cap = ZSTD_compressBound(raw->len);
+    if (buf_reserve(frame, cap))
+        return -1;
+    /* the one-shot API writes the content size into the frame header */
+    size_t n = ZSTD_compressCCtx(w->cctx, frame->data, cap, raw->data, raw->len, level);
+    if (ZSTD_isError(n))
+        return -1;
+    frame->len = n;
+    return 0;
+}
+
+#define PROBE_LEVEL 3 /* candidates are compared compressed at this level */
+
+/* Each candidate encoding is compressed at PROBE_LEVEL (or 'level' when
+ * lower) and the smallest kept, compressed again at 'level' when higher:
+ * comparing at zstd 19 took eight times as long for the same choices. The
+ * frame goes to 'out' in one append, so on failure 'out' is unchanged;
  * the writer is reset either way. */
 int colenc_finish(struct colenc_writer *w, int level, struct buf *out)
 {
-    struct buf raw;
-    char *frame = NULL;
-    size_t cap, n;
-    int rc = -1;
+    struct buf raw, frame, best;
+    char cand[4], pick = 0;
+    int rc = -1, probe = level < PROBE_LEVEL ? level : PROBE_LEVEL;
 
     buf_init(&raw, COLENC_MAX_RAW);
-    if (w->broken || w->rows > COLENC_MAX_ROWS || encode(w, &raw) != 0)
+    buf_init(&frame, 0);
+    buf_init(&best, 0);
+    if (w->broken || w->rows > COLENC_MAX_ROWS)
         goto fail;
     if (!w->cctx && !(w->cctx = ZSTD_createCCtx()))
         goto fail;
-    cap = ZSTD_compressBound(raw.len);
-    frame = xmalloc(cap);
-    /* the one-shot API writes the content size into the frame header */
-    n = ZSTD_compressCCtx(w->cctx, frame, cap, raw.data, raw.len, level);
-    if (ZSTD_isError(n) || buf_append(out, frame, n))
+    int n = candidates(w, cand);
+    for (int i = 0; i < n; i++) {
+        buf_reset(&raw);
+        if (encode_as(w, cand[i], &raw) != 0)
+            continue; /* past the ceiling, or 'W' / 'P' without a base */
+        if (compress_raw(w, &raw, n > 1 ? probe : level, &frame) != 0)
+            goto fail;
+        if (!pick || frame.len < best.len) {
+            struct buf t = best;
+            best = frame;
+            frame = t;
+            pick = cand[i];
+        }
+    }
+    if (pick && n > 1 && probe != level) {
+        buf_reset(&raw);
+        if (encode_as(w, pick, &raw) != 0 || compress_raw(w, &raw, level, &best) != 0)
+            goto fail;
+    }
+    if (!pick || buf_append(out, best.data, best.len))
         goto fail;
     rc = 0;
 fail:
-    free(frame);
+    buf_release(&best);
+    buf_release(&frame);
     buf_release(&raw);
     writer_reset(w);
     return rc;
@@ -816,10 +1009,12 @@ static int enc_type(unsigned char enc, enum colenc_type *type)
 {
     switch (enc) {
     case 'I':
+    case 'J':
     case 'W':
         *type = COLENC_INT;
         return 1;
     case 'R':
+    case 'F':
         *type = COLENC_REAL;
         return 1;
     case 'D':
@@ -831,6 +1026,7 @@ static int enc_type(unsigned char enc, enum colenc_type *type)
         return 1;
     case 'd':
     case 's':
+    case 'v':
         *type = COLENC_BLOB;
         return 1;
     default:
@@ -863,7 +1059,7 @@ static const char *parse_nulls(struct colenc_column *c, struct rd *r, size_t *nn
     return NULL;
 }
 
-static const char *parse_ints(struct colenc_column *c, struct rd *r, size_t nn)
+static const char *parse_ints(struct colenc_column *c, struct rd *r, size_t nn, int absolute)
 {
     uint64_t prev = 0, z;
     if (nn > rd_left(r)) /* every value takes a byte at least */
@@ -874,7 +1070,7 @@ static const char *parse_ints(struct colenc_column *c, struct rd *r, size_t nn)
             continue;
         if (rd_varint(r, &z))
             return "truncated or overlong integer";
-        prev += unzigzag(z);
+        prev = (absolute ? 0 : prev) + unzigzag(z);
         c->ints[i] = to_int64(prev);
     }
     return NULL;
@@ -897,7 +1093,74 @@ static const char *parse_reals(struct colenc_column *c, struct rd *r, size_t nn)
     return NULL;
 }
 
-/* One len+bytes string copied into the arena (with its NUL) as 'e'. */
+static const char *parse_decimals(struct colenc_column *c, struct rd *r, size_t nn)
+{
+    uint64_t z;
+    if (rd_left(r) < 1 || nn > rd_left(r) - 1) /* the exponent, then a byte a value */
+        return "truncated decimals";
+    unsigned e = *r->p++;
+    if (e > DEC_MAX_EXP)
+        return "bad decimal exponent";
+    c->reals = xcalloc(c->rows, sizeof(*c->reals));
+    for (size_t i = 0; i < r->upto; i++) {
+        if (row_null(c, i))
+            continue;
+        if (rd_varint(r, &z))
+            return "truncated or overlong decimal";
+        int64_t m = to_int64(unzigzag(z));
+        if (m <= -(int64_t)DEC_MAX_MANT || m >= (int64_t)DEC_MAX_MANT)
+            return "decimal out of range";
+        c->reals[i] = (double)m / dec_pow10[e];
+    }
+    return NULL;
+}
+
+/* The 'v' column's lists (kept rows: rebuilt as they were written, into
+ * the arena; the others read through, for the largest value so far). */
+static const char *parse_lists(struct colenc_column *c, struct rd *r, size_t nn)
+{
+    uint64_t top = 0, count, z, v;
+    if (nn > rd_left(r) / 2) /* a tag and a count at least */
+        return "truncated lists";
+    c->ents = xcalloc(nn ? nn : 1, sizeof(*c->ents));
+    c->row_ent = xcalloc(c->rows, sizeof(*c->row_ent));
+    for (size_t i = 0; i < r->upto; i++) {
+        if (row_null(c, i))
+            continue;
+        int keep = row_wanted(r, i);
+        struct col_ent *e = &c->ents[c->nents];
+        if (rd_left(r) < 1)
+            return "truncated list";
+        unsigned char tag = *r->p++;
+        if (rd_varint(r, &count) || count > rd_left(r))
+            return "truncated or overlong list count";
+        e->off = c->arena.len;
+        if (keep && (buf_putc(&c->arena, (char)tag) || varint_put(&c->arena, count)))
+            return "column too large";
+        for (uint64_t k = 0; k < count; k++) {
+            if (rd_varint(r, &z))
+                return "truncated or overlong list value";
+            if (!(z & 1)) {
+                v = z >> 1;
+            } else if ((z >> 1) > LIST_MAX_VALUE - top) {
+                return "list value out of range";
+            } else {
+                v = top + (z >> 1);
+                top = v;
+            }
+            if (keep && varint_put(&c->arena, v))
+                return "column too large";
+        }
+        if (!keep)
+            continue;
+        e->len = c->arena.len - e->off;
+        if (buf_putc(&c->arena, '\0'))
+            return "column too large";
+        c->row_ent[i] = (uint32_t)c->nents++;
+    }
+    return NULL;
+}
+
 /* One entry into the arena; 'hex': stored as bytes, read back as hex. */
 static const char *parse_entry(struct colenc_column *c, struct rd *r, int hex, struct col_ent *e)
 {
@@ -1135,10 +1398,14 @@ static const char *parse(struct colenc_column *c, struct rd *r, const struct col
     if (r->want && c->rows != want_rows)
         return "wrong row count";
     r->upto = rows_to_read(c->rows, r->want);
-    if (enc == 'I')
-        why = parse_ints(c, r, nn);
+    if (enc == 'I' || enc == 'J')
+        why = parse_ints(c, r, nn, enc == 'J');
     else if (enc == 'R')
         why = parse_reals(c, r, nn);
+    else if (enc == 'F')
+        why = parse_decimals(c, r, nn);
+    else if (enc == 'v')
+        why = parse_lists(c, r, nn);
     else if (enc == 'P')
         why = parse_refs(c, r, nn, ref);
     else if (enc == 'W')

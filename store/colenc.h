@@ -5,8 +5,12 @@
  *     enc(1) n(varint) nulls(ceil(n/8) bytes, bit i set = row i is NULL)
  *     payload for the non-NULL rows, by 'enc':
  *       'I'  integers: zigzag varints of the delta from the previous
- *            non-NULL value (timestamps and counts shrink to a byte or two)
+ *            non-NULL value (timestamps shrink to a byte or two)
+ *       'J'  integers as they are, zigzag varints (counts, costs)
  *       'R'  reals: 8 bytes each, little-endian IEEE 754
+ *       'F'  reals that are decimals of at most 9 digits after the point
+ *            (latencies of one decimal): e (1 byte), then per value the
+ *            zigzag varint of the integer m it is m / 10^e of, exactly
  *       'D'  dictionary (low-cardinality text/blob): ndict(varint), each
  *            entry len(varint)+bytes, then one varint entry index per row
  *       'S'  plain text/blob: len(varint)+bytes per row
@@ -14,6 +18,11 @@
  *       'Y', 'X'  the same two for a TEXT column whose every value is
  *            lowercase hex of even length (trace and span ids): each
  *            value stored as its bytes, len(varint) counting bytes
+ *       'v'  blobs that are each a tag byte, a count and that many varints
+ *            (text refs, store/texts.h; each varint in its shortest form):
+ *            per row the tag, the count, and per value v, with t the
+ *            largest value of the rows before, 2(v - t) + 1 when v > t (new
+ *            texts: a byte) else 2v (resent history: the same bytes again)
  *       'P'  hex text that mostly repeats another column of the same
  *            segment (a parent's span id): per row a varint, 0 followed
  *            by the value as in 'X', or zigzag(row - j) + 1 for the value
@@ -26,9 +35,11 @@
  *            an end is a duration); code = m << 5 | sign << 4 | e for the
  *            difference sign * m * 10^e (e < 16); decoded with that column
  *
- * The writer picks 'D' for text/blob columns when it is smaller than 'S',
- * and 'P' / 'W' where asked for (colenc_writer_set_ref / _window) when
- * smaller than the plain form.
+ * The writer tries the forms that fit (dictionary and plain for text and
+ * blobs, 'v' for lists, 'I' and 'J' for integers, 'P' / 'W' where asked for with
+ * colenc_writer_set_ref / _window; 'F' for a REAL column whose every value
+ * it spells, when smaller than 'R') and keeps the one that compresses
+ * smallest.
  * Decoding checks every length and index against the bytes it has: a
  * corrupt column is an error, never a read out of bounds.
  *

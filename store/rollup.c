@@ -130,22 +130,72 @@ static void hist_settle(struct hist *h)
     free(dense);
 }
 
+/* Histogram blobs have two layouts, told apart by their last byte:
+ *  v1 (until 2026-12-04): pairs of varints (bucket delta, zigzag count);
+ *  v2: per bucket a varint (delta << 1 | (count != 1)), then the zigzag
+ *      count when it is not 1, and HIST_END last. Most buckets of an hour's
+ *      row count one call, so they take a byte, not two. No v1 blob ends in
+ *      HIST_END, a varint's continuation byte. */
+#define HIST_END 0x80
+
+struct hist_rd {
+    const unsigned char *p, *end;
+    int v2;
+    uint64_t bucket;
+};
+
+static void hist_rd_init(struct hist_rd *r, const void *blob, size_t n)
+{
+    r->p = blob;
+    r->end = r->p + (blob ? n : 0);
+    r->v2 = r->end > r->p && r->end[-1] == HIST_END;
+    r->end -= r->v2;
+    r->bucket = 0;
+}
+
+/* The next bucket and its count: 1; 0 after the last; -1 when malformed. */
+static int hist_next(struct hist_rd *r, int *bucket, int64_t *count)
+{
+    uint64_t d = 0, z = 2; /* zigzag(1) */
+    if (r->p >= r->end)
+        return 0;
+    if (varint_get(&r->p, r->end, &d))
+        return -1;
+    if (r->v2) {
+        int one = !(d & 1);
+        d >>= 1;
+        if (!one && varint_get(&r->p, r->end, &z))
+            return -1;
+    } else if (varint_get(&r->p, r->end, &z)) {
+        return -1;
+    }
+    if (d >= ROLLUP_HIST_BUCKETS || (r->bucket += d) >= ROLLUP_HIST_BUCKETS)
+        return -1;
+    *bucket = (int)r->bucket;
+    *count = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+    return 1;
+}
+
+/* Append bucket 'delta' after the one before and its count 'c' (not 0) to
+ * 'out' (v2; the caller ends the blob with HIST_END). 0, or non-zero. */
+static int hist_put(struct buf *out, int64_t delta, int64_t c)
+{
+    int rc = varint_put(out, (uint64_t)delta << 1 | (c != 1));
+    if (c != 1)
+        rc |= varint_put(out, ((uint64_t)c << 1) ^ (uint64_t)(c >> 63));
+    return rc;
+}
+
 /* Add the encoded histogram 'p' into 'h'. -1 when malformed. */
 static int hist_decode_into(struct hist *h, const unsigned char *p, size_t n)
 {
-    const unsigned char *end = p + n;
-    uint64_t bucket = 0;
-    while (p < end) {
-        uint64_t d = 0, z = 0;
-        if (varint_get(&p, end, &d) || varint_get(&p, end, &z))
-            return -1;
-        bucket += d;
-        if (bucket >= ROLLUP_HIST_BUCKETS)
-            return -1;
-        int64_t c = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-        hist_add(h, (int)bucket, c);
-    }
-    return 0;
+    struct hist_rd r;
+    int bucket, rc;
+    int64_t c;
+    hist_rd_init(&r, p, n);
+    while ((rc = hist_next(&r, &bucket, &c)) == 1)
+        hist_add(h, bucket, c);
+    return rc;
 }
 
 static int cmp_bucket(const void *a, const void *b)
@@ -164,17 +214,19 @@ static int hist_encode(struct hist *h, struct buf *out)
         pairs[2 * i + 1] = h->count[i];
     }
     qsort(pairs, h->n, 2 * sizeof(*pairs), cmp_bucket);
-    int rc = 0;
+    int rc = 0, any = 0;
     int64_t prev = 0;
     for (size_t i = 0; i < h->n; i++) {
         int64_t c = pairs[2 * i + 1];
         if (c == 0)
             continue;
-        rc |= varint_put(out, (uint64_t)(pairs[2 * i] - prev));
-        rc |= varint_put(out, ((uint64_t)c << 1) ^ (uint64_t)(c >> 63));
+        rc |= hist_put(out, pairs[2 * i] - prev, c);
         prev = pairs[2 * i];
+        any = 1;
     }
     free(pairs);
+    if (any)
+        rc |= buf_putc(out, (char)HIST_END);
     return rc ? -1 : 0;
 }
 
@@ -481,31 +533,29 @@ double rollup_bucket_value(int b)
 
 int rollup_hist_decode(const void *blob, size_t n, int64_t *counts)
 {
-    const unsigned char *p = blob, *end = p + (blob ? n : 0);
-    uint64_t bucket = 0;
-    while (p < end) {
-        uint64_t d = 0, z = 0;
-        if (varint_get(&p, end, &d) || varint_get(&p, end, &z))
-            return -1;
-        if (d >= ROLLUP_HIST_BUCKETS || (bucket += d) >= ROLLUP_HIST_BUCKETS)
-            return -1;
-        counts[bucket] += (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-    }
-    return 0;
+    struct hist_rd r;
+    int bucket, rc;
+    int64_t c;
+    hist_rd_init(&r, blob, n);
+    while ((rc = hist_next(&r, &bucket, &c)) == 1)
+        counts[bucket] += c;
+    return rc;
 }
 
 int rollup_hist_encode(const int64_t *counts, struct buf *out)
 {
-    int rc = 0;
+    int rc = 0, any = 0;
     int64_t prev = 0;
     for (int b = 0; b < ROLLUP_HIST_BUCKETS && rc == 0; b++) {
         int64_t c = counts[b];
         if (c == 0)
             continue;
-        rc |= varint_put(out, (uint64_t)(b - prev));
-        rc |= varint_put(out, ((uint64_t)c << 1) ^ (uint64_t)(c >> 63));
+        rc |= hist_put(out, b - prev, c);
         prev = b;
+        any = 1;
     }
+    if (any && rc == 0)
+        rc = buf_putc(out, (char)HIST_END);
     return rc;
 }
 

@@ -18,8 +18,10 @@
  *
  * Histograms: bucket b holds values in [0.01 ms * 1.02^b, 0.01 ms * 1.02^(b+1)),
  * so a quantile read from one is within 1 % of the true value's bucket edge
- * (2 % at worst). Stored sparse: pairs of varints (bucket delta, count),
- * buckets ascending. SQL functions on every connection store_open makes:
+ * (2 % at worst). Stored sparse, buckets ascending: per bucket a varint
+ * (delta from the bucket before << 1 | count != 1), the zigzag count after
+ * it when not 1, and a last byte 0x80 (blobs written before 2026-12-04,
+ * pairs of varints (bucket delta, count), still read). SQL functions on every connection store_open makes:
  *   llmtap_hist(x)              aggregate: the histogram of the values x (ms)
  *   llmtap_hist_merge(a, b)     the sum of two histograms (NULL is empty)
  *   llmtap_hist_sum(h)          aggregate: the sum of the histograms h

@@ -544,6 +544,32 @@ static const char v23[] =
     " SELECT segment_id, llmtap_segment_pack(col, data) FROM segment_cols GROUP BY segment_id;"
     "DROP TABLE segment_cols;";
 
-const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,  v10, v11, v12,
-                                         v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23};
+/* Version 24: no key Bloom filter (12 bits a row; the writer looks a
+ * resent span up by its trace filter), and a segment says whether it is
+ * packed cold (at zstd 19, when the server was idle: store/segment.h). */
+static const char v24[] =
+    "CREATE TABLE segments_v24 ("
+    " id INTEGER PRIMARY KEY, project TEXT NOT NULL, nrows INTEGER NOT NULL,"
+    " min_start INTEGER NOT NULL, max_start INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+    " tombstones INTEGER NOT NULL DEFAULT 0, created_ns INTEGER NOT NULL,"
+    " cold INTEGER NOT NULL DEFAULT 0, trace_bloom BLOB NOT NULL, text_bloom BLOB);"
+    "INSERT INTO segments_v24(id, project, nrows, min_start, max_start, bytes, tombstones,"
+    " created_ns, trace_bloom, text_bloom)"
+    " SELECT id, project, nrows, min_start, max_start, bytes - length(key_bloom), tombstones,"
+    " created_ns, trace_bloom, text_bloom FROM segments;"
+    "DROP TABLE segments;"
+    "ALTER TABLE segments_v24 RENAME TO segments;"
+    "CREATE INDEX segments_by_max_start ON segments(max_start);";
+
+/* Version 25: histograms in their 2026-12-04 layout (store/rollup.h), a
+ * byte for a bucket of one call: the merge with nothing writes it anew. */
+static const char v25[] =
+    "UPDATE rollup_hourly_k SET latency_hist = llmtap_hist_merge(latency_hist, NULL),"
+    " ttft_hist = llmtap_hist_merge(ttft_hist, NULL);"
+    "UPDATE rollup_daily_k SET latency_hist = llmtap_hist_merge(latency_hist, NULL),"
+    " ttft_hist = llmtap_hist_merge(ttft_hist, NULL);";
+
+const char *const schema_migrations[] = {v1,  v2,  v3,  v4,  v5,  v6,  v7,  v8,  v9,
+                                         v10, v11, v12, v13, v14, v15, v16, v17, v18,
+                                         v19, v20, v21, v22, v23, v24, v25};
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

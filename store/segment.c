@@ -2,9 +2,10 @@
  * segment: compaction of hot rows into columnar segments, and reading them
  * back (see segment.h).
  *
- * Tables (schema v3; v8 added text_bloom, v22 put the filters last):
+ * Tables (schema v3; v8 added text_bloom, v22 put the filters last, v24
+ * dropped the key filter and added cold):
  *   segments(id, project, nrows, min_start, max_start, bytes, tombstones,
- *            created_ns, trace_bloom, text_bloom, key_bloom)
+ *            created_ns, cold, trace_bloom, text_bloom)
  *   segment_body(segment_id, body)            every colenc frame (v23, segbody.h;
  *                                             before: segment_cols, a row each)
  *   segment_tombstones(segment_id, row)       rows moved back to span_rows
@@ -13,7 +14,7 @@
  *  - a row is in exactly one place: span_rows, or one segment without a
  *    tombstone (compaction and resurrection each move rows inside one
  *    transaction);
- *  - the writer's segindex mirrors `segments` (zone maps and key Bloom
+ *  - the writer's segindex mirrors `segments` (zone maps and trace Bloom
  *    filters); after a rollback it is reloaded from the table.
  */
 #include "store/segment.h"
@@ -82,12 +83,13 @@ const struct segment_colinfo segment_cols[SEGMENT_NCOLS] = {
 
 #define COL_LEVEL 3   /* zstd level of segment columns, beside ingest */
 #define MERGE_LEVEL 9 /* ... of merged segments, in the background */
-/* Bloom filters: bits per row (or per distinct value), and probes. A
- * filter's size comes from its stored length, but the probes must stay
- * what they were when it was written: the key filter had 16 bits per row
- * and the text filter 10 until 2026-12-03, with these same probes. */
-#define KEY_BLOOM_BITS 12   /* per row: ~0.4 % false positives */
-#define KEY_BLOOM_PROBES 11 /* (0.05 % at 16 bits) */
+#define COLD_LEVEL 19 /* ... of a segment packed again when idle (cold) */
+/* Bloom filters: bits per distinct value, and probes. A filter's size
+ * comes from its stored length, but the probes must stay what they were
+ * when it was written: the text filter had 10 bits until 2026-12-03, with
+ * these same probes. (Until v24 a filter of every (trace, span) key, 12
+ * bits a row, told the writer where a resent span may be; the trace
+ * filter does that now, for a third of the bytes.) */
 #define TRACE_BLOOM_BITS 10 /* per distinct trace: ~1 % */
 #define TRACE_BLOOM_PROBES 7
 #define TEXT_BLOOM_BITS 8   /* per distinct text a segment refers to: ~2.3 % */
@@ -102,13 +104,6 @@ static int64_t utc_day(int64_t ns)
 }
 
 /* ---- Bloom filters ---- */
-
-static uint64_t key_hash(const char *trace_id, const char *span_id)
-{
-    char k[64];
-    int n = snprintf(k, sizeof(k), "%s/%s", trace_id ? trace_id : "", span_id ? span_id : "");
-    return ids_hash64(k, (size_t)n < sizeof(k) ? (size_t)n : sizeof(k) - 1, 0x5e6d);
-}
 
 static uint64_t trace_hash(const char *trace_id)
 {
@@ -153,8 +148,8 @@ int segment_bloom_maybe(const void *bloom, size_t n, const char *trace_id)
 struct seginfo {
     int64_t id, nrows, min_start, max_start;
     char *project;
-    uint8_t *keys; /* key Bloom filter */
-    size_t nkeys;
+    uint8_t *traces; /* trace Bloom filter */
+    size_t ntraces;
 };
 
 struct segindex {
@@ -170,7 +165,7 @@ struct segindex {
 static void seginfo_release(struct seginfo *s)
 {
     free(s->project);
-    free(s->keys);
+    free(s->traces);
 }
 
 static void index_clear(struct segindex *ix)
@@ -225,7 +220,7 @@ int segindex_reload(struct segindex *ix, char *err, size_t errlen)
     index_clear(ix);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(ix->db,
-                                "SELECT id, project, nrows, min_start, max_start, key_bloom"
+                                "SELECT id, project, nrows, min_start, max_start, trace_bloom"
                                 " FROM segments ORDER BY id",
                                 -1, &st, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -235,9 +230,9 @@ int segindex_reload(struct segindex *ix, char *err, size_t errlen)
         s->nrows = sqlite3_column_int64(st, 2);
         s->min_start = sqlite3_column_int64(st, 3);
         s->max_start = sqlite3_column_int64(st, 4);
-        s->nkeys = (size_t)sqlite3_column_bytes(st, 5);
-        s->keys = xmalloc(s->nkeys + 1);
-        memcpy(s->keys, sqlite3_column_blob(st, 5), s->nkeys);
+        s->ntraces = (size_t)sqlite3_column_bytes(st, 5);
+        s->traces = xmalloc(s->ntraces + 1);
+        memcpy(s->traces, sqlite3_column_blob(st, 5), s->ntraces);
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
@@ -294,8 +289,9 @@ void segindex_add_hot(struct segindex *ix, int64_t n)
 struct built {
     char *project;
     int64_t nrows, min_start, max_start;
-    uint8_t *keys, *traces, *texts; /* Bloom filters (texts: after its max id) */
-    size_t nkeys, ntraces, ntexts;
+    int cold;                /* packed at COLD_LEVEL */
+    uint8_t *traces, *texts; /* Bloom filters (texts: after its max id) */
+    size_t ntraces, ntexts;
     struct buf cols[SEGMENT_NCOLS]; /* colenc frames */
 };
 
@@ -313,7 +309,7 @@ struct builder {
     struct colenc_writer *cols[SEGMENT_NCOLS];
     char *project;
     int64_t min_start, max_start;
-    uint64_t *keyh, *traceh; /* per row */
+    uint64_t *traceh; /* per row */
     size_t n;
     int64_t *tids; /* the text ids the rows refer to */
     size_t ntids, captids;
@@ -338,7 +334,6 @@ static void builder_init(struct builder *b)
      * time of the spans just before (its trace's, whole ms apart) */
     colenc_writer_set_window(b->cols[SC_START_NS], NULL);
     colenc_writer_set_window(b->cols[SC_END_NS], b->cols[SC_START_NS]);
-    b->keyh = xmalloc(SEGMENT_MERGE_ROWS * sizeof(*b->keyh));
     b->traceh = xmalloc(SEGMENT_MERGE_ROWS * sizeof(*b->traceh));
 }
 
@@ -347,7 +342,6 @@ static void builder_release(struct builder *b)
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         colenc_writer_free(b->cols[c]);
     free(b->project);
-    free(b->keyh);
     free(b->traceh);
     free(b->tids);
     memset(b, 0, sizeof(*b));
@@ -394,16 +388,15 @@ static void count_stmt_row(struct rollup_acc *ru, sqlite3_stmt *st)
 }
 
 /* What the zone maps and filters learn from a row appended to 'b': its
- * start, ids and refs blobs (NULL when it has none; 'inline_in' /
- * 'inline_out': it keeps that text inline, pre-v2). */
-static void builder_note(struct builder *b, int64_t start, const char *trace, const char *span,
-                         const void *refs[2], const size_t nrefs[2], const int inlined[2])
+ * start, trace id and refs blobs (NULL when it has none; 'inlined': it
+ * keeps that text inline, pre-v2). */
+static void builder_note(struct builder *b, int64_t start, const char *trace, const void *refs[2],
+                         const size_t nrefs[2], const int inlined[2])
 {
     if (b->n == 0 || start < b->min_start)
         b->min_start = start;
     if (b->n == 0 || start > b->max_start)
         b->max_start = start;
-    b->keyh[b->n] = key_hash(trace, span);
     b->traceh[b->n] = trace_hash(trace ? trace : "");
     b->n++;
     for (int i = 0; i < 2; i++) {
@@ -433,8 +426,7 @@ static void builder_add(struct builder *b, sqlite3_stmt *st)
         inlined[i] = sqlite3_column_type(st, i ? SC_OUTPUT : SC_INPUT) != SQLITE_NULL;
     }
     builder_note(b, sqlite3_column_int64(st, SC_START_NS),
-                 (const char *)sqlite3_column_text(st, SC_TRACE_ID),
-                 (const char *)sqlite3_column_text(st, SC_SPAN_ID), refs, nrefs, inlined);
+                 (const char *)sqlite3_column_text(st, SC_TRACE_ID), refs, nrefs, inlined);
     count_stmt_row(b->ru, st);
 }
 
@@ -525,7 +517,6 @@ int segment_texts_maybe(const void *bloom, size_t n, int64_t id)
 static void built_release(struct built *g)
 {
     free(g->project);
-    free(g->keys);
     free(g->traces);
     free(g->texts);
     for (int c = 0; c < SEGMENT_NCOLS; c++)
@@ -564,7 +555,7 @@ static int builder_flush(struct segment_batch *out, struct builder *b, int level
     g->nrows = (int64_t)b->n;
     g->min_start = b->min_start;
     g->max_start = b->max_start;
-    g->keys = make_bloom(b->keyh, b->n, KEY_BLOOM_BITS, KEY_BLOOM_PROBES, &g->nkeys);
+    g->cold = level == COLD_LEVEL;
     g->traces =
         make_distinct_bloom(b->traceh, b->n, TRACE_BLOOM_BITS, TRACE_BLOOM_PROBES, &g->ntraces);
     if (!b->packed)
@@ -680,14 +671,14 @@ static int exec_bound(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
 static int write_built(sqlite3 *db, sqlite3_stmt *seg, sqlite3_stmt *body, const struct built *g,
                        int64_t *id, char *err, size_t errlen)
 {
-    int64_t bytes = (int64_t)(g->nkeys + g->ntraces + g->ntexts);
+    int64_t bytes = (int64_t)(g->ntraces + g->ntexts);
     for (int c = 0; c < SEGMENT_NCOLS; c++)
         bytes += (int64_t)g->cols[c].len;
     sqlite3_bind_text(seg, 1, g->project, -1, SQLITE_STATIC);
     sqlite3_bind_int64(seg, 2, g->nrows);
     sqlite3_bind_int64(seg, 3, g->min_start);
     sqlite3_bind_int64(seg, 4, g->max_start);
-    sqlite3_bind_blob(seg, 5, g->keys, (int)g->nkeys, SQLITE_STATIC);
+    sqlite3_bind_int(seg, 5, g->cold);
     sqlite3_bind_blob(seg, 6, g->traces, (int)g->ntraces, SQLITE_STATIC);
     sqlite3_bind_int64(seg, 7, bytes);
     sqlite3_bind_int64(seg, 8, time_now_ns());
@@ -715,7 +706,7 @@ static int write_built(sqlite3 *db, sqlite3_stmt *seg, sqlite3_stmt *body, const
     return rc ? -1 : 0;
 }
 
-/* Mirror a written segment in the index (takes the project and keys). */
+/* Mirror a written segment in the index (takes the project and trace filter). */
 static void index_take(struct segindex *ix, struct built *g, int64_t id)
 {
     struct seginfo *s = index_add(ix);
@@ -724,10 +715,10 @@ static void index_take(struct segindex *ix, struct built *g, int64_t id)
     s->min_start = g->min_start;
     s->max_start = g->max_start;
     s->project = g->project;
-    s->keys = g->keys;
-    s->nkeys = g->nkeys;
+    s->traces = g->traces;
+    s->ntraces = g->ntraces;
     g->project = NULL;
-    g->keys = NULL;
+    g->traces = NULL;
 }
 
 /* Write every segment of 'b'; their ids into ids[0..b->n). 0, or -1. */
@@ -737,7 +728,7 @@ static int write_segments(sqlite3 *db, const struct segment_batch *b, int64_t *i
     sqlite3_stmt *seg = NULL, *body = NULL;
     int rc = -1;
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO segments(project, nrows, min_start, max_start, key_bloom,"
+                           "INSERT INTO segments(project, nrows, min_start, max_start, cold,"
                            " trace_bloom, bytes, created_ns, text_bloom)"
                            " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
                            -1, &seg, NULL) != SQLITE_OK ||
@@ -1063,19 +1054,26 @@ static int find_in(struct segindex *ix, const struct seginfo *s, const char *tra
                    const char *span_id, int64_t *row, char *err, size_t errlen)
 {
     struct segment_data *d = NULL;
-    uint64_t mask = (1ull << SC_TRACE_ID) | (1ull << SC_SPAN_ID);
-    if (segment_load(ix->db, s->id, mask, &d, err, errlen))
+    if (!trace_id || !span_id)
+        return 0; /* no row has a NULL id */
+    if (segment_open(ix->db, s->id, &d, err, errlen))
         return -1;
-    int found = 0;
-    for (size_t i = 0; i < d->rows && !found; i++) {
-        const char *t = colenc_bytes(d->cols[SC_TRACE_ID], i, NULL);
-        const char *sp = colenc_bytes(d->cols[SC_SPAN_ID], i, NULL);
-        if (t && sp && strcmp(t, trace_id) == 0 && strcmp(sp, span_id) == 0 &&
-            !segment_data_deleted(d, i)) {
+    /* the trace's rows (a trace filter's false positive costs this one
+     * matched column), then the span among them */
+    size_t nb = d->rows / 8 + 1;
+    unsigned char *rows = xmalloc(nb);
+    memset(rows, 0xff, nb);
+    int64_t left = segment_match(ix->db, d, SC_TRACE_ID, trace_id, rows, err, errlen);
+    if (left > 0)
+        left = segment_match(ix->db, d, SC_SPAN_ID, span_id, rows, err, errlen);
+    int found = left < 0 ? -1 : 0;
+    for (size_t i = 0; left > 0 && i < d->rows && !found; i++) {
+        if ((rows[i / 8] >> (i % 8) & 1) && !segment_data_deleted(d, i)) {
             *row = (int64_t)i;
             found = 1;
         }
     }
+    free(rows);
     segment_data_free(d);
     return found;
 }
@@ -1109,8 +1107,8 @@ int segindex_find(struct segindex *ix, const char *project, const char *trace_id
                   const char *span_id, int64_t start_lo, int64_t start_hi, int64_t *seg,
                   int64_t *row, char *err, size_t errlen)
 {
-    uint64_t h = key_hash(trace_id, span_id);
-    int k = KEY_BLOOM_PROBES;
+    uint64_t h = trace_hash(trace_id ? trace_id : "");
+    int k = TRACE_BLOOM_PROBES;
     index_order(ix);
     size_t lo = 0, hi = ix->n; /* the first segment ending at or after start_lo */
     while (lo < hi) {
@@ -1124,7 +1122,7 @@ int segindex_find(struct segindex *ix, const char *project, const char *trace_id
         const struct seginfo *s = &ix->segs[ix->by_max[j]];
         if (s->min_start > start_hi)
             continue;
-        if (strcmp(s->project, project) != 0 || !bloom_has(s->keys, s->nkeys, k, h))
+        if (strcmp(s->project, project) != 0 || !bloom_has(s->traces, s->ntraces, k, h))
             continue;
         int rc = find_in(ix, s, trace_id, span_id, row, err, errlen);
         if (rc != 0) {
@@ -1346,6 +1344,7 @@ size_t segment_merge_sources(const struct segment_merge *m)
 struct cand {
     int64_t id, nrows, tombstones, live, day;
     int small; /* small and within one UTC day */
+    int cold;  /* packed at COLD_LEVEL */
     char *project;
 };
 
@@ -1385,7 +1384,7 @@ static int read_cands(sqlite3 *db, struct cand **out, size_t *n)
     *n = 0;
     *out = NULL;
     int rc = sqlite3_prepare_v2(db,
-                                "SELECT id, project, nrows, tombstones, min_start, max_start"
+                                "SELECT id, project, nrows, tombstones, min_start, max_start, cold"
                                 " FROM segments ORDER BY project, min_start, id",
                                 -1, &st, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1402,10 +1401,33 @@ static int read_cands(sqlite3 *db, struct cand **out, size_t *n)
         int64_t lo = sqlite3_column_int64(st, 4), hi = sqlite3_column_int64(st, 5);
         c->day = utc_day(lo);
         c->small = c->live < MERGE_SMALL && utc_day(hi) == c->day;
+        c->cold = sqlite3_column_int(st, 6) != 0;
         rc = SQLITE_OK;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The first segment to pack cold, alone, into 'm': not cold yet, nor one
+ * that a merge may still take (a small one of its project's newest day).
+ * Its project (borrowed from 'c'), or NULL when there is none. */
+static const char *pick_cold(const struct cand *c, size_t n, struct segment_merge *m)
+{
+    for (size_t p = 0; p < n;) {
+        size_t q = p;
+        while (q < n && strcmp(c[q].project, c[p].project) == 0)
+            q++;
+        int64_t newest = c[q - 1].day;
+        for (size_t i = p; i < q; i++) {
+            if (c[i].cold || (c[i].small && c[i].day == newest))
+                continue;
+            m->src[0] = (struct merge_src){c[i].id, c[i].nrows, c[i].tombstones};
+            m->nsrc = 1;
+            return c[i].project;
+        }
+        p = q;
+    }
+    return NULL;
 }
 
 /* The first run due, into 'm': its project (borrowed from 'c'), or NULL
@@ -1459,16 +1481,14 @@ static void builder_copy(struct builder *b, const struct segment_data *d, size_t
         refs[i] = colenc_is_null(col, r) ? NULL : colenc_bytes(col, r, &nrefs[i]);
         inlined[i] = !colenc_is_null(d->cols[i ? SC_OUTPUT : SC_INPUT], r);
     }
-    size_t len;
     builder_note(b, colenc_int(d->cols[SC_START_NS], r),
-                 colenc_bytes(d->cols[SC_TRACE_ID], r, &len),
-                 colenc_bytes(d->cols[SC_SPAN_ID], r, &len), refs, nrefs, inlined);
+                 colenc_bytes(d->cols[SC_TRACE_ID], r, NULL), refs, nrefs, inlined);
 }
 
 /* Decode the sources of 'm' and encode their live rows, by start, as one
- * segment of project 'project'. 0, or -1. */
-static int merge_rows(sqlite3 *db, struct segment_merge *m, const char *project, char *err,
-                      size_t errlen)
+ * segment of project 'project' at zstd 'level'. 0, or -1. */
+static int merge_rows(sqlite3 *db, struct segment_merge *m, const char *project, int level,
+                      char *err, size_t errlen)
 {
     struct segment_data **d = xcalloc(m->nsrc, sizeof(*d));
     struct mrow *rows = NULL;
@@ -1496,7 +1516,7 @@ static int merge_rows(sqlite3 *db, struct segment_merge *m, const char *project,
         for (size_t i = 0; i < n; i++)
             builder_copy(&b, d[rows[i].src], rows[i].row);
         m->b = xcalloc(1, sizeof(*m->b));
-        rc = n ? builder_flush(m->b, &b, MERGE_LEVEL, err, errlen) : 0;
+        rc = n ? builder_flush(m->b, &b, level, err, errlen) : 0;
         builder_release(&b);
     }
     for (size_t i = 0; i < m->nsrc; i++)
@@ -1506,7 +1526,8 @@ static int merge_rows(sqlite3 *db, struct segment_merge *m, const char *project,
     return rc;
 }
 
-int segment_merge_build(sqlite3 *db, struct segment_merge **out, char *err, size_t errlen)
+int segment_merge_build(sqlite3 *db, int cold, struct segment_merge **out, char *err,
+                        size_t errlen)
 {
     *out = NULL;
     struct cand *c = NULL;
@@ -1518,8 +1539,9 @@ int segment_merge_build(sqlite3 *db, struct segment_merge **out, char *err, size
     }
     struct segment_merge *m = xcalloc(1, sizeof(*m));
     m->src = xmalloc((n + 1) * sizeof(*m->src));
-    const char *project = pick(c, n, m);
-    int rc = project ? merge_rows(db, m, project, err, errlen) : 0;
+    const char *project = cold ? pick_cold(c, n, m) : pick(c, n, m);
+    int rc = project ? merge_rows(db, m, project, cold ? COLD_LEVEL : MERGE_LEVEL, err, errlen)
+                     : 0;
     cands_free(c, n);
     if (rc == 0 && project)
         *out = m;

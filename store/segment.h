@@ -156,10 +156,17 @@ int segment_drop(struct segindex *ix, int64_t seg, int64_t *rows, char *err, siz
  * *out NULL when none is due; segment_merge_apply (writer, in its
  * transaction) replaces the sources with it: 0, 1 when a source was
  * dropped or changed since the build (nothing written), -1 with a message.
- * After 1 or -1 the caller rolls back and calls segindex_reload. */
+ * After 1 or -1 the caller rolls back and calls segindex_reload.
+ *
+ * Segments are written at zstd 3 by compaction and 9 by a merge. With
+ * 'cold' set, segment_merge_build instead takes one segment not packed
+ * cold yet (and not a small one of its project's newest day, which a merge
+ * may still take) and packs it again, alone, at zstd 19 (segments.cold):
+ * the writer does that when the server is idle and in `llmtap compact`,
+ * as it does for text blocks. A cold segment merged later is warm again. */
 struct segment_merge;
-int segment_merge_build(sqlite3 *db, struct segment_merge **out, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int segment_merge_build(sqlite3 *db, int cold, struct segment_merge **out, char *err,
+                        size_t errlen) __attribute__((warn_unused_result));
 void segment_merge_free(struct segment_merge *m); /* accepts NULL */
 size_t segment_merge_sources(const struct segment_merge *m);
 int segment_merge_apply(struct segindex *ix, struct segment_merge *m, char *err, size_t errlen)

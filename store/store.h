@@ -34,7 +34,7 @@ enum store_result {
 };
 
 /* The schema version this binary writes. */
-#define STORE_SCHEMA_VERSION 23
+#define STORE_SCHEMA_VERSION 25
 
 /* Open 'path'. On failure returns a store_result and a message in 'err';
  * *out is NULL. Caller closes with store_close. */

@@ -527,6 +527,7 @@ static int64_t repack_once(struct writer *w, struct store *ro)
 
 struct merge_call {
     struct writer *w;
+    int cold;                /* a segment packed cold, not a merge */
     struct segment_merge *m; /* built by the compactor, or NULL: built here */
     size_t merged;           /* source segments replaced */
     int64_t took_ns;
@@ -537,7 +538,7 @@ static int merge_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
     struct merge_call *c = ctx;
     int64_t t0 = time_mono_ns();
     struct segment_merge *own = NULL;
-    if (!c->m && segment_merge_build(db, &own, err, errlen) != 0)
+    if (!c->m && segment_merge_build(db, c->cold, &own, err, errlen) != 0)
         return -1;
     struct segment_merge *m = c->m ? c->m : own;
     int rc = m ? segment_merge_apply(c->w->sql.segs, m, err, errlen) : 0;
@@ -556,32 +557,39 @@ static int merge_fn(sqlite3 *db, void *ctx, char *err, size_t errlen)
 static void count_merged(struct writer *w, const struct merge_call *c)
 {
     pthread_mutex_lock(&w->mu);
-    if (c->merged) {
+    if (c->merged && c->cold) {
+        w->stats.segments_packed_cold++;
+    } else if (c->merged) {
         w->stats.merges++;
         w->stats.segments_merged += c->merged;
+    }
+    if (c->merged) {
         if (c->took_ns > w->stats.max_merge_ns)
             w->stats.max_merge_ns = c->took_ns;
     }
     pthread_mutex_unlock(&w->mu);
 }
 
-int writer_merge_step(struct writer *w, int64_t *merged, char *err, size_t errlen)
+int writer_merge_step(struct writer *w, int cold, int64_t *merged, char *err, size_t errlen)
 {
-    struct merge_call c = {.w = w};
+    struct merge_call c = {.w = w, .cold = cold};
     int rc = writer_run(w, merge_fn, &c, err, errlen);
     *merged = rc == LT_OK ? (int64_t)c.merged : 0;
     count_merged(w, &c);
     return rc;
 }
 
-/* In the compactor thread: build the next merge on 'ro' and have the writer
- * apply it. Returns the segments merged, or -1. */
-static int64_t merge_once(struct writer *w, struct store *ro)
+/* In the compactor thread: build the next merge (or, 'cold', the next
+ * segment packed cold) on 'ro' and have the writer apply it. Returns the
+ * segments replaced, or -1. */
+static int64_t merge_once(struct writer *w, struct store *ro, int cold)
 {
     char err[256] = "";
-    struct merge_call c = {.w = w};
+    struct merge_call c = {.w = w, .cold = cold};
     sqlite3 *db = store_db(ro);
-    int rc = exec(db, "BEGIN") == SQLITE_OK ? segment_merge_build(db, &c.m, err, sizeof(err)) : -1;
+    int rc = exec(db, "BEGIN") == SQLITE_OK
+                 ? segment_merge_build(db, cold, &c.m, err, sizeof(err))
+                 : -1;
     exec(db, "COMMIT");
     if (rc == 0 && c.m)
         rc = writer_run(w, merge_fn, &c, err, sizeof(err)) == LT_OK ? 0 : -1;
@@ -658,11 +666,13 @@ int writer_catch_up(struct writer *w, int64_t *moved, int64_t *indexed, char *er
     struct block_call blocks = {.w = w, .moved = 1};
     while (rc == LT_OK && blocks.moved > 0)
         rc = writer_run(w, block_fn, &blocks, err, errlen);
-    while (rc == LT_OK && (rc = writer_merge_step(w, &step, err, errlen)) == LT_OK && step > 0)
+    while (rc == LT_OK && (rc = writer_merge_step(w, 0, &step, err, errlen)) == LT_OK && step > 0)
         ;
     struct repack_call cold = {.w = w, .done = 1};
     while (rc == LT_OK && cold.done > 0)
         rc = writer_run(w, repack_fn, &cold, err, errlen);
+    while (rc == LT_OK && (rc = writer_merge_step(w, 1, &step, err, errlen)) == LT_OK && step > 0)
+        ;
     return rc;
 }
 
@@ -1014,9 +1024,11 @@ static void *compactor_main(void *arg)
                 done = block_once(w, ro);
             }
             if (done == 0)
-                done = merge_once(w, ro);
+                done = merge_once(w, ro, 0);
             if (done == 0 && idle_for(w, w->cfg.text_block_cold_idle_ns))
                 done = repack_once(w, ro);
+            if (done == 0 && idle_for(w, w->cfg.text_block_cold_idle_ns))
+                done = merge_once(w, ro, 1);
             int64_t took = time_mono_ns() - t0;
             pthread_mutex_lock(&w->mu);
             if (done > 0 && !w->compactor_stopping &&

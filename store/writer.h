@@ -60,8 +60,9 @@ struct writer_config {
     /* Raw bytes in blocks before their first dictionary is trained, and
      * packed with the newest before the next (textblock_train). */
     uint64_t text_block_train_first, text_block_train_every;
-    /* No spans for this long: the compactor packs blocks cold, one at a
-     * time (textblock_repack_build; `llmtap compact` packs all of them). */
+    /* No spans for this long: the compactor packs text blocks, then
+     * segments, cold, one at a time (textblock_repack_build,
+     * segment_merge_build; `llmtap compact` packs all of them). */
     int64_t text_block_cold_idle_ns;
 };
 
@@ -94,7 +95,8 @@ struct writer_stats {
     uint64_t texts_indexed;           /* texts added to the full-text index */
     int64_t max_index_ns;             /* the longest indexing step in the writer */
     uint64_t merges, segments_merged; /* runs of small segments merged, and their segments */
-    int64_t max_merge_ns;             /* the longest merge step in the writer */
+    int64_t max_merge_ns;             /* the longest merge (or cold repack) step in the writer */
+    uint64_t segments_packed_cold;    /* segments packed again at zstd 19, when idle */
 };
 
 void writer_config_default(struct writer_config *cfg);
@@ -124,10 +126,10 @@ int writer_run(struct writer *w, writer_fn fn, void *ctx, char *err, size_t errl
 int writer_compact_step(struct writer *w, int64_t keep_hot, int64_t *moved, char *err,
                         size_t errlen) __attribute__((warn_unused_result));
 
-/* Writer thread: merge the next run of small segments due
- * (segment_merge_build); *merged is the segments it replaced (0: none was
- * due). LT_OK or an error. */
-int writer_merge_step(struct writer *w, int64_t *merged, char *err, size_t errlen)
+/* Writer thread: merge the next run of small segments due, or ('cold')
+ * pack the next segment cold (segment_merge_build); *merged is the
+ * segments it replaced (0: none was due). LT_OK or an error. */
+int writer_merge_step(struct writer *w, int cold, int64_t *merged, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* In the writer thread: index the next texts not in the full-text index
@@ -137,8 +139,9 @@ int writer_merge_step(struct writer *w, int64_t *merged, char *err, size_t errle
 int writer_index_step(struct writer *w, int64_t *indexed, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 /* Do now what the compactor thread does over time: compact every hot row,
- * index every text and pack older texts into blocks (store/textblock.h),
- * in bounded steps (`llmtap compact`). Counts in
+ * index every text, pack older texts into blocks (store/textblock.h),
+ * merge small segments and pack blocks and segments cold, in bounded steps
+ * (`llmtap compact`). Counts in
  * *moved and *indexed. Returns LT_OK or the first step's error. */
 int writer_catch_up(struct writer *w, int64_t *moved, int64_t *indexed, char *err, size_t errlen)
     __attribute__((warn_unused_result));

@@ -17,6 +17,7 @@
 
 #include "core/xmem.h"
 #include "store/colenc.h"
+#include "core/varint.h"
 #include "tests/support/testutil.h"
 
 #define LEVEL 3
@@ -187,6 +188,97 @@ START_TEST(test_reals_roundtrip_bit_exact_with_nulls)
 }
 END_TEST
 
+/* The 'n' reals 'vals' (a NaN stands for a NULL row) through a column:
+ * it comes back bit-exact, and encoded as 'enc'. */
+static void check_reals_as(const double *vals, size_t n, int enc)
+{
+    struct colenc_writer *w = colenc_writer_new(COLENC_REAL);
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(vals[i]))
+            colenc_put_null(w);
+        else
+            colenc_put_real(w, vals[i]);
+    }
+    struct buf frame;
+    finish_into(w, &frame);
+    ck_assert_int_eq(enc_of(&frame), enc);
+    struct colenc_column *c = decode_ok(frame.data, frame.len);
+    ck_assert_uint_eq(colenc_rows(c), n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(colenc_is_null(c, i), isnan(vals[i]));
+        double got = colenc_real(c, i);
+        if (!isnan(vals[i]))
+            ck_assert_msg(memcmp(&got, &vals[i], sizeof(got)) == 0, "row %zu: %.17g for %.17g",
+                          i, got, vals[i]);
+    }
+    colenc_column_free(c);
+    buf_release(&frame);
+    colenc_writer_free(w);
+}
+
+/* Counts that go up and down compress better as they are ('J') than as
+ * deltas; a clock that only goes up stays 'I'. Both keep extremes. */
+START_TEST(test_counts_roundtrip_as_J_and_clocks_as_I)
+{
+    for (int clock = 0; clock < 2; clock++) {
+        struct colenc_writer *w = colenc_writer_new(COLENC_INT);
+        int64_t vals[3000];
+        int64_t t = 1772409614165001906;
+        for (int i = 0; i < 3000; i++) {
+            t += (int64_t)(rng() % 1000);
+            vals[i] = clock ? t : (int64_t)(rng() % 2000);
+        }
+        vals[10] = INT64_MIN;
+        vals[11] = INT64_MAX;
+        for (int i = 0; i < 3000; i++) {
+            if (i % 9 == 4)
+                colenc_put_null(w);
+            else
+                colenc_put_int(w, vals[i]);
+        }
+        struct buf frame;
+        finish_into(w, &frame);
+        ck_assert_int_eq(enc_of(&frame), clock ? 'I' : 'J');
+        struct colenc_column *c = decode_ok(frame.data, frame.len);
+        for (int i = 0; i < 3000; i++) {
+            ck_assert_int_eq(colenc_is_null(c, (size_t)i), i % 9 == 4);
+            if (i % 9 != 4)
+                ck_assert(colenc_int(c, (size_t)i) == vals[i]);
+        }
+        colenc_column_free(c);
+        buf_release(&frame);
+        colenc_writer_free(w);
+    }
+}
+END_TEST
+
+START_TEST(test_decimal_reals_roundtrip_as_F)
+{
+    /* latencies of one decimal, as SDKs report them, with NULL rows */
+    double ttft[2000];
+    for (size_t i = 0; i < 2000; i++)
+        ttft[i] = i % 7 == 3 ? NAN : (double)(rng() % 90000) / 10;
+    check_reals_as(ttft, 2000, 'F');
+    /* every value needs the exponent of the finest one, 9 digits at most */
+    static const double mixed[] = {4033.3,      0.125,     -12.5, 0,           1e6,
+                                   -0.000000001, 123456.789, 2.5,   9007199.254740991};
+    check_reals_as(mixed, sizeof(mixed) / sizeof(mixed[0]), 'F');
+    /* one value no decimal of 9 digits spells keeps the column 'R' */
+    static const double third[] = {1.5, 2.25, 1.0 / 3};
+    check_reals_as(third, 3, 'R');
+    static const double sum[] = {0.5, 0.1 + 0.2};
+    check_reals_as(sum, 2, 'R');
+    static const double negzero[] = {1.5, -0.0};
+    check_reals_as(negzero, 2, 'R');
+    static const double big[] = {1.5, 9007199254740992.0};
+    check_reals_as(big, 2, 'R');
+    static const double inf[] = {1.5, INFINITY};
+    check_reals_as(inf, 2, 'R');
+    static const double tiny[] = {1.5, 1e-10};
+    check_reals_as(tiny, 2, 'R');
+}
+END_TEST
+
 /* Row 'i' of 'c' is the 'n' bytes 'want', NUL-terminated. */
 static void assert_bytes(const struct colenc_column *c, size_t i, const void *want, size_t n)
 {
@@ -197,6 +289,87 @@ static void assert_bytes(const struct colenc_column *c, size_t i, const void *wa
     ck_assert(n == 0 || memcmp(p, want, n) == 0);
     ck_assert_int_eq(p[len], '\0');
 }
+
+/* A refs blob (store/texts.h): 'A', a count, the ids. */
+static size_t refs_blob(unsigned char *out, const uint64_t *ids, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    ck_assert_int_eq(buf_putc(&b, 'A'), 0);
+    ck_assert_int_eq(varint_put(&b, n), 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(varint_put(&b, ids[i]), 0);
+    memcpy(out, b.data, b.len);
+    size_t len = b.len;
+    buf_release(&b);
+    return len;
+}
+
+/* Conversations resending their history, as refs blobs: a BLOB column of
+ * varint lists is written 'v' and reads back byte for byte, whole or a
+ * selection of rows; one blob that is no such list keeps it out. */
+START_TEST(test_lists_of_text_ids_roundtrip_as_v)
+{
+    enum { N = 1500 };
+    static unsigned char blobs[N][200];
+    static size_t lens[N];
+    uint64_t hist[8][20], next = 1000;
+    size_t nhist[8] = {0};
+    for (int i = 0; i < N; i++) {
+        int conv = (int)(rng() % 8);
+        if (nhist[conv] >= 18)
+            nhist[conv] = 0; /* a new conversation */
+        hist[conv][nhist[conv]++] = next++; /* the new turn's text */
+        lens[i] = i == 7 ? 0 : refs_blob(blobs[i], hist[conv], nhist[conv]);
+    }
+    static const uint64_t extremes[] = {0, 1, UINT64_MAX >> 1, 5};
+    lens[9] = refs_blob(blobs[9], extremes, 4);
+    for (int bad = 0; bad < 2; bad++) {
+        struct colenc_writer *w = colenc_writer_new(COLENC_BLOB);
+        for (int i = 0; i < N; i++) {
+            if (i == 7)
+                colenc_put_null(w);
+            else if (bad && i == 100) /* a count of 1 in two bytes */
+                colenc_put_bytes(w, (const unsigned char[]){'A', 0x81, 0x00, 5}, 4);
+            else
+                colenc_put_bytes(w, blobs[i], lens[i]);
+        }
+        struct buf frame;
+        finish_into(w, &frame);
+        if (bad)
+            ck_assert_int_ne(enc_of(&frame), 'v');
+        else
+            ck_assert_int_eq(enc_of(&frame), 'v');
+        struct colenc_column *c = decode_ok(frame.data, frame.len);
+        for (int i = 0; i < N; i++) {
+            if (i == 7)
+                ck_assert(colenc_is_null(c, (size_t)i));
+            else if (!(bad && i == 100))
+                assert_bytes(c, (size_t)i, blobs[i], lens[i]);
+        }
+        colenc_column_free(c);
+        if (!bad) { /* every third row */
+            static unsigned char want[N / 8 + 1];
+            memset(want, 0, sizeof(want));
+            for (int i = 0; i < N; i += 3)
+                want[i / 8] |= (unsigned char)(1u << (i % 8));
+            char err[128] = "";
+            ck_assert_int_eq(colenc_decode_rows(NULL, frame.data, frame.len, NULL, want, N, &c,
+                                                err, sizeof(err)),
+                             0);
+            for (int i = 0; i < N; i++) {
+                if (i % 3 || i == 7)
+                    ck_assert(colenc_is_null(c, (size_t)i));
+                else
+                    assert_bytes(c, (size_t)i, blobs[i], lens[i]);
+            }
+            colenc_column_free(c);
+        }
+        buf_release(&frame);
+        colenc_writer_free(w);
+    }
+}
+END_TEST
 
 static void assert_null_bytes(const struct colenc_column *c, size_t i)
 {
@@ -1034,6 +1207,18 @@ START_TEST(test_hand_made_columns_decode_or_are_refused)
          {'I', 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2},
          13},
         {"short real", {'R', 1, 0, 1, 2, 3, 4, 5, 6, 7}, 10},
+        {"decimals without an exponent", {'F', 1, 0}, 3},
+        {"fewer counts than rows", {'J', 3, 0x00, 2, 2}, 5},
+        {"list past the end", {'v', 1, 0x00, 'A', 2, 2}, 6},
+        {"list without its count", {'v', 1, 0x00, 'A'}, 4},
+        {"list value past 2^63",
+         {'v', 1, 0x00, 'A', 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 3},
+         16},
+        {"decimal exponent past 9", {'F', 1, 0, 10, 2}, 5},
+        {"fewer decimals than rows", {'F', 2, 0, 1, 2}, 5},
+        {"decimal past 2^53",
+         {'F', 1, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01},
+         13},
         {"length past the end", {'S', 1, 0x00, 5, 'a', 'b'}, 6},
         {"dictionary index out of range", {'D', 2, 0x00, 1, 1, 'a', 0, 1}, 8},
         {"dictionary bigger than rows", {'D', 1, 0x00, 2, 1, 'a', 1, 'b', 0}, 9},
@@ -1255,7 +1440,9 @@ static void selection_columns(struct buf *frames)
     colenc_writer_set_window(w[9], w[0]);
     int64_t t = 1772409614165001906;
     static char spans[SEL_N][17];
-    char trace[33] = "", hex[17], words[40];
+    char traces[8][33], hex[17], words[64];
+    for (int k = 0; k < 8; k++)
+        random_hex(traces[k], 32);
     for (int i = 0; i < SEL_N; i++) {
         uint64_t r = rng();
         t += (int64_t)(r % 50) * 1000000;
@@ -1269,15 +1456,14 @@ static void selection_columns(struct buf *frames)
             continue;
         }
         colenc_put_real(w[1], (double)(r % 1000) / 7);
-        snprintf(words, sizeof(words), "model-%d", (int)(r % 5)); /* 'D' */
+        snprintf(words, sizeof(words), "model-%d of a provider with a long name",
+                 (int)(r % 5)); /* 'D' */
         colenc_put_bytes(w[2], words, strlen(words));
         snprintf(words, sizeof(words), "text %llu", (unsigned long long)rng()); /* 'S' */
         colenc_put_bytes(w[3], words, strlen(words));
         colenc_put_bytes(w[4], words, (size_t)(r % 3)); /* 'd' */
         colenc_put_bytes(w[5], words, strlen(words));   /* 's' */
-        if (i % 4 == 0)
-            random_hex(trace, 32);
-        colenc_put_bytes(w[6], trace, 32); /* 'Y': four rows a trace */
+        colenc_put_bytes(w[6], traces[r % 8], 32); /* 'Y': eight traces */
         if (i > 0 && r % 4) {              /* a parent: a row before, or one not here */
             size_t j = (size_t)i - 1 - (size_t)(rng() % (i < 20 ? (uint64_t)i : 20));
             random_hex(hex, 16);
@@ -1439,6 +1625,9 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120); /* a million rows under the sanitizers */
     tcase_add_test(tc, test_ints_roundtrip_with_nulls_and_extremes);
     tcase_add_test(tc, test_reals_roundtrip_bit_exact_with_nulls);
+    tcase_add_test(tc, test_decimal_reals_roundtrip_as_F);
+    tcase_add_test(tc, test_lists_of_text_ids_roundtrip_as_v);
+    tcase_add_test(tc, test_counts_roundtrip_as_J_and_clocks_as_I);
     tcase_add_test(tc, test_text_roundtrip_with_nulls_and_empty_strings);
     tcase_add_test(tc, test_blobs_keep_embedded_nul_bytes_and_empty_values);
     tcase_add_test(tc, test_all_null_columns_roundtrip_for_every_type);

@@ -85,6 +85,51 @@ START_TEST(test_histogram_quantiles_are_within_two_percent)
 }
 END_TEST
 
+/* A histogram written before 2026-12-04 (pairs of varints) reads the same
+ * as its encoding now, which ends in 0x80 and takes a byte for a bucket
+ * of one; the SQL functions take either, and negative counts (a merge's
+ * rows counted out) survive both. */
+START_TEST(test_histograms_of_both_layouts_read_the_same)
+{
+    /* buckets 5 (1), 130 (3), 900 (-2) */
+    static const unsigned char v1[] = {0x05, 0x02, 0x7d, 0x06, 0x82, 0x06, 0x03};
+    static int64_t counts[ROLLUP_HIST_BUCKETS], again[ROLLUP_HIST_BUCKETS];
+    ck_assert_int_eq(rollup_hist_decode(v1, sizeof(v1), counts), 0);
+    ck_assert(counts[5] == 1 && counts[130] == 3 && counts[900] == -2);
+    struct buf v2;
+    buf_init(&v2, 0);
+    ck_assert_int_eq(rollup_hist_encode(counts, &v2), 0);
+    static const unsigned char want[] = {0x0a, 0xfb, 0x01, 0x06, 0x85, 0x0c, 0x03, 0x80};
+    ck_assert_uint_eq(v2.len, sizeof(want));
+    ck_assert(memcmp(v2.data, want, sizeof(want)) == 0);
+    ck_assert_int_eq(rollup_hist_decode(v2.data, v2.len, again), 0);
+    ck_assert(memcmp(counts, again, sizeof(counts)) == 0);
+    buf_release(&v2);
+    static const unsigned char bad[][3] = {{0x03, 0x80}, {0x82, 0x80}, {0x05, 0x80, 0x80}};
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(rollup_hist_decode(bad[i], strlen((const char *)bad[i]), again), -1);
+
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+    ck_assert_int_eq(rollup_register(db), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT hex(llmtap_hist_merge(x'05027d06820603', NULL)),"
+                                        " llmtap_hist_count(llmtap_hist_merge(x'05027d06820603',"
+                                        " x'0afb0106850c0380')), hex(llmtap_hist(5.0)),"
+                                        " llmtap_hist_count(x'05027d06820603')",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "0AFB0106850C0380");
+    ck_assert_int_eq(sqlite3_column_int(q, 1), 4); /* (1 + 3 - 2) twice */
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 2), "F20480"); /* one 5 ms call: bucket 313 */
+    ck_assert_int_eq(sqlite3_column_int(q, 3), 2);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+END_TEST
+
 /* ---- against a real store ---- */
 
 static struct tu_store ts;
@@ -263,6 +308,7 @@ static Suite *suite(void)
     Suite *s = suite_create("rollup");
     TCase *tc = tcase_create("hist");
     tcase_add_test(tc, test_histogram_quantiles_are_within_two_percent);
+    tcase_add_test(tc, test_histograms_of_both_layouts_read_the_same);
     suite_add_tcase(s, tc);
     tc = tcase_create("store");
     tcase_add_checked_fixture(tc, setup, teardown);

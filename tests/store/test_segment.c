@@ -420,7 +420,7 @@ static int64_t merge_all(void)
     char err[256];
     int64_t merged = 0, total = 0;
     do {
-        ck_assert_int_eq(writer_merge_step(w, &merged, err, sizeof(err)), LT_OK);
+        ck_assert_int_eq(writer_merge_step(w, 0, &merged, err, sizeof(err)), LT_OK);
         total += merged;
     } while (merged);
     return total;
@@ -474,6 +474,76 @@ START_TEST(test_small_segments_merge_and_change_no_answer)
 }
 END_TEST
 
+static int64_t pack_cold_all(void)
+{
+    char err[256];
+    int64_t packed = 0, total = 0;
+    do {
+        ck_assert_int_eq(writer_merge_step(w, 1, &packed, err, sizeof(err)), LT_OK);
+        total += packed;
+    } while (packed);
+    return total;
+}
+
+/* A new span of a trace that is compacted already: the trace filter lets
+ * the writer look, and the span is not there, so it is stored. */
+static void add_span_to_compacted_trace(const char *where)
+{
+    char err[256];
+    struct ingest_batch b;
+    ingest_batch_init(&b);
+    struct rec_span *r = merge_of(&b, where);
+    r->op = REC_INSERT;
+    snprintf(r->span.span_id, sizeof(r->span.span_id), "%s", "00000000000000ab");
+    r->span.name = xstrdup("late child");
+    r->span.start_ns = DAY0 + 7200000000000LL;
+    r->span.end_ns = r->span.start_ns + 1000000;
+    ck_assert_int_eq(writer_submit(w, &b, 100, err, sizeof(err)), LT_OK);
+    ck_assert_int_eq(b.spans[0].result, REC_CREATED);
+    ingest_batch_release(&b);
+}
+
+/* Packing segments cold (zstd 19, alone) changes no answer, leaves the
+ * small segments of the newest day to merging, and the writer still finds
+ * what a resend repeats through the trace filters of cold segments. */
+START_TEST(test_segments_packed_cold_change_no_answer)
+{
+    int created = 0, dups = 0;
+    tu_ingest_spangen_at(w, 9000, 31, 500, DAY0 + 3600000000000LL, &created, &dups);
+    compact_all(0);
+    merge_all();
+    tu_ingest_spangen_at(w, 1500, 32, 500, DAY0 + 3 * DAY_NS, &created, &dups);
+    compact_all(0);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segments WHERE cold"), 0);
+    long long bytes = ro_int("SELECT sum(length(body)) FROM segment_body"),
+              segs = ro_int("SELECT count(*) FROM segments"),
+              newest = ro_int("SELECT count(*) FROM segments WHERE min_start >= " /* day 3 */
+                              "1772409600000000000 + 3 * 86400000000000");
+    ck_assert_int_gt(newest, 1);
+    struct snap before, after;
+    snapshot(all_rows, &before);
+    ck_assert_int_eq(pack_cold_all(), segs - newest);
+    ck_assert_int_eq(pack_cold_all(), 0); /* nothing left to pack */
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segments WHERE NOT cold"), newest);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segments WHERE NOT cold AND min_start < "
+                            "1772409600000000000 + 3 * 86400000000000"),
+                     0);
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM segments"), segs);
+    ck_assert_int_lt(ro_int("SELECT sum(length(body)) FROM segment_body"), bytes);
+    snapshot(all_rows, &after);
+    expect_same(&before, &after);
+    snap_free(&before);
+    snap_free(&after);
+    created = dups = 0;
+    tu_ingest_spangen_at(w, 9000, 31, 500, DAY0 + 3600000000000LL, &created, &dups);
+    ck_assert_int_eq(created, 0);
+    ck_assert_int_eq(dups, 9000);
+    add_span_to_compacted_trace("start_ns < 1772409600000000000 + 86400000000000");
+    ck_assert_int_eq(ro_int("SELECT count(*) FROM spans"), 10501);
+    tu_expect_whole_store(db);
+}
+END_TEST
+
 /* A compaction step that crosses midnight makes a segment of each day, so
  * the day's small segments still merge into one. */
 START_TEST(test_a_step_across_midnight_makes_a_segment_per_day)
@@ -517,7 +587,7 @@ START_TEST(test_a_merge_built_before_a_source_changed_writes_nothing)
     ck_assert_int_eq(segindex_open(&ix, store_db(rw), err, sizeof(err)), 0);
     size_t segs = segindex_segments(ix);
     struct segment_merge *m = NULL;
-    ck_assert_int_eq(segment_merge_build(store_db(ro), &m, err, sizeof(err)), 0);
+    ck_assert_int_eq(segment_merge_build(store_db(ro), 0, &m, err, sizeof(err)), 0);
     ck_assert_ptr_nonnull(m);
     ck_assert_int_ge(segment_merge_sources(m), 2);
     /* every day-0 segment of the first project is a source: touch them all */
@@ -715,6 +785,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_a_resent_compacted_span_stores_nothing);
     tcase_add_test(tc, test_a_merge_into_a_compacted_span_updates_it);
     tcase_add_test(tc, test_small_segments_merge_and_change_no_answer);
+    tcase_add_test(tc, test_segments_packed_cold_change_no_answer);
     tcase_add_test(tc, test_a_step_across_midnight_makes_a_segment_per_day);
     tcase_add_test(tc, test_a_merge_built_before_a_source_changed_writes_nothing);
     tcase_add_test(tc, test_a_log_message_after_compaction_still_joins_its_span);
