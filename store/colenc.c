@@ -517,7 +517,6 @@ static int encode_decimals(const struct colenc_writer *w, struct buf *raw)
     return 0;
 }
 
-/* 'D' when the dictionary layout is strictly smaller than the plain one. */
 /* Is every entry of 'd' lowercase hex of even length (ids, hashes)? An
  * empty column is not. */
 static int all_hex(const struct dict *d)
@@ -536,8 +535,10 @@ static int all_hex(const struct dict *d)
     return 1;
 }
 
-/* 'D' when the dictionary layout is strictly smaller than the plain one;
- * a text column of hex strings as 'Y' / 'X' (the same, entries in binary). */
+/* The first form to try: 'I' for integers; 'F' for reals when every value
+ * is a short decimal and that is smaller, else 'R'; for text and blobs 'D'
+ * when the dictionary layout is strictly smaller than the plain one, a text
+ * column of hex strings as 'Y' / 'X' (the same, entries in binary). */
 static char choose_enc(const struct colenc_writer *w)
 {
     if (w->type == COLENC_INT)

@@ -105,9 +105,12 @@ START_TEST(test_histograms_of_both_layouts_read_the_same)
     ck_assert_int_eq(rollup_hist_decode(v2.data, v2.len, again), 0);
     ck_assert(memcmp(counts, again, sizeof(counts)) == 0);
     buf_release(&v2);
-    static const unsigned char bad[][3] = {{0x03, 0x80}, {0x82, 0x80}, {0x05, 0x80, 0x80}};
-    for (size_t i = 0; i < 3; i++)
-        ck_assert_int_eq(rollup_hist_decode(bad[i], strlen((const char *)bad[i]), again), -1);
+    static const struct {
+        unsigned char b[3];
+        size_t n;
+    } bad[] = {{{0x03, 0x80}, 2}, {{0x82, 0x80}, 2}, {{0x05, 0x80, 0x80}, 3}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_int_eq(rollup_hist_decode(bad[i].b, bad[i].n, again), -1);
 
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
