@@ -913,18 +913,27 @@ static int compress_raw(struct colenc_writer *w, const struct buf *raw, int leve
 
 #define PROBE_LEVEL 3 /* candidates are compared compressed at this level */
 
+/* Swap two buffers (whole structs: data, length, ceiling). */
+static void buf_swap(struct buf *a, struct buf *b)
+{
+    struct buf t = *a;
+    *a = *b;
+    *b = t;
+}
+
 /* Each candidate encoding is compressed at PROBE_LEVEL (or 'level' when
- * lower) and the smallest kept, compressed again at 'level' when higher:
- * comparing at zstd 19 took eight times as long for the same choices. The
- * frame goes to 'out' in one append, so on failure 'out' is unchanged;
- * the writer is reset either way. */
+ * lower) and the smallest kept, its raw form compressed again at 'level'
+ * when higher: comparing at zstd 19 took eight times as long for the same
+ * choices. The frame goes to 'out' in one append, so on failure 'out' is
+ * unchanged; the writer is reset either way. */
 int colenc_finish(struct colenc_writer *w, int level, struct buf *out)
 {
-    struct buf raw, frame, best;
+    struct buf raw, best_raw, frame, best;
     char cand[4], pick = 0;
     int rc = -1, probe = level < PROBE_LEVEL ? level : PROBE_LEVEL;
 
     buf_init(&raw, COLENC_MAX_RAW);
+    buf_init(&best_raw, COLENC_MAX_RAW);
     buf_init(&frame, 0);
     buf_init(&best, 0);
     if (w->broken || w->rows > COLENC_MAX_ROWS)
@@ -939,23 +948,20 @@ int colenc_finish(struct colenc_writer *w, int level, struct buf *out)
         if (compress_raw(w, &raw, n > 1 ? probe : level, &frame) != 0)
             goto fail;
         if (!pick || frame.len < best.len) {
-            struct buf t = best;
-            best = frame;
-            frame = t;
+            buf_swap(&best, &frame);
+            buf_swap(&best_raw, &raw);
             pick = cand[i];
         }
     }
-    if (pick && n > 1 && probe != level) {
-        buf_reset(&raw);
-        if (encode_as(w, pick, &raw) != 0 || compress_raw(w, &raw, level, &best) != 0)
-            goto fail;
-    }
+    if (pick && n > 1 && probe != level && compress_raw(w, &best_raw, level, &best) != 0)
+        goto fail;
     if (!pick || buf_append(out, best.data, best.len))
         goto fail;
     rc = 0;
 fail:
     buf_release(&best);
     buf_release(&frame);
+    buf_release(&best_raw);
     buf_release(&raw);
     writer_reset(w);
     return rc;

@@ -1408,16 +1408,23 @@ static int read_cands(sqlite3 *db, struct cand **out, size_t *n)
     return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : -1;
 }
 
+/* The end of the run of cands from 'p' on that share its project. */
+static size_t project_end(const struct cand *c, size_t n, size_t p)
+{
+    size_t q = p;
+    while (q < n && strcmp(c[q].project, c[p].project) == 0)
+        q++;
+    return q;
+}
+
 /* The first segment to pack cold, alone, into 'm': not cold yet, nor one
  * that a merge may still take (a small one of its project's newest day).
  * Its project (borrowed from 'c'), or NULL when there is none. */
 static const char *pick_cold(const struct cand *c, size_t n, struct segment_merge *m)
 {
     for (size_t p = 0; p < n;) {
-        size_t q = p;
-        while (q < n && strcmp(c[q].project, c[p].project) == 0)
-            q++;
-        int64_t newest = c[q - 1].day;
+        size_t q = project_end(c, n, p);
+        int64_t newest = c[q - 1].day; /* min_start order: the project's newest day */
         for (size_t i = p; i < q; i++) {
             if (c[i].cold || (c[i].small && c[i].day == newest))
                 continue;
@@ -1435,9 +1442,7 @@ static const char *pick_cold(const struct cand *c, size_t n, struct segment_merg
 static const char *pick(const struct cand *c, size_t n, struct segment_merge *m)
 {
     for (size_t p = 0; p < n;) {
-        size_t q = p;
-        while (q < n && strcmp(c[q].project, c[p].project) == 0)
-            q++;
+        size_t q = project_end(c, n, p);
         int64_t newest = c[q - 1].day; /* min_start order: the project's newest day */
         for (size_t d = p; d < q;) {
             size_t e = d;

@@ -563,10 +563,8 @@ static void count_merged(struct writer *w, const struct merge_call *c)
         w->stats.merges++;
         w->stats.segments_merged += c->merged;
     }
-    if (c->merged) {
-        if (c->took_ns > w->stats.max_merge_ns)
-            w->stats.max_merge_ns = c->took_ns;
-    }
+    if (c->merged && c->took_ns > w->stats.max_merge_ns)
+        w->stats.max_merge_ns = c->took_ns;
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -1025,10 +1023,11 @@ static void *compactor_main(void *arg)
             }
             if (done == 0)
                 done = merge_once(w, ro, 0);
-            if (done == 0 && idle_for(w, w->cfg.text_block_cold_idle_ns))
-                done = repack_once(w, ro);
-            if (done == 0 && idle_for(w, w->cfg.text_block_cold_idle_ns))
-                done = merge_once(w, ro, 1);
+            if (done == 0 && idle_for(w, w->cfg.text_block_cold_idle_ns)) {
+                done = repack_once(w, ro); /* text blocks, then segments */
+                if (done == 0)
+                    done = merge_once(w, ro, 1);
+            }
             int64_t took = time_mono_ns() - t0;
             pthread_mutex_lock(&w->mu);
             if (done > 0 && !w->compactor_stopping &&

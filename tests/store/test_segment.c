@@ -415,15 +415,22 @@ static void update_compacted(const char *where)
     ingest_batch_release(&b);
 }
 
-static int64_t merge_all(void)
+/* Merge (or, 'cold', pack cold) until nothing is due; the segments
+ * replaced. */
+static int64_t merge_steps(int cold)
 {
     char err[256];
     int64_t merged = 0, total = 0;
     do {
-        ck_assert_int_eq(writer_merge_step(w, 0, &merged, err, sizeof(err)), LT_OK);
+        ck_assert_int_eq(writer_merge_step(w, cold, &merged, err, sizeof(err)), LT_OK);
         total += merged;
     } while (merged);
     return total;
+}
+
+static int64_t merge_all(void)
+{
+    return merge_steps(0);
 }
 
 START_TEST(test_small_segments_merge_and_change_no_answer)
@@ -476,13 +483,7 @@ END_TEST
 
 static int64_t pack_cold_all(void)
 {
-    char err[256];
-    int64_t packed = 0, total = 0;
-    do {
-        ck_assert_int_eq(writer_merge_step(w, 1, &packed, err, sizeof(err)), LT_OK);
-        total += packed;
-    } while (packed);
-    return total;
+    return merge_steps(1);
 }
 
 /* A new span of a trace that is compacted already: the trace filter lets
